@@ -1,0 +1,41 @@
+import { defineCommand } from "citty";
+import { snapshotDocument } from "../../collect/record.ts";
+import { ProcessNameCache, osProcessNameLookup } from "../../collect/processNames.ts";
+import { takeSample } from "../../collect/sample.ts";
+import { openNvml } from "../../nvml/index.ts";
+import { UsageError } from "../errors.ts";
+import { renderSnapshot, type SnapshotFormat } from "../format/snapshot.ts";
+import { nvmlLibraryArg, resolveNvmlLibrary } from "../shared.ts";
+
+const FORMATS: readonly SnapshotFormat[] = ["json", "csv", "table"];
+
+export default defineCommand({
+  meta: { name: "snapshot", description: "Read every GPU now and print it (no database, no config needed)" },
+  args: {
+    format: {
+      type: "string",
+      alias: "f",
+      description: "Output format: table, json or csv",
+      valueHint: "table|json|csv",
+      default: "table",
+    },
+    ...nvmlLibraryArg,
+  },
+  run({ args }) {
+    const format = args.format as SnapshotFormat;
+    if (!FORMATS.includes(format)) {
+      throw new UsageError(`--format must be one of ${FORMATS.join(", ")}, not '${args.format}' (e.g. --format json)`);
+    }
+    const nvml = openNvml({ libraryPath: resolveNvmlLibrary(args) });
+    try {
+      const names = new ProcessNameCache(osProcessNameLookup(), (pid) => nvml.processName(pid));
+      const sample = takeSample(nvml, names);
+      process.stdout.write(renderSnapshot(snapshotDocument(sample), format));
+      if (sample.host.gpuCount === 0) process.stderr.write("NVML reports no GPUs on this host\n");
+      for (const failure of sample.failures) process.stderr.write(`GPU ${failure.index} could not be read: ${failure.message}\n`);
+      if (sample.failures.length > 0) process.exitCode = 1;
+    } finally {
+      nvml.close();
+    }
+  },
+});

@@ -1,0 +1,30 @@
+// Plain aligned columns for people. Numbers align right, text left.
+
+export interface Column {
+  header: string;
+  align?: "left" | "right";
+}
+
+export function renderTable(columns: readonly Column[], rows: ReadonlyArray<readonly string[]>): string {
+  const widths = columns.map((column, i) =>
+    Math.max(displayWidth(column.header), ...rows.map((row) => displayWidth(row[i] ?? ""))),
+  );
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, i) => (columns[i]?.align === "right" ? padStart(cell, widths[i]!) : padEnd(cell, widths[i]!)))
+      .join("  ")
+      .trimEnd();
+  return [line(columns.map((column) => column.header)), ...rows.map(line)].join("\n") + "\n";
+}
+
+function displayWidth(text: string): number {
+  return [...text].length;
+}
+
+function padEnd(text: string, width: number): string {
+  return text + " ".repeat(Math.max(0, width - displayWidth(text)));
+}
+
+function padStart(text: string, width: number): string {
+  return " ".repeat(Math.max(0, width - displayWidth(text))) + text;
+}

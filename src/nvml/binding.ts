@@ -1,0 +1,436 @@
+// The Nvml interface over bun:ffi. Every return code goes through `check` or
+// `fieldOk`; every struct through the pure decoders in structs.ts.
+
+import { ptr } from "bun:ffi";
+import {
+  check,
+  DRIVER_NOT_LOADED,
+  failureScope,
+  INSUFFICIENT_SIZE,
+  NvmlError,
+  NvmlUnavailableError,
+  returnCodeMessage,
+  returnCodeName,
+} from "./errors.ts";
+import { openNvmlLibrary, type BoundFunction, type NvmlLibrary } from "./library.ts";
+import {
+  BUFFER_SIZE,
+  decodeMemoryV1,
+  decodeMemoryV2,
+  decodePciInfoLegacy,
+  decodePciInfoV3,
+  decodePerformanceState,
+  decodeProcessEntries,
+  decodeUtilization,
+  formatCudaVersion,
+  MEMORY_V2_VERSION,
+  PCI_INFO_V3_SIZE,
+  PROCESS_ENTRY_MAX_SIZE,
+  PROCESS_ENTRY_SIZE,
+  readCString,
+  readU64,
+  v3ProcessStride,
+  type MemoryInfo,
+  type PciInfo,
+} from "./structs.ts";
+import type { GpuProcess, GpuReading, HostInfo, Nvml } from "./types.ts";
+
+// nvml.h enum values passed as arguments.
+const TEMPERATURE_GPU = 0;
+const CLOCK_GRAPHICS = 0;
+const CLOCK_SM = 1;
+const CLOCK_MEM = 2;
+const MEMORY_ERROR_CORRECTED = 0;
+const MEMORY_ERROR_UNCORRECTED = 1;
+const ECC_COUNTER_VOLATILE = 0;
+const ENABLE_STATE_ENABLED = 1;
+
+/** Process list entries a device buffer holds before it has to grow. */
+const INITIAL_PROCESS_CAPACITY = 64;
+/** Process lists change between calls; give up after this many INSUFFICIENT_SIZE answers in one read. */
+const PROCESS_LIST_ATTEMPTS = 5;
+
+// Layout of each device's scratch buffer: out-parameters of the per-sample calls.
+const OUT_A = 0; // u32 or u64
+const OUT_B = 8; // u32 (second out-parameter)
+const OUT_MEMORY = 16; // nvmlMemory_t or nvmlMemory_v2_t (40 bytes)
+const OUT_STRING = 64; // strings and nvmlPciInfo_t, read once per device
+const SCRATCH_SIZE = OUT_STRING + 128;
+
+/** The parts of a GPU that do not change while its handle is valid, read once. */
+interface DeviceSlot {
+  index: number;
+  handle: number;
+  bytes: Uint8Array;
+  view: DataView;
+  base: number;
+  uuid: string;
+  name: string | null;
+  serial: string | null;
+  pci: PciInfo | null;
+  fanCount: number | null;
+  eccEnabled: boolean | null;
+  processBytes: Uint8Array;
+  processView: DataView;
+  processBase: number;
+  processCapacity: number;
+}
+
+export interface OpenNvmlOptions {
+  /** A full path to load instead of the platform's candidates. */
+  libraryPath?: string | undefined;
+}
+
+/**
+ * Loads and initialises NVML. Throws NvmlUnavailableError (the caller exits 3)
+ * when no library loads or the driver refuses to initialise.
+ */
+export function openNvml(options: OpenNvmlOptions = {}): Nvml {
+  const library = openNvmlLibrary(options.libraryPath);
+  const init = library.functions.init!;
+  const code = init.call();
+  if (code !== 0) {
+    library.close();
+    throw new NvmlUnavailableError(initFailureMessage(code, init.symbol, library.path));
+  }
+  return new FfiNvml(library);
+}
+
+function initFailureMessage(code: number, symbol: string, path: string): string {
+  const what = `${returnCodeName(code)} from ${symbol}, library ${path}`;
+  switch (code) {
+    case DRIVER_NOT_LOADED:
+      return `the NVIDIA driver is not loaded (${what}): load it (modprobe nvidia, or reboot after installing the driver)`;
+    case 4:
+      return `no permission to use NVML (${what}): run as a user that may open /dev/nvidia*`;
+    case 18:
+      return `the NVML library does not match the running kernel driver (${what}): reboot, or reload the nvidia kernel module after a driver upgrade`;
+    default:
+      return `NVML failed to initialise: ${returnCodeMessage(code)} (${what})`;
+  }
+}
+
+class FfiNvml implements Nvml {
+  readonly libraryPath: string;
+  readonly boundSymbols: Readonly<Record<string, string | null>>;
+  private readonly fn: NvmlLibrary["functions"];
+  private readonly slots = new Map<number, DeviceSlot>();
+  private hostInfo: HostInfo | null = null;
+  // Shared scratch for calls that are not per device (count, handles, versions).
+  private readonly scratch = new Uint8Array(BUFFER_SIZE.processName);
+  private readonly scratchView = new DataView(this.scratch.buffer);
+  private readonly scratchBase = ptr(this.scratch);
+  private closed = false;
+
+  constructor(private readonly library: NvmlLibrary) {
+    this.libraryPath = library.path;
+    this.fn = library.functions;
+    this.boundSymbols = Object.fromEntries(
+      Object.entries(library.functions).map(([name, bound]) => [name, bound?.symbol ?? null]),
+    );
+  }
+
+  host(): HostInfo {
+    this.hostInfo ??= {
+      driverVersion: this.systemString(this.fn.driverVersion, BUFFER_SIZE.systemDriverVersion),
+      nvmlVersion: this.systemString(this.fn.nvmlVersion, BUFFER_SIZE.systemNvmlVersion),
+      cudaDriverVersion: this.cudaVersion(),
+    };
+    return this.hostInfo;
+  }
+
+  deviceCount(): number {
+    const count = this.fn.deviceCount!;
+    check(count.call(this.scratchBase), count.symbol, "counting GPUs");
+    return this.scratchView.getUint32(0, true);
+  }
+
+  processName(pid: number): string | null {
+    const fn = this.fn.processName;
+    if (!fn) return null;
+    if (fn.call(pid, this.scratchBase, BUFFER_SIZE.processName) !== 0) return null;
+    const name = readCString(this.scratch, 0, BUFFER_SIZE.processName);
+    return name.length > 0 ? name : null;
+  }
+
+  readGpu(index: number): GpuReading {
+    const slot = this.slot(index);
+    try {
+      return this.readSlot(slot);
+    } catch (error) {
+      // A lost or reset GPU gets a fresh handle and identity on the next read.
+      this.slots.delete(index);
+      throw error;
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.slots.clear();
+    this.fn.shutdown!.call();
+    this.library.close();
+  }
+
+  // ---- per device ----------------------------------------------------------
+
+  private slot(index: number): DeviceSlot {
+    const existing = this.slots.get(index);
+    if (existing) return existing;
+    const created = this.openDevice(index);
+    this.slots.set(index, created);
+    return created;
+  }
+
+  private openDevice(index: number): DeviceSlot {
+    const handleFn = this.fn.handleByIndex!;
+    check(handleFn.call(index, this.scratchBase), handleFn.symbol, `GPU ${index}`);
+    const handle = Number(this.scratchView.getBigUint64(0, true));
+    const bytes = new Uint8Array(SCRATCH_SIZE);
+    const processBytes = new Uint8Array(INITIAL_PROCESS_CAPACITY * PROCESS_ENTRY_MAX_SIZE);
+    const slot: DeviceSlot = {
+      index,
+      handle,
+      bytes,
+      view: new DataView(bytes.buffer),
+      base: ptr(bytes),
+      uuid: "",
+      name: null,
+      serial: null,
+      pci: null,
+      fanCount: null,
+      eccEnabled: null,
+      processBytes,
+      processView: new DataView(processBytes.buffer),
+      processBase: ptr(processBytes),
+      processCapacity: INITIAL_PROCESS_CAPACITY,
+    };
+    const errors: Record<string, string> = {};
+    const uuidFn = this.fn.uuid!;
+    check(uuidFn.call(handle, slot.base + OUT_STRING, BUFFER_SIZE.uuid), uuidFn.symbol, `GPU ${index}`);
+    slot.uuid = readCString(bytes, OUT_STRING, BUFFER_SIZE.uuid);
+    slot.name = this.deviceString(slot, this.fn.name, BUFFER_SIZE.name, "name", errors);
+    slot.serial = this.deviceString(slot, this.fn.serial, BUFFER_SIZE.serial, "serial", errors);
+    slot.pci = this.readPci(slot, errors);
+    slot.fanCount = this.readFanCount(slot, errors);
+    slot.eccEnabled = this.readEccMode(slot, errors);
+    return slot;
+  }
+
+  private readSlot(slot: DeviceSlot): GpuReading {
+    const fn = this.fn;
+    const { handle, base, view } = slot;
+    const errors: Record<string, string> = {};
+    const ok = (bound: BoundFunction, code: number, field: string) => this.fieldOk(slot, bound, code, field, errors);
+    const u32 = (bound: BoundFunction | null, field: string, ...args: number[]): number | null =>
+      bound && ok(bound, bound.call(handle, ...args, base + OUT_A), field) ? view.getUint32(OUT_A, true) : null;
+    const withPeriod = (bound: BoundFunction | null, field: string): number | null =>
+      bound && ok(bound, bound.call(handle, base + OUT_A, base + OUT_B), field) ? view.getUint32(OUT_A, true) : null;
+    const u64 = (bound: BoundFunction | null, field: string): number | null =>
+      bound && ok(bound, bound.call(handle, base + OUT_A), field) ? readU64(view, OUT_A) : null;
+
+    const memory = this.readMemory(slot, errors);
+    let gpuUtilization: number | null = null;
+    let memoryUtilization: number | null = null;
+    if (fn.utilization && ok(fn.utilization, fn.utilization.call(handle, base + OUT_A), "utilization")) {
+      const rates = decodeUtilization(view, OUT_A);
+      gpuUtilization = rates.gpu;
+      memoryUtilization = rates.memory;
+    }
+    const powerMilliwatts = u32(fn.powerUsage, "power_usage");
+    const limitMilliwatts =
+      u32(fn.enforcedPowerLimit, "power_limit") ?? u32(fn.powerManagementLimit, "power_limit");
+    const performanceState = u32(fn.performanceState, "performance_state");
+    const [eccCorrected, eccUncorrected] = slot.eccEnabled
+      ? [this.eccCount(slot, MEMORY_ERROR_CORRECTED, errors), this.eccCount(slot, MEMORY_ERROR_UNCORRECTED, errors)]
+      : [null, null];
+    const compute = this.readProcesses(slot, fn.computeProcesses, "compute", errors);
+    const graphics = this.readProcesses(slot, fn.graphicsProcesses, "graphics", errors);
+
+    return {
+      index: slot.index,
+      uuid: slot.uuid,
+      name: slot.name,
+      serial: slot.serial,
+      pciBusId: slot.pci?.busId ?? null,
+      memoryTotalBytes: memory?.totalBytes ?? null,
+      memoryUsedBytes: memory?.usedBytes ?? null,
+      memoryFreeBytes: memory?.freeBytes ?? null,
+      memoryReservedBytes: memory?.reservedBytes ?? null,
+      gpuUtilizationPercent: gpuUtilization,
+      memoryUtilizationPercent: memoryUtilization,
+      temperatureCelsius: u32(fn.temperature, "temperature", TEMPERATURE_GPU),
+      fanSpeedsPercent: this.readFans(slot, errors),
+      powerUsageWatts: powerMilliwatts === null ? null : powerMilliwatts / 1000,
+      powerLimitWatts: limitMilliwatts === null ? null : limitMilliwatts / 1000,
+      energyMillijoules: u64(fn.totalEnergy, "energy_consumption"),
+      graphicsClockMhz: u32(fn.clockInfo, "graphics_clock", CLOCK_GRAPHICS),
+      smClockMhz: u32(fn.clockInfo, "sm_clock", CLOCK_SM),
+      memoryClockMhz: u32(fn.clockInfo, "memory_clock", CLOCK_MEM),
+      performanceState: performanceState === null ? null : decodePerformanceState(performanceState),
+      clockEventReasons: u64(fn.clockEventReasons, "clock_event_reasons"),
+      eccEnabled: slot.eccEnabled,
+      eccErrorsCorrected: eccCorrected,
+      eccErrorsUncorrected: eccUncorrected,
+      encoderUtilizationPercent: withPeriod(fn.encoderUtilization, "encoder_utilization"),
+      decoderUtilizationPercent: withPeriod(fn.decoderUtilization, "decoder_utilization"),
+      pcieLinkGeneration: u32(fn.pcieLinkGeneration, "pcie_link_generation"),
+      pcieLinkWidth: u32(fn.pcieLinkWidth, "pcie_link_width"),
+      processes: compute === null && graphics === null ? null : [...(compute ?? []), ...(graphics ?? [])],
+      fieldErrors: errors,
+    };
+  }
+
+  /**
+   * Decides what a failed metric means: absent (null), the GPU is gone (throw),
+   * or an unexpected error on this metric alone (null, and recorded).
+   */
+  private fieldOk(
+    slot: DeviceSlot,
+    bound: BoundFunction,
+    code: number,
+    field: string,
+    errors: Record<string, string>,
+  ): boolean {
+    if (code === 0) return true;
+    switch (failureScope(code)) {
+      case "absent":
+        return false;
+      case "gpu":
+        throw new NvmlError(code, bound.symbol, `GPU ${slot.index}`);
+      case "field":
+        errors[field] = returnCodeName(code);
+        return false;
+    }
+  }
+
+  private readMemory(slot: DeviceSlot, errors: Record<string, string>): MemoryInfo | null {
+    const bound = this.fn.memoryInfo;
+    if (!bound) return null;
+    const { view, base } = slot;
+    const isV2 = bound.symbol.endsWith("_v2");
+    if (isV2) view.setUint32(OUT_MEMORY, MEMORY_V2_VERSION, true);
+    if (!this.fieldOk(slot, bound, bound.call(slot.handle, base + OUT_MEMORY), "memory", errors)) return null;
+    return isV2 ? decodeMemoryV2(view, OUT_MEMORY) : decodeMemoryV1(view, OUT_MEMORY);
+  }
+
+  private readFans(slot: DeviceSlot, errors: Record<string, string>): number[] | null {
+    const { handle, base, view } = slot;
+    const perFan = this.fn.fanSpeedOfFan;
+    if (perFan && slot.fanCount !== null) {
+      const speeds: number[] = [];
+      for (let fan = 0; fan < slot.fanCount; fan++) {
+        if (!this.fieldOk(slot, perFan, perFan.call(handle, fan, base + OUT_A), "fan_speed", errors)) return null;
+        speeds.push(view.getUint32(OUT_A, true));
+      }
+      return speeds;
+    }
+    const single = this.fn.fanSpeed;
+    if (single && this.fieldOk(slot, single, single.call(handle, base + OUT_A), "fan_speed", errors)) {
+      return [view.getUint32(OUT_A, true)];
+    }
+    return null;
+  }
+
+  private eccCount(slot: DeviceSlot, errorType: number, errors: Record<string, string>): number | null {
+    const bound = this.fn.totalEccErrors;
+    if (!bound) return null;
+    const code = bound.call(slot.handle, errorType, ECC_COUNTER_VOLATILE, slot.base + OUT_A);
+    const field = errorType === MEMORY_ERROR_CORRECTED ? "ecc_errors_corrected" : "ecc_errors_uncorrected";
+    return this.fieldOk(slot, bound, code, field, errors) ? readU64(slot.view, OUT_A) : null;
+  }
+
+  private readProcesses(
+    slot: DeviceSlot,
+    bound: BoundFunction | null,
+    kind: GpuProcess["kind"],
+    errors: Record<string, string>,
+  ): GpuProcess[] | null {
+    if (!bound) return null;
+    const field = `${kind}_processes`;
+    for (let attempt = 0; attempt < PROCESS_LIST_ATTEMPTS; attempt++) {
+      slot.view.setUint32(OUT_A, slot.processCapacity, true);
+      const code = bound.call(slot.handle, slot.base + OUT_A, slot.processBase);
+      const count = slot.view.getUint32(OUT_A, true);
+      if (code === INSUFFICIENT_SIZE) {
+        // The list grew since the driver last counted it: make room with slack and ask again.
+        growProcessBuffer(slot, Math.max(count + 16, slot.processCapacity * 2));
+        continue;
+      }
+      if (!this.fieldOk(slot, bound, code, field, errors)) return null;
+      const stride = processStride(bound.symbol, slot, count, this.host().driverVersion);
+      return decodeProcessEntries(slot.processView, 0, Math.min(count, slot.processCapacity), stride).map(
+        (entry) => ({ ...entry, kind }),
+      );
+    }
+    errors[field] = returnCodeName(INSUFFICIENT_SIZE);
+    return null;
+  }
+
+  private readPci(slot: DeviceSlot, errors: Record<string, string>): PciInfo | null {
+    const bound = this.fn.pciInfo;
+    if (!bound) return null;
+    slot.bytes.fill(0, OUT_STRING, OUT_STRING + PCI_INFO_V3_SIZE);
+    if (!this.fieldOk(slot, bound, bound.call(slot.handle, slot.base + OUT_STRING), "pci_bus_id", errors)) return null;
+    return bound.symbol.endsWith("_v3")
+      ? decodePciInfoV3(slot.bytes, slot.view, OUT_STRING)
+      : decodePciInfoLegacy(slot.view, OUT_STRING);
+  }
+
+  private readFanCount(slot: DeviceSlot, errors: Record<string, string>): number | null {
+    const bound = this.fn.numFans;
+    if (!bound) return null;
+    return this.fieldOk(slot, bound, bound.call(slot.handle, slot.base + OUT_A), "fan_count", errors)
+      ? slot.view.getUint32(OUT_A, true)
+      : null;
+  }
+
+  private readEccMode(slot: DeviceSlot, errors: Record<string, string>): boolean | null {
+    const bound = this.fn.eccMode;
+    if (!bound) return null;
+    const code = bound.call(slot.handle, slot.base + OUT_A, slot.base + OUT_B);
+    return this.fieldOk(slot, bound, code, "ecc_mode", errors)
+      ? slot.view.getUint32(OUT_A, true) === ENABLE_STATE_ENABLED
+      : null;
+  }
+
+  private deviceString(
+    slot: DeviceSlot,
+    bound: BoundFunction | null,
+    size: number,
+    field: string,
+    errors: Record<string, string>,
+  ): string | null {
+    if (!bound) return null;
+    slot.bytes.fill(0, OUT_STRING, OUT_STRING + size);
+    if (!this.fieldOk(slot, bound, bound.call(slot.handle, slot.base + OUT_STRING, size), field, errors)) return null;
+    return readCString(slot.bytes, OUT_STRING, size);
+  }
+
+  // ---- host ---------------------------------------------------------------
+
+  private systemString(bound: BoundFunction | null, size: number): string | null {
+    if (!bound) return null;
+    this.scratch.fill(0, 0, size);
+    if (bound.call(this.scratchBase, size) !== 0) return null;
+    return readCString(this.scratch, 0, size) || null;
+  }
+
+  private cudaVersion(): string | null {
+    const bound = this.fn.cudaDriverVersion;
+    if (!bound || bound.call(this.scratchBase) !== 0) return null;
+    return formatCudaVersion(this.scratchView.getInt32(0, true));
+  }
+}
+
+function growProcessBuffer(slot: DeviceSlot, capacity: number): void {
+  slot.processBytes = new Uint8Array(capacity * PROCESS_ENTRY_MAX_SIZE);
+  slot.processView = new DataView(slot.processBytes.buffer);
+  slot.processBase = ptr(slot.processBytes);
+  slot.processCapacity = capacity;
+}
+
+function processStride(symbol: string, slot: DeviceSlot, count: number, driverVersion: string | null): number {
+  if (symbol.endsWith("_v3")) return v3ProcessStride(slot.processView, 0, count, driverVersion);
+  return symbol.endsWith("_v2") ? PROCESS_ENTRY_SIZE.v2 : PROCESS_ENTRY_SIZE.v1;
+}

@@ -1,0 +1,240 @@
+// Pure decoders for NVML's out-parameter structs (layouts from NVIDIA's nvml.h,
+// LP64/LLP64, little-endian). No FFI here: every function takes bytes and is
+// unit-tested on hand-built buffers.
+
+/** NVML_VALUE_NOT_AVAILABLE: an unsigned long long of all ones. */
+const U32_MAX = 0xffffffff;
+
+/** Sizes of the string buffers NVML documents (NVML_DEVICE_*_BUFFER_SIZE). */
+export const BUFFER_SIZE = {
+  uuid: 96,
+  name: 96,
+  serial: 30,
+  pciBusId: 32,
+  systemDriverVersion: 80,
+  systemNvmlVersion: 80,
+  processName: 256,
+} as const;
+
+/**
+ * Reads an unsigned 64-bit value as a number without allocating a BigInt.
+ * Returns null for NVML_VALUE_NOT_AVAILABLE. Values above 2^53 lose precision,
+ * which no counter NVML reports reaches in practice (2^53 mJ is 285 years at 1 kW).
+ */
+export function readU64(view: DataView, offset: number): number | null {
+  const low = view.getUint32(offset, true);
+  const high = view.getUint32(offset + 4, true);
+  if (low === U32_MAX && high === U32_MAX) return null;
+  return high * 0x1_0000_0000 + low;
+}
+
+/** A NUL-terminated C string inside a fixed buffer. */
+export function readCString(bytes: Uint8Array, offset: number, maxLength: number): string {
+  const end = offset + maxLength;
+  let nul = offset;
+  while (nul < end && bytes[nul] !== 0) nul++;
+  return textDecoder.decode(bytes.subarray(offset, nul));
+}
+const textDecoder = new TextDecoder("utf-8");
+
+// ---- nvmlMemory_t / nvmlMemory_v2_t ----------------------------------------
+
+export interface MemoryInfo {
+  totalBytes: number | null;
+  usedBytes: number | null;
+  freeBytes: number | null;
+  /** Memory the driver keeps for itself; only the _v2 call reports it. */
+  reservedBytes: number | null;
+}
+
+/** nvmlMemory_t: unsigned long long total, free, used (24 bytes). */
+export const MEMORY_V1_SIZE = 24;
+
+/** nvmlMemory_v2_t: unsigned int version; [4 bytes padding]; u64 total, reserved, free, used. */
+export const MEMORY_V2_SIZE = 40;
+/** NVML_STRUCT_VERSION(Memory, 2) = sizeof(nvmlMemory_v2_t) | 2 << 24. */
+export const MEMORY_V2_VERSION = structVersion(MEMORY_V2_SIZE, 2);
+
+export function structVersion(size: number, version: number): number {
+  return (size | (version << 24)) >>> 0;
+}
+
+export function decodeMemoryV1(view: DataView, offset: number): MemoryInfo {
+  return {
+    totalBytes: readU64(view, offset),
+    freeBytes: readU64(view, offset + 8),
+    usedBytes: readU64(view, offset + 16),
+    reservedBytes: null,
+  };
+}
+
+export function decodeMemoryV2(view: DataView, offset: number): MemoryInfo {
+  return {
+    totalBytes: readU64(view, offset + 8),
+    reservedBytes: readU64(view, offset + 16),
+    freeBytes: readU64(view, offset + 24),
+    usedBytes: readU64(view, offset + 32),
+  };
+}
+
+// ---- nvmlPciInfo_t ---------------------------------------------------------
+
+export interface PciInfo {
+  /** "00000000:25:00.0": 8-hex-digit domain, as nvidia-smi prints it. */
+  busId: string;
+  domain: number;
+  bus: number;
+  device: number;
+  pciDeviceId: number;
+  pciSubSystemId: number;
+}
+
+/**
+ * nvmlPciInfo_t as written by nvmlDeviceGetPciInfo_v3 (68 bytes, no padding):
+ * char busIdLegacy[16]; unsigned domain, bus, device, pciDeviceId, pciSubSystemId; char busId[32].
+ */
+export const PCI_INFO_V3_SIZE = 68;
+/**
+ * The legacy layout of nvmlDeviceGetPciInfo / _v2 (52 bytes): char busId[16];
+ * unsigned domain, bus, device, pciDeviceId, pciSubSystemId, reserved0..3.
+ */
+export const PCI_INFO_LEGACY_SIZE = 52;
+
+export function decodePciInfoV3(bytes: Uint8Array, view: DataView, offset: number): PciInfo {
+  const fields = decodePciNumbers(view, offset);
+  const busId = readCString(bytes, offset + 36, BUFFER_SIZE.pciBusId);
+  return { ...fields, busId: busId.length > 0 ? busId : formatPciBusId(fields.domain, fields.bus, fields.device) };
+}
+
+/** The legacy struct's 16-byte bus id uses a 4-digit domain; rebuild the 8-digit form from the numbers. */
+export function decodePciInfoLegacy(view: DataView, offset: number): PciInfo {
+  const fields = decodePciNumbers(view, offset);
+  return { ...fields, busId: formatPciBusId(fields.domain, fields.bus, fields.device) };
+}
+
+function decodePciNumbers(view: DataView, offset: number): Omit<PciInfo, "busId"> {
+  return {
+    domain: view.getUint32(offset + 16, true),
+    bus: view.getUint32(offset + 20, true),
+    device: view.getUint32(offset + 24, true),
+    pciDeviceId: view.getUint32(offset + 28, true),
+    pciSubSystemId: view.getUint32(offset + 32, true),
+  };
+}
+
+export function formatPciBusId(domain: number, bus: number, device: number): string {
+  const hex = (value: number, width: number) => value.toString(16).toUpperCase().padStart(width, "0");
+  return `${hex(domain, 8)}:${hex(bus, 2)}:${hex(device, 2)}.0`;
+}
+
+// ---- nvmlUtilization_t -----------------------------------------------------
+
+export function decodeUtilization(view: DataView, offset: number): { gpu: number; memory: number } {
+  return { gpu: view.getUint32(offset, true), memory: view.getUint32(offset + 4, true) };
+}
+
+// ---- nvmlProcessInfo_* -------------------------------------------------------
+
+export interface ProcessEntry {
+  pid: number;
+  /** null when the driver cannot tell (NVML_VALUE_NOT_AVAILABLE, e.g. Windows WDDM). */
+  usedMemoryBytes: number | null;
+  /** MIG instance ids; null when not on MIG (0xFFFFFFFF) or not reported by the call. */
+  gpuInstanceId: number | null;
+  computeInstanceId: number | null;
+}
+
+/**
+ * Entry sizes: nvmlProcessInfo_v1_t {pid; pad; u64 usedGpuMemory} = 16 bytes (plain call);
+ * nvmlProcessInfo_v2_t / nvmlProcessInfo_t {pid; pad; u64 used; unsigned gi, ci} = 24 bytes
+ * (_v2 and _v3 calls). Drivers 535.43-535.86 wrote 32 bytes per _v3 entry (an extra
+ * u64 usedGpuCcProtectedMemory that the header later dropped).
+ */
+export const PROCESS_ENTRY_SIZE = { v1: 16, v2: 24, v3: 24, v3Driver535: 32 } as const;
+/** Room for the largest entry any driver writes, so a buffer never overflows. */
+export const PROCESS_ENTRY_MAX_SIZE = 32;
+
+export function decodeProcessEntries(view: DataView, offset: number, count: number, stride: number): ProcessEntry[] {
+  const entries: ProcessEntry[] = new Array(count);
+  const hasInstanceIds = stride >= 24;
+  for (let i = 0; i < count; i++) {
+    const at = offset + i * stride;
+    entries[i] = {
+      pid: view.getUint32(at, true),
+      usedMemoryBytes: readU64(view, at + 8),
+      gpuInstanceId: hasInstanceIds ? instanceId(view.getUint32(at + 16, true)) : null,
+      computeInstanceId: hasInstanceIds ? instanceId(view.getUint32(at + 20, true)) : null,
+    };
+  }
+  return entries;
+}
+
+function instanceId(raw: number): number | null {
+  return raw === U32_MAX ? null : raw;
+}
+
+/** True for drivers whose _v3 process calls wrote 32-byte entries. */
+export function writesWideV3ProcessEntries(driverVersion: string | null): boolean {
+  const parsed = parseDriverVersion(driverVersion);
+  return parsed !== null && parsed.major === 535 && parsed.minor >= 43 && parsed.minor <= 86;
+}
+
+/**
+ * The stride to decode a _v3 process list with. The driver version decides first;
+ * when it is unknown, a list whose 24-byte reading is implausible while its 32-byte
+ * reading is plausible is taken as wide (a pid of 0 or an impossible instance id at
+ * entry 1+ is what a 32-byte list read at 24 bytes looks like).
+ */
+export function v3ProcessStride(view: DataView, offset: number, count: number, driverVersion: string | null): number {
+  if (writesWideV3ProcessEntries(driverVersion)) return PROCESS_ENTRY_SIZE.v3Driver535;
+  if (count < 2) return PROCESS_ENTRY_SIZE.v3;
+  const narrow = decodeProcessEntries(view, offset, count, PROCESS_ENTRY_SIZE.v3);
+  if (narrow.every(isPlausibleProcess)) return PROCESS_ENTRY_SIZE.v3;
+  const wide = decodeProcessEntries(view, offset, count, PROCESS_ENTRY_SIZE.v3Driver535);
+  return wide.every(isPlausibleProcess) ? PROCESS_ENTRY_SIZE.v3Driver535 : PROCESS_ENTRY_SIZE.v3;
+}
+
+const MAX_PID = 4_194_304; // Linux PID_MAX_LIMIT on 64-bit
+const MAX_INSTANCE_ID = 1024;
+
+function isPlausibleProcess(entry: ProcessEntry): boolean {
+  const idOk = (id: number | null) => id === null || id < MAX_INSTANCE_ID;
+  return entry.pid > 0 && entry.pid <= MAX_PID && idOk(entry.gpuInstanceId) && idOk(entry.computeInstanceId);
+}
+
+// ---- versions and enums ----------------------------------------------------
+
+export function parseDriverVersion(version: string | null): { major: number; minor: number } | null {
+  const match = version?.match(/^(\d+)\.(\d+)/);
+  if (!match) return null;
+  return { major: Number(match[1]), minor: Number(match[2]) };
+}
+
+/** nvmlSystemGetCudaDriverVersion's 12040 is CUDA "12.4". */
+export function formatCudaVersion(encoded: number): string {
+  return `${Math.floor(encoded / 1000)}.${Math.floor((encoded % 1000) / 10)}`;
+}
+
+/** nvmlPstates_t: 0..15, NVML_PSTATE_UNKNOWN = 32. */
+export function decodePerformanceState(raw: number): number | null {
+  return raw <= 15 ? raw : null;
+}
+
+/** nvmlClocksEventReason* bits (formerly ClocksThrottleReason*). */
+export const CLOCK_EVENT_REASONS: ReadonlyArray<readonly [bit: number, name: string]> = [
+  [0x1, "gpu_idle"],
+  [0x2, "applications_clocks_setting"],
+  [0x4, "sw_power_cap"],
+  [0x8, "hw_slowdown"],
+  [0x10, "sync_boost"],
+  [0x20, "sw_thermal_slowdown"],
+  [0x40, "hw_thermal_slowdown"],
+  [0x80, "hw_power_brake_slowdown"],
+  [0x100, "display_clock_setting"],
+];
+
+export function clockEventReasonNames(mask: number): string[] {
+  const names: string[] = [];
+  for (const [bit, name] of CLOCK_EVENT_REASONS) if (mask & bit) names.push(name);
+  return names;
+}

@@ -1,0 +1,68 @@
+// What the rest of the program sees of NVML. Upper layers depend on this
+// interface, never on bun:ffi; tests of those layers may implement it in TypeScript.
+
+import type { ProcessEntry } from "./structs.ts";
+
+export interface HostInfo {
+  driverVersion: string | null;
+  nvmlVersion: string | null;
+  /** "12.4" */
+  cudaDriverVersion: string | null;
+}
+
+export interface GpuProcess extends ProcessEntry {
+  kind: "compute" | "graphics";
+}
+
+/** One GPU read at one instant. null means NVML cannot give that metric for this GPU. */
+export interface GpuReading {
+  index: number;
+  uuid: string;
+  name: string | null;
+  serial: string | null;
+  pciBusId: string | null;
+  memoryTotalBytes: number | null;
+  memoryUsedBytes: number | null;
+  memoryFreeBytes: number | null;
+  memoryReservedBytes: number | null;
+  gpuUtilizationPercent: number | null;
+  memoryUtilizationPercent: number | null;
+  temperatureCelsius: number | null;
+  /** One value per fan, percent of maximum. */
+  fanSpeedsPercent: number[] | null;
+  powerUsageWatts: number | null;
+  powerLimitWatts: number | null;
+  energyMillijoules: number | null;
+  graphicsClockMhz: number | null;
+  smClockMhz: number | null;
+  memoryClockMhz: number | null;
+  /** 0 (P0, maximum performance) to 15. */
+  performanceState: number | null;
+  /** nvmlClocksEventReason* bit mask. */
+  clockEventReasons: number | null;
+  eccEnabled: boolean | null;
+  /** Volatile counts (since the driver loaded), only when ECC is enabled. */
+  eccErrorsCorrected: number | null;
+  eccErrorsUncorrected: number | null;
+  encoderUtilizationPercent: number | null;
+  decoderUtilizationPercent: number | null;
+  pcieLinkGeneration: number | null;
+  pcieLinkWidth: number | null;
+  processes: GpuProcess[] | null;
+  /** Metrics that failed with an unexpected code: field name -> NVML code name. */
+  fieldErrors: Record<string, string>;
+}
+
+export interface Nvml {
+  /** The library file that was loaded. */
+  readonly libraryPath: string;
+  /** Which symbol serves each versioned function (e.g. memoryInfo -> nvmlDeviceGetMemoryInfo_v2). */
+  readonly boundSymbols: Readonly<Record<string, string | null>>;
+  host(): HostInfo;
+  deviceCount(): number;
+  /** Reads every metric of one GPU. Throws NvmlError when the GPU as a whole cannot be read. */
+  readGpu(index: number): GpuReading;
+  /** NVML's view of a process name (nvmlSystemGetProcessName), or null. */
+  processName(pid: number): string | null;
+  close(): void;
+}

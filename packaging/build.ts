@@ -1,0 +1,54 @@
+// Builds standalone executables with `bun build --compile`.
+//   bun packaging/build.ts            -> dist/gpu_monitor for this machine
+//   bun packaging/build.ts --target bun-linux-arm64 --outfile dist/x
+// The binary never reads .env or bunfig.toml from its working directory, and
+// carries its version string.
+
+import { mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import packageJson from "../package.json" with { type: "json" };
+
+const root = resolve(import.meta.dir, "..");
+
+export function versionString(): string {
+  const git = Bun.spawnSync(["git", "rev-parse", "--short=10", "HEAD"], { cwd: root, stderr: "ignore" });
+  const commit = git.exitCode === 0 ? git.stdout.toString().trim() : "";
+  return commit ? `${packageJson.version}+${commit}` : packageJson.version;
+}
+
+export function compile(options: { target?: string; outfile: string; version: string }): void {
+  mkdirSync(dirname(options.outfile), { recursive: true });
+  const args = [
+    process.execPath,
+    "build",
+    join(root, "src/main.ts"),
+    "--compile",
+    "--bytecode",
+    "--format=esm",
+    "--minify-syntax",
+    "--minify-whitespace",
+    "--no-compile-autoload-dotenv",
+    "--no-compile-autoload-bunfig",
+    `--define=GPU_MONITOR_VERSION=${JSON.stringify(options.version)}`,
+    ...(options.target ? [`--target=${options.target}`] : []),
+    `--outfile=${options.outfile}`,
+  ];
+  const result = Bun.spawnSync(args, { cwd: root, stdout: "pipe", stderr: "pipe" });
+  if (result.exitCode !== 0) {
+    throw new Error(`bun build failed for ${options.target ?? "host"}:\n${result.stderr}${result.stdout}`);
+  }
+}
+
+if (import.meta.main) {
+  const argv = process.argv.slice(2);
+  const option = (name: string) => {
+    const at = argv.indexOf(name);
+    return at >= 0 ? argv[at + 1] : undefined;
+  };
+  const outfile = resolve(root, option("--outfile") ?? "dist/gpu_monitor");
+  const target = option("--target");
+  const version = versionString();
+  const started = performance.now();
+  compile({ outfile, version, ...(target ? { target } : {}) });
+  console.log(`built ${outfile} (${version}) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}

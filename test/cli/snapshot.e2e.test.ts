@@ -1,0 +1,223 @@
+// The compiled binary's `snapshot` against the fake NVML, as a user runs it.
+
+import { beforeAll, describe, expect, test } from "bun:test";
+import { copyFileSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { nvmlCandidates } from "../../src/nvml/library.ts";
+import { compiledBinary, runBinary, TEST_VERSION } from "../helpers/binary.ts";
+import { fakeNvmlLibrary, scenarioFile } from "../helpers/fakeNvml.ts";
+
+const ORIGINAL_FIELDS = [
+  "uid",
+  "pci_bus_id",
+  "name",
+  "temperature",
+  "memory_used",
+  "memory_total",
+  "gpu_utilization",
+  "memory_utilization",
+  "power_usage",
+  "fan_speed",
+  "graphics_clock",
+  "memory_clock",
+];
+
+let current = "";
+let old = "";
+
+beforeAll(() => {
+  compiledBinary();
+  current = fakeNvmlLibrary("current");
+  old = fakeNvmlLibrary("old");
+});
+
+function snapshot(scenario: string, format: string, library = current) {
+  return runBinary(["snapshot", "--format", format], {
+    GPU_MONITOR_NVML_LIBRARY: library,
+    FAKE_NVML_SCENARIO: scenarioFile(scenario),
+  });
+}
+
+describe("snapshot --format json", () => {
+  test("one object with timestamp, host and GPUs whose first fields are the original tool's", () => {
+    const run = snapshot("rtx4090", "json");
+    expect(run.stderr).toBe("");
+    expect(run.exitCode).toBe(0);
+    const doc = JSON.parse(run.stdout);
+    expect(Object.keys(doc)).toEqual(["timestamp", "host", "gpus", "errors"]);
+    expect(doc.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(doc.host).toMatchObject({
+      driver_version: "550.67",
+      nvml_version: "12.550.67",
+      cuda_driver_version: "12.4",
+      nvml_library: current,
+      gpu_count: 1,
+    });
+    const gpu = doc.gpus[0];
+    expect(Object.keys(gpu).slice(0, ORIGINAL_FIELDS.length)).toEqual(ORIGINAL_FIELDS);
+    expect(gpu).toMatchObject({
+      uid: "GPU-5f8a1c2e-7b3d-4e9f-a6c1-2d8e0b4f7a93",
+      pci_bus_id: "00000000:01:00.0",
+      name: "NVIDIA GeForce RTX 4090",
+      temperature: 48,
+      memory_used: 1207959552,
+      memory_total: 25757220864,
+      gpu_utilization: 37,
+      memory_utilization: 12,
+      power_usage: 121.35,
+      fan_speed: 31,
+      graphics_clock: 2520,
+      memory_clock: 10501,
+      index: 0,
+      serial: null,
+      fan_speeds: [30, 32],
+      power_limit: 450,
+      energy_consumption: 9876543210,
+      performance_state: 2,
+      clock_event_reasons: 0,
+      clock_event_reason_names: [],
+      ecc_enabled: null,
+      pcie_link_generation: 4,
+      pcie_link_width: 16,
+    });
+    expect(gpu.processes).toEqual([
+      { pid: 45122, type: "compute", name: "fake-proc-45122", used_memory: 939524096, gpu_instance_id: null, compute_instance_id: null },
+      { pid: 1873, type: "graphics", name: "fake-proc-1873", used_memory: 268435456, gpu_instance_id: null, compute_instance_id: null },
+    ]);
+    expect(doc.errors).toEqual([]);
+  });
+
+  test("an old driver: the same shape, unreadable fields null", () => {
+    const run = snapshot("old_driver", "json", old);
+    expect(run.exitCode).toBe(0);
+    const doc = JSON.parse(run.stdout);
+    expect(doc.gpus).toHaveLength(2);
+    expect(doc.gpus[0]).toMatchObject({ memory_used: 3221225472, energy_consumption: null, memory_reserved: null });
+  });
+});
+
+describe("snapshot --format csv", () => {
+  test("a header and one RFC 4180 row per GPU, original columns first", () => {
+    const run = snapshot("eight_gpus", "csv");
+    expect(run.exitCode).toBe(0);
+    const lines = run.stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(9);
+    expect(lines[0]!.startsWith(`timestamp,${ORIGINAL_FIELDS.join(",")},index,`)).toBe(true);
+    const first = lines[1]!.split(",");
+    expect(first.slice(1, 13)).toEqual([
+      "GPU-a1b2c3d4-0001-4e5f-8a9b-0c1d2e3f4a51",
+      "00000000:18:00.0",
+      "NVIDIA H100 80GB HBM3",
+      "41",
+      "69793218560",
+      "85520809984",
+      "97",
+      "54",
+      "612.34",
+      "",
+      "1980",
+      "2619",
+    ]);
+  });
+
+  test("a name with a comma is quoted", () => {
+    const scenario = join(mkdtempSync(join(tmpdir(), "csv-")), "s.conf");
+    writeFileSync(scenario, 'gpu0.name = NVIDIA "Special", Edition\n');
+    const run = runBinary(["snapshot", "-f", "csv"], { GPU_MONITOR_NVML_LIBRARY: current, FAKE_NVML_SCENARIO: scenario });
+    expect(run.stdout.split("\n")[1]).toContain(',"NVIDIA ""Special"", Edition",');
+  });
+});
+
+describe("snapshot --format table", () => {
+  test("aligned columns a person reads at a glance, and the processes", () => {
+    const run = snapshot("rtx4090", "table");
+    expect(run.exitCode).toBe(0);
+    const lines = run.stdout.split("\n");
+    expect(lines[0]).toContain("Driver 550.67  CUDA 12.4");
+    const header = lines.find((line) => line.includes("Bus-Id"))!;
+    const row = lines[lines.indexOf(header) + 1]!;
+    expect(row).toContain("NVIDIA GeForce RTX 4090");
+    expect(row).toContain("00000000:01:00.0");
+    expect(row).toContain("48C");
+    expect(row).toContain("31%");
+    expect(row).toContain("121.3W / 450W");
+    expect(row).toContain("1152MiB / 24564MiB");
+    expect(row).toContain("2520/10501 MHz");
+    // Columns line up: the bus id starts where its header does.
+    expect(row.indexOf("00000000:01:00.0")).toBe(header.indexOf("Bus-Id"));
+    expect(run.stdout).toMatch(/45122\s+C\s+fake-proc-45122\s+896MiB/);
+  });
+});
+
+describe("exit codes and messages", () => {
+  test("a lost GPU: exit 1, the others still printed, one line on stderr", () => {
+    const run = snapshot("gpu_lost", "json");
+    expect(run.exitCode).toBe(1);
+    const doc = JSON.parse(run.stdout);
+    expect(doc.gpus.map((g: { index: number }) => g.index)).toEqual([0, 2]);
+    expect(doc.errors).toEqual([
+      { index: 1, error: "NVML_ERROR_GPU_IS_LOST", message: expect.stringContaining("fallen off the bus") },
+    ]);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toContain("GPU 1 could not be read");
+  });
+
+  test("no permission on one GPU: exit 1, the table shows the others and the error", () => {
+    const run = snapshot("no_permission", "table");
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toContain("no permission to access this GPU");
+    expect(run.stdout.match(/NVIDIA L40S/g)).toHaveLength(2);
+  });
+
+  test("driver not loaded: exit 3, one line, no stack trace", () => {
+    const run = snapshot("driver_not_loaded", "json");
+    expect(run.exitCode).toBe(3);
+    expect(run.stdout).toBe("");
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toContain("the NVIDIA driver is not loaded");
+    expect(run.stderr).not.toContain("    at ");
+  });
+
+  test("no library at the given path: exit 3 naming it", () => {
+    const run = runBinary(["snapshot"], { GPU_MONITOR_NVML_LIBRARY: "/nonexistent/libnvidia-ml.so.1" });
+    expect(run.exitCode).toBe(3);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toContain("Tried: /nonexistent/libnvidia-ml.so.1 (no such file)");
+  });
+
+  test("no library anywhere: exit 3 listing every path tried, never the working directory's copy", () => {
+    const systemHasNvml = nvmlCandidates({ platform: process.platform, arch: process.arch, env: {} }).some(
+      (path) => path.startsWith("/") && existsSync(path),
+    );
+    if (systemHasNvml) return; // a real driver is installed here; the search would rightly find it
+    const cwd = mkdtempSync(join(tmpdir(), "decoy-"));
+    copyFileSync(current, join(cwd, "libnvidia-ml.so.1"));
+    const run = runBinary(["snapshot"], { FAKE_NVML_SCENARIO: scenarioFile("rtx4090") }, cwd);
+    expect(run.exitCode).toBe(3);
+    expect(run.stderr).toContain("install the NVIDIA driver");
+    expect(run.stderr).toContain("/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1 (no such file)");
+    expect(run.stderr).not.toContain("NVIDIA GeForce");
+  });
+
+  test("a .env or bunfig.toml in the working directory is not read", () => {
+    const cwd = mkdtempSync(join(tmpdir(), "dotenv-"));
+    writeFileSync(join(cwd, ".env"), `GPU_MONITOR_NVML_LIBRARY=${current}\nFAKE_NVML_SCENARIO=${scenarioFile("rtx4090")}\n`);
+    writeFileSync(join(cwd, "bunfig.toml"), 'preload = ["./nope.ts"]\n');
+    const run = runBinary(["snapshot", "--nvml-library", "/nonexistent/nvml.so"], {}, cwd);
+    expect(run.exitCode).toBe(3);
+    expect(run.stderr).toContain("/nonexistent/nvml.so");
+  });
+
+  test("a bad --format is a usage error (exit 2)", () => {
+    const run = snapshot("rtx4090", "xml");
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain("--format must be one of json, csv, table");
+  });
+
+  test("--version prints the baked-in version", () => {
+    const run = runBinary(["--version"]);
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout.trim()).toBe(TEST_VERSION);
+  });
+});

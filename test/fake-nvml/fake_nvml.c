@@ -1,0 +1,1365 @@
+/*
+ * fake_nvml.c - a stand-in for NVIDIA's libnvidia-ml.so.1 / nvml.dll for tests.
+ *
+ * It exports a subset of the NVML C API with the real ABI (types, struct layouts,
+ * enum values and signatures byte-exact with NVIDIA's nvml.h, which is NOT
+ * included: everything is declared below). What the "GPUs" report comes from a
+ * scenario file named by the environment variable FAKE_NVML_SCENARIO, read when
+ * an nvmlInit* call takes the reference count from 0 to 1.
+ *
+ * Build (Linux):   cc -std=c11 -O2 -Wall -Wextra -shared -fPIC \
+ *                     -o libnvidia-ml.so.1 test/fake-nvml/fake_nvml.c
+ * Build (Windows): x86_64-w64-mingw32-gcc -std=c11 -O2 -Wall -Wextra -shared \
+ *                     -o nvml.dll test/fake-nvml/fake_nvml.c
+ * Add -DFAKE_NVML_OLD_DRIVER for a library shaped like an old driver's: the
+ * newer entry points (nvmlInit_v2, *_v2/_v3, NumFans, ...) are then absent.
+ *
+ * Scenario file: UTF-8 text, one "key = value" per line, '#' starts a comment
+ * line, blank lines and unknown keys are ignored. Integers are decimal or 0x
+ * hex (64-bit). Any value may be "!NAME" (NAME = an nvmlReturn_t name without
+ * the NVML_ERROR_ prefix, e.g. !NOT_SUPPORTED): the calls that read that key
+ * return that code and write nothing. A key that names a group ("memory",
+ * "pci", "fan", "ecc", "processes", "clock", "power", ...) with "!NAME" fails
+ * every key below it (ecc = !X fails ecc.current, ecc.corrected.volatile, ...).
+ * See the .conf files in test/fake-nvml/scenarios/ and the key list in parse_gpu_key().
+ *
+ * Per-call cost is kept tiny: the scenario is parsed at init only, everything
+ * lives in static arrays, device calls do no allocation, IO or parsing (the
+ * floor benchmark in test/bench/nvml_floor.c measures callers against this).
+ * Not thread-safe: tests drive it from one thread.
+ */
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(_WIN32)
+#define FAKE_API __declspec(dllexport)
+#else
+#define FAKE_API __attribute__((visibility("default")))
+#endif
+
+/* ------------------------------------------------------------------------- */
+/* ABI: declarations copied in shape from nvml.h                              */
+/* ------------------------------------------------------------------------- */
+
+typedef enum nvmlReturn_enum {
+    NVML_SUCCESS = 0,
+    NVML_ERROR_UNINITIALIZED = 1,
+    NVML_ERROR_INVALID_ARGUMENT = 2,
+    NVML_ERROR_NOT_SUPPORTED = 3,
+    NVML_ERROR_NO_PERMISSION = 4,
+    NVML_ERROR_ALREADY_INITIALIZED = 5,
+    NVML_ERROR_NOT_FOUND = 6,
+    NVML_ERROR_INSUFFICIENT_SIZE = 7,
+    NVML_ERROR_INSUFFICIENT_POWER = 8,
+    NVML_ERROR_DRIVER_NOT_LOADED = 9,
+    NVML_ERROR_TIMEOUT = 10,
+    NVML_ERROR_IRQ_ISSUE = 11,
+    NVML_ERROR_LIBRARY_NOT_FOUND = 12,
+    NVML_ERROR_FUNCTION_NOT_FOUND = 13,
+    NVML_ERROR_CORRUPTED_INFOROM = 14,
+    NVML_ERROR_GPU_IS_LOST = 15,
+    NVML_ERROR_RESET_REQUIRED = 16,
+    NVML_ERROR_OPERATING_SYSTEM = 17,
+    NVML_ERROR_LIB_RM_VERSION_MISMATCH = 18,
+    NVML_ERROR_IN_USE = 19,
+    NVML_ERROR_MEMORY = 20,
+    NVML_ERROR_NO_DATA = 21,
+    NVML_ERROR_VGPU_ECC_NOT_SUPPORTED = 22,
+    NVML_ERROR_INSUFFICIENT_RESOURCES = 23,
+    NVML_ERROR_FREQ_NOT_SUPPORTED = 24,
+    NVML_ERROR_ARGUMENT_VERSION_MISMATCH = 25,
+    NVML_ERROR_DEPRECATED = 26,
+    NVML_ERROR_NOT_READY = 27,
+    NVML_ERROR_GPU_NOT_FOUND = 28,
+    NVML_ERROR_INVALID_STATE = 29,
+    NVML_ERROR_RESET_TYPE_NOT_SUPPORTED = 30, /* newest headers only */
+    NVML_ERROR_UNKNOWN = 999
+} nvmlReturn_t;
+
+typedef struct nvmlDevice_st *nvmlDevice_t;
+
+typedef enum nvmlEnableState_enum {
+    NVML_FEATURE_DISABLED = 0,
+    NVML_FEATURE_ENABLED = 1
+} nvmlEnableState_t;
+
+typedef enum nvmlTemperatureSensors_enum {
+    NVML_TEMPERATURE_GPU = 0,
+    NVML_TEMPERATURE_COUNT
+} nvmlTemperatureSensors_t;
+
+typedef enum nvmlClockType_enum {
+    NVML_CLOCK_GRAPHICS = 0,
+    NVML_CLOCK_SM = 1,
+    NVML_CLOCK_MEM = 2,
+    NVML_CLOCK_VIDEO = 3,
+    NVML_CLOCK_COUNT
+} nvmlClockType_t;
+
+typedef enum nvmlPStates_enum {
+    NVML_PSTATE_0 = 0,
+    NVML_PSTATE_15 = 15,
+    NVML_PSTATE_UNKNOWN = 32
+} nvmlPstates_t;
+
+typedef enum nvmlMemoryErrorType_enum {
+    NVML_MEMORY_ERROR_TYPE_CORRECTED = 0,
+    NVML_MEMORY_ERROR_TYPE_UNCORRECTED = 1,
+    NVML_MEMORY_ERROR_TYPE_COUNT
+} nvmlMemoryErrorType_t;
+
+typedef enum nvmlEccCounterType_enum {
+    NVML_VOLATILE_ECC = 0,
+    NVML_AGGREGATE_ECC = 1,
+    NVML_ECC_COUNTER_TYPE_COUNT
+} nvmlEccCounterType_t;
+
+#define NVML_VALUE_NOT_AVAILABLE_ULL 0xFFFFFFFFFFFFFFFFULL
+#define NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE 32
+#define NVML_DEVICE_PCI_BUS_ID_BUFFER_V2_SIZE 16
+#define NVML_DEVICE_PCI_BUS_ID_LEGACY_BUFFER_SIZE 16 /* the API-8 header's busId[16] */
+
+/* nvmlPciInfo_t as filled by nvmlDeviceGetPciInfo_v3 (68 bytes). */
+typedef struct nvmlPciInfo_st {
+    char busIdLegacy[NVML_DEVICE_PCI_BUS_ID_BUFFER_V2_SIZE];
+    unsigned int domain;
+    unsigned int bus;
+    unsigned int device;
+    unsigned int pciDeviceId;
+    unsigned int pciSubSystemId;
+    char busId[NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE];
+} nvmlPciInfo_t;
+
+/* The pre-v3 nvmlPciInfo_t (NVML API 8 and older, 52 bytes), filled by
+ * nvmlDeviceGetPciInfo and nvmlDeviceGetPciInfo_v2. */
+typedef struct nvmlPciInfoLegacy_st {
+    char busId[NVML_DEVICE_PCI_BUS_ID_LEGACY_BUFFER_SIZE];
+    unsigned int domain;
+    unsigned int bus;
+    unsigned int device;
+    unsigned int pciDeviceId;
+    unsigned int pciSubSystemId;
+    unsigned int reserved0;
+    unsigned int reserved1;
+    unsigned int reserved2;
+    unsigned int reserved3;
+} nvmlPciInfoLegacy_t;
+
+typedef struct nvmlUtilization_st {
+    unsigned int gpu;
+    unsigned int memory;
+} nvmlUtilization_t;
+
+typedef struct nvmlMemory_st {
+    unsigned long long total;
+    unsigned long long free;
+    unsigned long long used; /* v1: reserved + allocated */
+} nvmlMemory_t;
+
+typedef struct nvmlMemory_v2_st {
+    unsigned int version;
+    unsigned long long total;
+    unsigned long long reserved;
+    unsigned long long free;
+    unsigned long long used;
+} nvmlMemory_v2_t;
+
+#define NVML_STRUCT_VERSION(size, ver) ((unsigned int)((size) | ((unsigned int)(ver) << 24U)))
+#define nvmlMemory_v2 NVML_STRUCT_VERSION(sizeof(nvmlMemory_v2_t), 2)
+
+typedef struct nvmlProcessInfo_v1_st {
+    unsigned int pid;
+    unsigned long long usedGpuMemory;
+} nvmlProcessInfo_v1_t;
+
+typedef struct nvmlProcessInfo_v2_st {
+    unsigned int pid;
+    unsigned long long usedGpuMemory;
+    unsigned int gpuInstanceId;
+    unsigned int computeInstanceId;
+} nvmlProcessInfo_v2_t, nvmlProcessInfo_t;
+
+/* What the _v3 process calls of drivers 535.43-535.86 wrote per entry: the
+ * 12.2 GA header briefly had this layout as nvmlProcessInfo_t. */
+typedef struct fakeProcessInfo535_st {
+    unsigned int pid;
+    unsigned long long usedGpuMemory;
+    unsigned int gpuInstanceId;
+    unsigned int computeInstanceId;
+    unsigned long long usedGpuCcProtectedMemory;
+} fakeProcessInfo535_t;
+
+/* Layout checks for the 64-bit ABIs (LP64 and LLP64) the tests run on. */
+#define FAKE_ABI_CHECK(cond, msg) _Static_assert(sizeof(void *) != 8 || (cond), msg)
+FAKE_ABI_CHECK(sizeof(nvmlPciInfo_t) == 68, "nvmlPciInfo_t is 68 bytes");
+FAKE_ABI_CHECK(offsetof(nvmlPciInfo_t, busId) == 36, "nvmlPciInfo_t.busId at 36");
+FAKE_ABI_CHECK(sizeof(nvmlPciInfoLegacy_t) == 52, "legacy nvmlPciInfo_t is 52 bytes");
+FAKE_ABI_CHECK(sizeof(nvmlMemory_t) == 24, "nvmlMemory_t is 24 bytes");
+FAKE_ABI_CHECK(sizeof(nvmlMemory_v2_t) == 40, "nvmlMemory_v2_t is 40 bytes");
+FAKE_ABI_CHECK(offsetof(nvmlMemory_v2_t, total) == 8, "nvmlMemory_v2_t.total at 8");
+FAKE_ABI_CHECK(nvmlMemory_v2 == 0x02000028u, "nvmlMemory_v2 version word");
+FAKE_ABI_CHECK(sizeof(nvmlProcessInfo_v1_t) == 16, "nvmlProcessInfo_v1_t is 16 bytes");
+FAKE_ABI_CHECK(sizeof(nvmlProcessInfo_v2_t) == 24, "nvmlProcessInfo_v2_t is 24 bytes");
+FAKE_ABI_CHECK(sizeof(fakeProcessInfo535_t) == 32, "535.43 _v3 entry is 32 bytes");
+_Static_assert(sizeof(nvmlReturn_t) == 4 && sizeof(nvmlPstates_t) == 4 && sizeof(nvmlEnableState_t) == 4,
+               "NVML enums are int-sized");
+
+/* ------------------------------------------------------------------------- */
+/* State                                                                      */
+/* ------------------------------------------------------------------------- */
+
+#define FAKE_MAX_GPUS 32
+#define FAKE_MAX_FANS 16
+#define FAKE_MAX_PROCS 256   /* per list, including processes added by growth */
+#define FAKE_STR 128         /* >= the largest NVML string buffer (96) */
+#define FAKE_GROWTH_PID_BASE 900000u
+#define FAKE_GROWTH_USED_BYTES 1048576ull
+
+/* Error slots: one per group of values a call reads. A "!CODE" on a key sets
+ * the slot(s) whose keys it names (exactly, or as a dotted prefix). */
+enum fake_slot {
+    S_HANDLE, S_NAME, S_UUID, S_SERIAL, S_PCI, S_MEMORY, S_UTIL, S_TEMP, S_FAN,
+    S_POWER_USAGE, S_POWER_LIMIT, S_POWER_ENFORCED, S_ENERGY,
+    S_CLOCK_GRAPHICS, S_CLOCK_SM, S_CLOCK_MEM, S_CLOCK_VIDEO, S_PSTATE, S_EVENT_REASONS,
+    S_ECC_MODE, S_ECC_CORR_VOL, S_ECC_UNCORR_VOL, S_ECC_CORR_AGG, S_ECC_UNCORR_AGG,
+    S_ENCODER, S_DECODER, S_PCIE_GEN, S_PCIE_WIDTH, S_PROC_COMPUTE, S_PROC_GRAPHICS,
+    S_COUNT
+};
+
+static const char *const k_slot_keys[S_COUNT][5] = {
+    [S_HANDLE] = {"handle"},
+    [S_NAME] = {"name"},
+    [S_UUID] = {"uuid"},
+    [S_SERIAL] = {"serial"},
+    [S_PCI] = {"pci.domain", "pci.bus", "pci.device", "pci.device_id", "pci.subsystem_id"},
+    [S_MEMORY] = {"memory.total", "memory.reserved", "memory.used", "memory.free"},
+    [S_UTIL] = {"utilization.gpu", "utilization.memory"},
+    [S_TEMP] = {"temperature"},
+    [S_FAN] = {"fan.speeds", "fan.count"},
+    [S_POWER_USAGE] = {"power.usage"},
+    [S_POWER_LIMIT] = {"power.limit"},
+    [S_POWER_ENFORCED] = {"power.enforced_limit"},
+    [S_ENERGY] = {"energy"},
+    [S_CLOCK_GRAPHICS] = {"clock.graphics"},
+    [S_CLOCK_SM] = {"clock.sm"},
+    [S_CLOCK_MEM] = {"clock.memory"},
+    [S_CLOCK_VIDEO] = {"clock.video"},
+    [S_PSTATE] = {"pstate"},
+    [S_EVENT_REASONS] = {"clock_event_reasons"},
+    [S_ECC_MODE] = {"ecc.current", "ecc.pending"},
+    [S_ECC_CORR_VOL] = {"ecc.corrected.volatile"},
+    [S_ECC_UNCORR_VOL] = {"ecc.uncorrected.volatile"},
+    [S_ECC_CORR_AGG] = {"ecc.corrected.aggregate"},
+    [S_ECC_UNCORR_AGG] = {"ecc.uncorrected.aggregate"},
+    [S_ENCODER] = {"encoder.utilization", "encoder.sampling_us"},
+    [S_DECODER] = {"decoder.utilization", "decoder.sampling_us"},
+    [S_PCIE_GEN] = {"pcie.gen"},
+    [S_PCIE_WIDTH] = {"pcie.width"},
+    [S_PROC_COMPUTE] = {"processes.compute"},
+    [S_PROC_GRAPHICS] = {"processes.graphics"},
+};
+
+struct nvmlDevice_st {
+    unsigned int index;
+    int lost;
+    nvmlReturn_t err[S_COUNT];
+
+    char name[FAKE_STR];
+    char uuid[FAKE_STR];
+    char serial[FAKE_STR];
+
+    unsigned int pci_domain, pci_bus, pci_device, pci_device_id, pci_subsystem_id;
+    char bus_id[NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE];          /* "%08X:%02X:%02X.0" */
+    char bus_id_legacy[NVML_DEVICE_PCI_BUS_ID_BUFFER_V2_SIZE]; /* "%04X:%02X:%02X.0" */
+
+    unsigned long long mem_total, mem_reserved, mem_used, mem_free;
+    int mem_free_set;
+
+    unsigned int util_gpu, util_memory;
+    unsigned int temperature;
+
+    unsigned int fan_speeds[FAKE_MAX_FANS];
+    unsigned int fan_listed; /* entries in fan.speeds */
+    unsigned int fan_count;
+    int fan_count_set;
+
+    unsigned int power_usage, power_limit, power_enforced;
+    int power_enforced_set;
+    unsigned long long energy;
+
+    unsigned int clocks[NVML_CLOCK_COUNT];
+    unsigned int pstate;
+    unsigned long long event_reasons;
+
+    unsigned int ecc_current, ecc_pending;
+    unsigned long long ecc_counts[NVML_MEMORY_ERROR_TYPE_COUNT][NVML_ECC_COUNTER_TYPE_COUNT];
+
+    unsigned int encoder_util, encoder_period_us, decoder_util, decoder_period_us;
+    unsigned int pcie_gen, pcie_width;
+
+    nvmlProcessInfo_v2_t compute[FAKE_MAX_PROCS];
+    unsigned int compute_listed;   /* from processes.compute */
+    unsigned int compute_capacity; /* listed + growth entries prepared at init */
+    nvmlProcessInfo_v2_t graphics[FAKE_MAX_PROCS];
+    unsigned int graphics_listed;
+    unsigned int grow_by, grow_times;
+    unsigned int v3_entry_size; /* 24, or 32 for the 535.43-535.86 bug */
+    unsigned int compute_calls; /* compute-process calls since init */
+};
+
+static struct nvmlDevice_st g_gpus[FAKE_MAX_GPUS];
+static unsigned int g_refcount;
+static unsigned int g_handle_count;  /* indexes HandleByIndex accepts */
+static unsigned int g_device_count;  /* what GetCount reports */
+static nvmlReturn_t g_count_err;
+static nvmlReturn_t g_init_err;
+static char g_driver_version[FAKE_STR];
+static nvmlReturn_t g_driver_version_err;
+static char g_nvml_version[FAKE_STR];
+static nvmlReturn_t g_nvml_version_err;
+static int g_cuda_version;
+static nvmlReturn_t g_cuda_version_err;
+
+/* ------------------------------------------------------------------------- */
+/* Return codes                                                               */
+/* ------------------------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    nvmlReturn_t code;
+    const char *text;
+} k_codes[] = {
+    {"SUCCESS", NVML_SUCCESS, "Success"},
+    {"UNINITIALIZED", NVML_ERROR_UNINITIALIZED, "Uninitialized"},
+    {"INVALID_ARGUMENT", NVML_ERROR_INVALID_ARGUMENT, "Invalid Argument"},
+    {"NOT_SUPPORTED", NVML_ERROR_NOT_SUPPORTED, "Not Supported"},
+    {"NO_PERMISSION", NVML_ERROR_NO_PERMISSION, "Insufficient Permissions"},
+    {"ALREADY_INITIALIZED", NVML_ERROR_ALREADY_INITIALIZED, "Already Initialized"},
+    {"NOT_FOUND", NVML_ERROR_NOT_FOUND, "Not Found"},
+    {"INSUFFICIENT_SIZE", NVML_ERROR_INSUFFICIENT_SIZE, "Insufficient Size"},
+    {"INSUFFICIENT_POWER", NVML_ERROR_INSUFFICIENT_POWER, "Insufficient External Power"},
+    {"DRIVER_NOT_LOADED", NVML_ERROR_DRIVER_NOT_LOADED, "Driver Not Loaded"},
+    {"TIMEOUT", NVML_ERROR_TIMEOUT, "Timeout"},
+    {"IRQ_ISSUE", NVML_ERROR_IRQ_ISSUE, "Interrupt Request Issue"},
+    {"LIBRARY_NOT_FOUND", NVML_ERROR_LIBRARY_NOT_FOUND, "NVML Shared Library Not Found"},
+    {"FUNCTION_NOT_FOUND", NVML_ERROR_FUNCTION_NOT_FOUND, "Function Not Found"},
+    {"CORRUPTED_INFOROM", NVML_ERROR_CORRUPTED_INFOROM, "Corrupted infoROM"},
+    {"GPU_IS_LOST", NVML_ERROR_GPU_IS_LOST, "GPU is lost"},
+    {"RESET_REQUIRED", NVML_ERROR_RESET_REQUIRED, "GPU requires restart"},
+    {"OPERATING_SYSTEM", NVML_ERROR_OPERATING_SYSTEM, "The operating system has blocked the request."},
+    {"LIB_RM_VERSION_MISMATCH", NVML_ERROR_LIB_RM_VERSION_MISMATCH, "RM has detected an NVML/RM version mismatch."},
+    {"IN_USE", NVML_ERROR_IN_USE, "In use by another client"},
+    {"MEMORY", NVML_ERROR_MEMORY, "Insufficient Memory"},
+    {"NO_DATA", NVML_ERROR_NO_DATA, "No data"},
+    {"VGPU_ECC_NOT_SUPPORTED", NVML_ERROR_VGPU_ECC_NOT_SUPPORTED,
+     "The requested vgpu operation is not available on target device, because ECC is enabled"},
+    {"INSUFFICIENT_RESOURCES", NVML_ERROR_INSUFFICIENT_RESOURCES, "Ran out of critical resources, other than memory"},
+    {"FREQ_NOT_SUPPORTED", NVML_ERROR_FREQ_NOT_SUPPORTED, "Frequency not supported"},
+    {"ARGUMENT_VERSION_MISMATCH", NVML_ERROR_ARGUMENT_VERSION_MISMATCH, "Argument version mismatch"},
+    {"DEPRECATED", NVML_ERROR_DEPRECATED, "Deprecated"},
+    {"NOT_READY", NVML_ERROR_NOT_READY, "The system is not ready for the request"},
+    {"GPU_NOT_FOUND", NVML_ERROR_GPU_NOT_FOUND, "No GPUs were found"},
+    {"INVALID_STATE", NVML_ERROR_INVALID_STATE, "Resource not in correct state to perform requested operation"},
+    {"RESET_TYPE_NOT_SUPPORTED", NVML_ERROR_RESET_TYPE_NOT_SUPPORTED, "Reset not supported for given device/parameters"},
+    {"UNKNOWN", NVML_ERROR_UNKNOWN, "Unknown Error"},
+};
+
+/* ------------------------------------------------------------------------- */
+/* Scenario parsing (init only)                                               */
+/* ------------------------------------------------------------------------- */
+
+static const char *g_scenario_path;
+static int g_line_no;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+static void warn(const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "fake_nvml: %s:%d: ", g_scenario_path ? g_scenario_path : "?", g_line_no);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static int parse_code(const char *value, nvmlReturn_t *out) {
+    const char *name = value + 1; /* skip '!' */
+    size_t i;
+    if (strncmp(name, "NVML_ERROR_", 11) == 0) name += 11;
+    for (i = 0; i < sizeof k_codes / sizeof k_codes[0]; i++) {
+        if (strcmp(name, k_codes[i].name) == 0) {
+            *out = k_codes[i].code;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Decimal or 0x hex, the whole string, 64-bit. */
+static int parse_u64(const char *s, unsigned long long *out) {
+    char *end;
+    int base = 10;
+    const char *digits = s;
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        digits = s + 2;
+    }
+    if (*digits == '\0' || *digits == '-' || *digits == '+' || *digits == ' ') return 0;
+    *out = strtoull(digits, &end, base);
+    return *end == '\0';
+}
+
+static int parse_u32(const char *s, unsigned int *out) {
+    unsigned long long v;
+    if (!parse_u64(s, &v) || v > UINT_MAX) return 0;
+    *out = (unsigned int)v;
+    return 1;
+}
+
+static char *trim(char *s) {
+    char *end;
+    while (*s == ' ' || *s == '\t') s++;
+    end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n')) end--;
+    *end = '\0';
+    return s;
+}
+
+static int set_string(char *dst, const char *value, const char *key) {
+    size_t n = strlen(value);
+    if (n >= FAKE_STR) {
+        warn("value of %s is longer than %d bytes; ignored", key, FAKE_STR - 1);
+        return 0;
+    }
+    memcpy(dst, value, n + 1);
+    return 1;
+}
+
+/* "a,b,c" into up to max unsigned ints. */
+static int parse_u32_list(char *value, unsigned int *out, unsigned int max, unsigned int *count) {
+    unsigned int n = 0;
+    char *item = value;
+    if (*trim(value) == '\0') {
+        *count = 0;
+        return 1;
+    }
+    for (;;) {
+        char *comma = strchr(item, ',');
+        if (comma) *comma = '\0';
+        if (n >= max || !parse_u32(trim(item), &out[n])) return 0;
+        n++;
+        if (!comma) break;
+        item = comma + 1;
+    }
+    *count = n;
+    return 1;
+}
+
+/* "pid:used[:gi:ci],..." where used may be NA. */
+static int parse_process_list(char *value, nvmlProcessInfo_v2_t *out, unsigned int *count) {
+    unsigned int n = 0;
+    char *item = value;
+    if (*trim(value) == '\0') {
+        *count = 0;
+        return 1;
+    }
+    for (;;) {
+        char *comma = strchr(item, ',');
+        char *fields[5];
+        unsigned int nf = 0;
+        char *f = item;
+        unsigned long long used;
+        if (comma) *comma = '\0';
+        for (;;) {
+            char *colon = strchr(f, ':');
+            if (colon) *colon = '\0';
+            if (nf >= 5) return 0;
+            fields[nf++] = trim(f);
+            if (!colon) break;
+            f = colon + 1;
+        }
+        if (n >= FAKE_MAX_PROCS || (nf != 2 && nf != 4)) return 0;
+        if (!parse_u32(fields[0], &out[n].pid)) return 0;
+        if (strcmp(fields[1], "NA") == 0)
+            used = NVML_VALUE_NOT_AVAILABLE_ULL;
+        else if (!parse_u64(fields[1], &used))
+            return 0;
+        out[n].usedGpuMemory = used;
+        out[n].gpuInstanceId = 0xFFFFFFFFu;
+        out[n].computeInstanceId = 0xFFFFFFFFu;
+        if (nf == 4 && (!parse_u32(fields[2], &out[n].gpuInstanceId) ||
+                        !parse_u32(fields[3], &out[n].computeInstanceId)))
+            return 0;
+        n++;
+        if (!comma) break;
+        item = comma + 1;
+    }
+    *count = n;
+    return 1;
+}
+
+/* Does "key" name slot key "slot_key" exactly or as a dotted prefix? */
+static int key_covers(const char *key, const char *slot_key) {
+    size_t n = strlen(key);
+    return strncmp(key, slot_key, n) == 0 && (slot_key[n] == '\0' || slot_key[n] == '.');
+}
+
+static int set_gpu_error(struct nvmlDevice_st *g, const char *key, nvmlReturn_t code) {
+    int hit = 0;
+    unsigned int s, k;
+    if (strcmp(key, "lost") == 0) return 0;
+    for (s = 0; s < S_COUNT; s++) {
+        for (k = 0; k < 5 && k_slot_keys[s][k]; k++) {
+            if (key_covers(key, k_slot_keys[s][k])) {
+                g->err[s] = code;
+                hit = 1;
+                break;
+            }
+        }
+    }
+    /* Growth/entry-size knobs read the compute list. */
+    if (!hit && (strcmp(key, "processes.grow_by") == 0 || strcmp(key, "processes.grow_times") == 0 ||
+                 strcmp(key, "processes.entry_size") == 0)) {
+        g->err[S_PROC_COMPUTE] = code;
+        hit = 1;
+    }
+    return hit;
+}
+
+#define BAD_VALUE() (warn("bad value for %s: '%s'; ignored", key, value), 0)
+
+static int parse_gpu_key(struct nvmlDevice_st *g, const char *key, char *value) {
+    unsigned int u32;
+
+    if (value[0] == '!') {
+        nvmlReturn_t code;
+        if (!parse_code(value, &code)) return BAD_VALUE();
+        if (!set_gpu_error(g, key, code)) warn("unknown key %s (error code ignored)", key);
+        return 1;
+    }
+
+    if (strcmp(key, "lost") == 0) {
+        if (!parse_u32(value, &u32)) return BAD_VALUE();
+        g->lost = u32 != 0;
+    } else if (strcmp(key, "handle") == 0) {
+        /* only "!CODE" means anything here */
+    } else if (strcmp(key, "name") == 0) {
+        set_string(g->name, value, key);
+    } else if (strcmp(key, "uuid") == 0) {
+        set_string(g->uuid, value, key);
+    } else if (strcmp(key, "serial") == 0) {
+        set_string(g->serial, value, key);
+    } else if (strcmp(key, "pci.domain") == 0) {
+        if (!parse_u32(value, &g->pci_domain)) return BAD_VALUE();
+    } else if (strcmp(key, "pci.bus") == 0) {
+        if (!parse_u32(value, &g->pci_bus)) return BAD_VALUE();
+    } else if (strcmp(key, "pci.device") == 0) {
+        if (!parse_u32(value, &g->pci_device)) return BAD_VALUE();
+    } else if (strcmp(key, "pci.device_id") == 0) {
+        if (!parse_u32(value, &g->pci_device_id)) return BAD_VALUE();
+    } else if (strcmp(key, "pci.subsystem_id") == 0) {
+        if (!parse_u32(value, &g->pci_subsystem_id)) return BAD_VALUE();
+    } else if (strcmp(key, "memory.total") == 0) {
+        if (!parse_u64(value, &g->mem_total)) return BAD_VALUE();
+    } else if (strcmp(key, "memory.reserved") == 0) {
+        if (!parse_u64(value, &g->mem_reserved)) return BAD_VALUE();
+    } else if (strcmp(key, "memory.used") == 0) {
+        if (!parse_u64(value, &g->mem_used)) return BAD_VALUE();
+    } else if (strcmp(key, "memory.free") == 0) {
+        if (!parse_u64(value, &g->mem_free)) return BAD_VALUE();
+        g->mem_free_set = 1;
+    } else if (strcmp(key, "utilization.gpu") == 0) {
+        if (!parse_u32(value, &g->util_gpu)) return BAD_VALUE();
+    } else if (strcmp(key, "utilization.memory") == 0) {
+        if (!parse_u32(value, &g->util_memory)) return BAD_VALUE();
+    } else if (strcmp(key, "temperature") == 0) {
+        if (!parse_u32(value, &g->temperature)) return BAD_VALUE();
+    } else if (strcmp(key, "fan.speeds") == 0) {
+        if (!parse_u32_list(value, g->fan_speeds, FAKE_MAX_FANS, &g->fan_listed)) return BAD_VALUE();
+    } else if (strcmp(key, "fan.count") == 0) {
+        if (!parse_u32(value, &u32) || u32 > FAKE_MAX_FANS) return BAD_VALUE();
+        g->fan_count = u32;
+        g->fan_count_set = 1;
+    } else if (strcmp(key, "power.usage") == 0) {
+        if (!parse_u32(value, &g->power_usage)) return BAD_VALUE();
+    } else if (strcmp(key, "power.limit") == 0) {
+        if (!parse_u32(value, &g->power_limit)) return BAD_VALUE();
+    } else if (strcmp(key, "power.enforced_limit") == 0) {
+        if (!parse_u32(value, &g->power_enforced)) return BAD_VALUE();
+        g->power_enforced_set = 1;
+    } else if (strcmp(key, "energy") == 0) {
+        if (!parse_u64(value, &g->energy)) return BAD_VALUE();
+    } else if (strcmp(key, "clock.graphics") == 0) {
+        if (!parse_u32(value, &g->clocks[NVML_CLOCK_GRAPHICS])) return BAD_VALUE();
+    } else if (strcmp(key, "clock.sm") == 0) {
+        if (!parse_u32(value, &g->clocks[NVML_CLOCK_SM])) return BAD_VALUE();
+    } else if (strcmp(key, "clock.memory") == 0) {
+        if (!parse_u32(value, &g->clocks[NVML_CLOCK_MEM])) return BAD_VALUE();
+    } else if (strcmp(key, "clock.video") == 0) {
+        if (!parse_u32(value, &g->clocks[NVML_CLOCK_VIDEO])) return BAD_VALUE();
+    } else if (strcmp(key, "pstate") == 0) {
+        if (!parse_u32(value, &g->pstate)) return BAD_VALUE();
+    } else if (strcmp(key, "clock_event_reasons") == 0) {
+        if (!parse_u64(value, &g->event_reasons)) return BAD_VALUE();
+    } else if (strcmp(key, "ecc.current") == 0) {
+        if (!parse_u32(value, &u32) || u32 > 1) return BAD_VALUE();
+        g->ecc_current = u32;
+    } else if (strcmp(key, "ecc.pending") == 0) {
+        if (!parse_u32(value, &u32) || u32 > 1) return BAD_VALUE();
+        g->ecc_pending = u32;
+    } else if (strcmp(key, "ecc.corrected.volatile") == 0) {
+        if (!parse_u64(value, &g->ecc_counts[NVML_MEMORY_ERROR_TYPE_CORRECTED][NVML_VOLATILE_ECC])) return BAD_VALUE();
+    } else if (strcmp(key, "ecc.uncorrected.volatile") == 0) {
+        if (!parse_u64(value, &g->ecc_counts[NVML_MEMORY_ERROR_TYPE_UNCORRECTED][NVML_VOLATILE_ECC])) return BAD_VALUE();
+    } else if (strcmp(key, "ecc.corrected.aggregate") == 0) {
+        if (!parse_u64(value, &g->ecc_counts[NVML_MEMORY_ERROR_TYPE_CORRECTED][NVML_AGGREGATE_ECC])) return BAD_VALUE();
+    } else if (strcmp(key, "ecc.uncorrected.aggregate") == 0) {
+        if (!parse_u64(value, &g->ecc_counts[NVML_MEMORY_ERROR_TYPE_UNCORRECTED][NVML_AGGREGATE_ECC])) return BAD_VALUE();
+    } else if (strcmp(key, "encoder.utilization") == 0) {
+        if (!parse_u32(value, &g->encoder_util)) return BAD_VALUE();
+    } else if (strcmp(key, "encoder.sampling_us") == 0) {
+        if (!parse_u32(value, &g->encoder_period_us)) return BAD_VALUE();
+    } else if (strcmp(key, "decoder.utilization") == 0) {
+        if (!parse_u32(value, &g->decoder_util)) return BAD_VALUE();
+    } else if (strcmp(key, "decoder.sampling_us") == 0) {
+        if (!parse_u32(value, &g->decoder_period_us)) return BAD_VALUE();
+    } else if (strcmp(key, "pcie.gen") == 0) {
+        if (!parse_u32(value, &g->pcie_gen)) return BAD_VALUE();
+    } else if (strcmp(key, "pcie.width") == 0) {
+        if (!parse_u32(value, &g->pcie_width)) return BAD_VALUE();
+    } else if (strcmp(key, "processes.compute") == 0) {
+        if (!parse_process_list(value, g->compute, &g->compute_listed)) return BAD_VALUE();
+    } else if (strcmp(key, "processes.graphics") == 0) {
+        if (!parse_process_list(value, g->graphics, &g->graphics_listed)) return BAD_VALUE();
+    } else if (strcmp(key, "processes.grow_by") == 0) {
+        if (!parse_u32(value, &g->grow_by) || g->grow_by > FAKE_MAX_PROCS) return BAD_VALUE();
+    } else if (strcmp(key, "processes.grow_times") == 0) {
+        if (!parse_u32(value, &g->grow_times) || g->grow_times > FAKE_MAX_PROCS) return BAD_VALUE();
+    } else if (strcmp(key, "processes.entry_size") == 0) {
+        if (!parse_u32(value, &u32) || (u32 != 24 && u32 != 32)) return BAD_VALUE();
+        g->v3_entry_size = u32;
+    }
+    /* unknown keys are ignored */
+    return 1;
+}
+
+static void gpu_defaults(struct nvmlDevice_st *g, unsigned int i) {
+    memset(g, 0, sizeof *g);
+    g->index = i;
+    snprintf(g->name, sizeof g->name, "%s", "NVIDIA Fake GPU");
+    snprintf(g->uuid, sizeof g->uuid, "GPU-00000000-0000-0000-0000-%012x", i);
+    snprintf(g->serial, sizeof g->serial, "FAKE%04u", i);
+    g->pci_domain = 0;
+    g->pci_bus = 0x10 + i;
+    g->pci_device = 0;
+    g->pci_device_id = 0x233010DEu;
+    g->pci_subsystem_id = 0x16C110DEu;
+    g->mem_total = 80ull << 30;
+    g->mem_reserved = 512ull << 20;
+    g->mem_used = 1ull << 30;
+    g->temperature = 30;
+    g->fan_speeds[0] = 30;
+    g->fan_listed = 1;
+    g->power_usage = 50000;
+    g->power_limit = 300000;
+    g->energy = 123456789ull;
+    g->clocks[NVML_CLOCK_GRAPHICS] = 1410;
+    g->clocks[NVML_CLOCK_SM] = 1410;
+    g->clocks[NVML_CLOCK_MEM] = 1593;
+    g->clocks[NVML_CLOCK_VIDEO] = 1275;
+    g->pstate = 0;
+    g->event_reasons = 0x1;
+    g->ecc_current = 1;
+    g->ecc_pending = 1;
+    g->encoder_period_us = 167000;
+    g->decoder_period_us = 167000;
+    g->pcie_gen = 4;
+    g->pcie_width = 16;
+    g->grow_times = 1;
+    g->v3_entry_size = 24;
+}
+
+static void copy_truncated(char *dst, size_t size, const char *src) {
+    size_t n = strlen(src);
+    if (n >= size) n = size - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static void gpu_finish(struct nvmlDevice_st *g) {
+    char tmp[64];
+    unsigned int i, total;
+
+    if (!g->mem_free_set) {
+        unsigned long long taken = g->mem_reserved + g->mem_used;
+        g->mem_free = taken < g->mem_total ? g->mem_total - taken : 0;
+    }
+    if (!g->power_enforced_set) g->power_enforced = g->power_limit;
+    if (!g->fan_count_set) g->fan_count = g->fan_listed;
+    for (i = g->fan_listed; i < g->fan_count; i++) /* more fans than speeds: repeat the last */
+        g->fan_speeds[i] = g->fan_listed ? g->fan_speeds[g->fan_listed - 1] : 0;
+
+    snprintf(tmp, sizeof tmp, "%08X:%02X:%02X.0", g->pci_domain, g->pci_bus, g->pci_device);
+    copy_truncated(g->bus_id, sizeof g->bus_id, tmp);
+    snprintf(tmp, sizeof tmp, "%04X:%02X:%02X.0", g->pci_domain, g->pci_bus, g->pci_device);
+    copy_truncated(g->bus_id_legacy, sizeof g->bus_id_legacy, tmp);
+
+    /* Processes that "start" between calls are prepared now, shown by count later. */
+    total = g->compute_listed;
+    if (g->grow_by > 0) {
+        unsigned long long want = (unsigned long long)g->compute_listed +
+                                  (unsigned long long)g->grow_by * g->grow_times;
+        total = want > FAKE_MAX_PROCS ? FAKE_MAX_PROCS : (unsigned int)want;
+    }
+    for (i = g->compute_listed; i < total; i++) {
+        g->compute[i].pid = FAKE_GROWTH_PID_BASE + (i - g->compute_listed);
+        g->compute[i].usedGpuMemory = FAKE_GROWTH_USED_BYTES;
+        g->compute[i].gpuInstanceId = 0xFFFFFFFFu;
+        g->compute[i].computeInstanceId = 0xFFFFFFFFu;
+    }
+    g->compute_capacity = total;
+    g->compute_calls = 0;
+}
+
+static void host_defaults(void) {
+    unsigned int i;
+    g_init_err = NVML_SUCCESS;
+    g_count_err = NVML_SUCCESS;
+    g_driver_version_err = NVML_SUCCESS;
+    g_nvml_version_err = NVML_SUCCESS;
+    g_cuda_version_err = NVML_SUCCESS;
+    snprintf(g_driver_version, sizeof g_driver_version, "%s", "550.54.15");
+    snprintf(g_nvml_version, sizeof g_nvml_version, "%s", "12.550.54.15");
+    g_cuda_version = 12040;
+    for (i = 0; i < FAKE_MAX_GPUS; i++) gpu_defaults(&g_gpus[i], i);
+}
+
+static int parse_host_key(const char *key, char *value, int *count_set, unsigned int *count) {
+    nvmlReturn_t code = NVML_SUCCESS;
+    int is_code = value[0] == '!';
+    if (is_code && !parse_code(value, &code)) return BAD_VALUE();
+
+    if (strcmp(key, "init") == 0) {
+        if (is_code) g_init_err = code;
+    } else if (strcmp(key, "driver_version") == 0) {
+        if (is_code) g_driver_version_err = code;
+        else set_string(g_driver_version, value, key);
+    } else if (strcmp(key, "nvml_version") == 0) {
+        if (is_code) g_nvml_version_err = code;
+        else set_string(g_nvml_version, value, key);
+    } else if (strcmp(key, "cuda_driver_version") == 0) {
+        unsigned long long v;
+        if (is_code) g_cuda_version_err = code;
+        else if (!parse_u64(value, &v) || v > INT_MAX) return BAD_VALUE();
+        else g_cuda_version = (int)v;
+    } else if (strcmp(key, "device_count") == 0) {
+        if (is_code) {
+            g_count_err = code;
+        } else {
+            if (!parse_u32(value, count)) return BAD_VALUE();
+            if (*count > FAKE_MAX_GPUS) {
+                warn("device_count %s is more than this fake supports (%d)", value, FAKE_MAX_GPUS);
+                *count = FAKE_MAX_GPUS;
+            }
+            *count_set = 1;
+        }
+    }
+    return 1;
+}
+
+/* Reads FAKE_NVML_SCENARIO into the static state. Returns DRIVER_NOT_LOADED
+ * when there is no scenario to read. */
+static nvmlReturn_t load_scenario(void) {
+    char line[8192];
+    FILE *f;
+    int count_set = 0, highest = -1, first = 1;
+    unsigned int count = 0, i;
+
+    g_scenario_path = getenv("FAKE_NVML_SCENARIO");
+    g_line_no = 0;
+    if (!g_scenario_path || !*g_scenario_path) return NVML_ERROR_DRIVER_NOT_LOADED;
+    f = fopen(g_scenario_path, "rb");
+    if (!f) return NVML_ERROR_DRIVER_NOT_LOADED;
+
+    host_defaults();
+    while (fgets(line, sizeof line, f)) {
+        char *s = line, *eq, *key, *value;
+        size_t len = strlen(line);
+        g_line_no++;
+        if (len == sizeof line - 1 && line[len - 1] != '\n') {
+            int c;
+            warn("line longer than %d bytes; ignored", (int)sizeof line - 2);
+            while ((c = fgetc(f)) != EOF && c != '\n') {
+            }
+            continue;
+        }
+        if (first && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF)
+            s += 3; /* UTF-8 byte order mark */
+        first = 0;
+        s = trim(s);
+        if (*s == '\0' || *s == '#') continue;
+        eq = strchr(s, '=');
+        if (!eq) {
+            warn("no '=' in '%s'; ignored", s);
+            continue;
+        }
+        *eq = '\0';
+        key = trim(s);
+        value = trim(eq + 1);
+
+        if (strncmp(key, "gpu", 3) == 0 && key[3] >= '0' && key[3] <= '9') {
+            char *dot;
+            unsigned long n = strtoul(key + 3, &dot, 10);
+            if (*dot != '.' || dot[1] == '\0') {
+                warn("bad key '%s'; ignored", key);
+                continue;
+            }
+            if (n >= FAKE_MAX_GPUS) {
+                warn("'%s': this fake supports gpu0..gpu%d", key, FAKE_MAX_GPUS - 1);
+                continue;
+            }
+            if ((int)n > highest) highest = (int)n;
+            parse_gpu_key(&g_gpus[n], dot + 1, value);
+        } else {
+            parse_host_key(key, value, &count_set, &count);
+        }
+    }
+    fclose(f);
+
+    g_handle_count = count_set ? count : (unsigned int)(highest + 1);
+    g_device_count = g_handle_count;
+    for (i = 0; i < FAKE_MAX_GPUS; i++) gpu_finish(&g_gpus[i]);
+    return NVML_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Helpers for the entry points                                               */
+/* ------------------------------------------------------------------------- */
+
+static int valid_device(nvmlDevice_t d) {
+    uintptr_t p = (uintptr_t)d, base = (uintptr_t)&g_gpus[0];
+    uintptr_t off;
+    if (p < base) return 0;
+    off = p - base;
+    return off % sizeof g_gpus[0] == 0 && off / sizeof g_gpus[0] < g_handle_count;
+}
+
+#define REQUIRE_INIT()                                          \
+    do {                                                        \
+        if (g_refcount == 0) return NVML_ERROR_UNINITIALIZED;   \
+    } while (0)
+
+/* Init, handle, lost: the order every per-device call checks in. */
+#define DEVICE_CALL(d)                                             \
+    do {                                                           \
+        if (g_refcount == 0) return NVML_ERROR_UNINITIALIZED;      \
+        if (!valid_device(d)) return NVML_ERROR_INVALID_ARGUMENT;  \
+        if ((d)->lost) return NVML_ERROR_GPU_IS_LOST;              \
+    } while (0)
+
+#define SLOT(d, s)                                      \
+    do {                                                \
+        if ((d)->err[s] != NVML_SUCCESS) return (d)->err[s]; \
+    } while (0)
+
+static nvmlReturn_t put_string(char *buf, unsigned int length, const char *value) {
+    size_t n = strlen(value);
+    if (!buf) return NVML_ERROR_INVALID_ARGUMENT;
+    if ((size_t)length < n + 1) return NVML_ERROR_INSUFFICIENT_SIZE;
+    memcpy(buf, value, n + 1);
+    return NVML_SUCCESS;
+}
+
+static nvmlReturn_t do_init(void) {
+    nvmlReturn_t r;
+    if (g_refcount > 0) {
+        g_refcount++;
+        return NVML_SUCCESS;
+    }
+    r = load_scenario();
+    if (r != NVML_SUCCESS) return r;
+    if (g_init_err != NVML_SUCCESS) return g_init_err;
+    g_refcount = 1;
+    return NVML_SUCCESS;
+}
+
+static nvmlReturn_t device_count(unsigned int *count) {
+    REQUIRE_INIT();
+    if (!count) return NVML_ERROR_INVALID_ARGUMENT;
+    if (g_count_err != NVML_SUCCESS) return g_count_err;
+    *count = g_device_count;
+    return NVML_SUCCESS;
+}
+
+static nvmlReturn_t handle_by_index(unsigned int index, nvmlDevice_t *device) {
+    REQUIRE_INIT();
+    if (!device || index >= g_handle_count) return NVML_ERROR_INVALID_ARGUMENT;
+    if (g_gpus[index].err[S_HANDLE] != NVML_SUCCESS) return g_gpus[index].err[S_HANDLE];
+    *device = &g_gpus[index];
+    return NVML_SUCCESS;
+}
+
+static nvmlReturn_t pci_legacy(nvmlDevice_t d, nvmlPciInfoLegacy_t *pci) {
+    DEVICE_CALL(d);
+    if (!pci) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(d, S_PCI);
+    memcpy(pci->busId, d->bus_id_legacy, sizeof pci->busId);
+    pci->domain = d->pci_domain;
+    pci->bus = d->pci_bus;
+    pci->device = d->pci_device;
+    pci->pciDeviceId = d->pci_device_id;
+    pci->pciSubSystemId = d->pci_subsystem_id;
+    pci->reserved0 = pci->reserved1 = pci->reserved2 = pci->reserved3 = 0;
+    return NVML_SUCCESS;
+}
+
+/* width: 16 (v1), 24 (v2, v3) or 32 (v3 of drivers 535.43-535.86). */
+static nvmlReturn_t running_processes(nvmlDevice_t d, int compute, unsigned int *infoCount, void *infos,
+                                      unsigned int width) {
+    const nvmlProcessInfo_v2_t *list;
+    unsigned int n, i;
+
+    DEVICE_CALL(d);
+    if (!infoCount) return NVML_ERROR_INVALID_ARGUMENT;
+    if (compute) {
+        unsigned int calls = d->compute_calls, steps;
+        SLOT(d, S_PROC_COMPUTE);
+        if (calls < UINT_MAX) d->compute_calls = calls + 1;
+        steps = calls < d->grow_times ? calls : d->grow_times;
+        n = d->compute_listed + (d->grow_by ? steps * d->grow_by : 0);
+        if (n > d->compute_capacity) n = d->compute_capacity;
+        list = d->compute;
+    } else {
+        SLOT(d, S_PROC_GRAPHICS);
+        n = d->graphics_listed;
+        list = d->graphics;
+    }
+    if (n > *infoCount) {
+        *infoCount = n;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    if (n == 0) {
+        *infoCount = 0;
+        return NVML_SUCCESS;
+    }
+    if (!infos) return NVML_ERROR_INVALID_ARGUMENT;
+    switch (width) {
+    case 16: {
+        nvmlProcessInfo_v1_t *out = (nvmlProcessInfo_v1_t *)infos;
+        for (i = 0; i < n; i++) {
+            out[i].pid = list[i].pid;
+            out[i].usedGpuMemory = list[i].usedGpuMemory;
+        }
+        break;
+    }
+    case 32: {
+        fakeProcessInfo535_t *out = (fakeProcessInfo535_t *)infos;
+        for (i = 0; i < n; i++) {
+            out[i].pid = list[i].pid;
+            out[i].usedGpuMemory = list[i].usedGpuMemory;
+            out[i].gpuInstanceId = list[i].gpuInstanceId;
+            out[i].computeInstanceId = list[i].computeInstanceId;
+            out[i].usedGpuCcProtectedMemory = 0;
+        }
+        break;
+    }
+    default:
+        memcpy(infos, list, (size_t)n * sizeof list[0]);
+        break;
+    }
+    *infoCount = n;
+    return NVML_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Exported API: library                                                      */
+/* ------------------------------------------------------------------------- */
+
+FAKE_API nvmlReturn_t nvmlInit(void) { return do_init(); }
+
+#ifndef FAKE_NVML_OLD_DRIVER
+FAKE_API nvmlReturn_t nvmlInit_v2(void) { return do_init(); }
+
+FAKE_API nvmlReturn_t nvmlInitWithFlags(unsigned int flags) {
+    (void)flags; /* NVML_INIT_FLAG_NO_GPUS / NO_ATTACH: not modelled */
+    return do_init();
+}
+#endif
+
+FAKE_API nvmlReturn_t nvmlShutdown(void) {
+    REQUIRE_INIT();
+    g_refcount--;
+    return NVML_SUCCESS;
+}
+
+FAKE_API const char *nvmlErrorString(nvmlReturn_t result) {
+    size_t i;
+    for (i = 0; i < sizeof k_codes / sizeof k_codes[0]; i++)
+        if (k_codes[i].code == result) return k_codes[i].text;
+    return "Unknown Error";
+}
+
+/* ------------------------------------------------------------------------- */
+/* Exported API: system                                                       */
+/* ------------------------------------------------------------------------- */
+
+FAKE_API nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int length) {
+    REQUIRE_INIT();
+    if (!version) return NVML_ERROR_INVALID_ARGUMENT;
+    if (g_driver_version_err != NVML_SUCCESS) return g_driver_version_err;
+    return put_string(version, length, g_driver_version);
+}
+
+FAKE_API nvmlReturn_t nvmlSystemGetNVMLVersion(char *version, unsigned int length) {
+    REQUIRE_INIT();
+    if (!version) return NVML_ERROR_INVALID_ARGUMENT;
+    if (g_nvml_version_err != NVML_SUCCESS) return g_nvml_version_err;
+    return put_string(version, length, g_nvml_version);
+}
+
+FAKE_API nvmlReturn_t nvmlSystemGetCudaDriverVersion(int *cudaDriverVersion) {
+    REQUIRE_INIT();
+    if (!cudaDriverVersion) return NVML_ERROR_INVALID_ARGUMENT;
+    if (g_cuda_version_err != NVML_SUCCESS) return g_cuda_version_err;
+    *cudaDriverVersion = g_cuda_version;
+    return NVML_SUCCESS;
+}
+
+#ifndef FAKE_NVML_OLD_DRIVER
+FAKE_API nvmlReturn_t nvmlSystemGetCudaDriverVersion_v2(int *cudaDriverVersion) {
+    return nvmlSystemGetCudaDriverVersion(cudaDriverVersion);
+}
+#endif
+
+FAKE_API nvmlReturn_t nvmlSystemGetProcessName(unsigned int pid, char *name, unsigned int length) {
+    unsigned int g, i;
+    REQUIRE_INIT();
+    if (!name) return NVML_ERROR_INVALID_ARGUMENT;
+    for (g = 0; g < g_handle_count; g++) {
+        const struct nvmlDevice_st *d = &g_gpus[g];
+        int found = 0;
+        for (i = 0; i < d->compute_capacity && !found; i++) found = d->compute[i].pid == pid;
+        for (i = 0; i < d->graphics_listed && !found; i++) found = d->graphics[i].pid == pid;
+        if (found) {
+            char tmp[32];
+            snprintf(tmp, sizeof tmp, "fake-proc-%u", pid);
+            return put_string(name, length, tmp);
+        }
+    }
+    return NVML_ERROR_NOT_FOUND;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Exported API: enumeration and identity                                     */
+/* ------------------------------------------------------------------------- */
+
+FAKE_API nvmlReturn_t nvmlDeviceGetCount(unsigned int *deviceCount) { return device_count(deviceCount); }
+
+FAKE_API nvmlReturn_t nvmlDeviceGetHandleByIndex(unsigned int index, nvmlDevice_t *device) {
+    return handle_by_index(index, device);
+}
+
+#ifndef FAKE_NVML_OLD_DRIVER
+FAKE_API nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *deviceCount) { return device_count(deviceCount); }
+
+FAKE_API nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *device) {
+    return handle_by_index(index, device);
+}
+#endif
+
+FAKE_API nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t device, unsigned int *index) {
+    DEVICE_CALL(device);
+    if (!index) return NVML_ERROR_INVALID_ARGUMENT;
+    *index = device->index;
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned int length) {
+    DEVICE_CALL(device);
+    if (!uuid) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_UUID);
+    return put_string(uuid, length, device->uuid);
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigned int length) {
+    DEVICE_CALL(device);
+    if (!name) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_NAME);
+    return put_string(name, length, device->name);
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetSerial(nvmlDevice_t device, char *serial, unsigned int length) {
+    DEVICE_CALL(device);
+    if (!serial) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_SERIAL);
+    return put_string(serial, length, device->serial);
+}
+
+/* The v1 and v2 symbols fill the pre-v3 52-byte struct (busId[16], legacy format). */
+FAKE_API nvmlReturn_t nvmlDeviceGetPciInfo(nvmlDevice_t device, nvmlPciInfoLegacy_t *pci) {
+    return pci_legacy(device, pci);
+}
+
+#ifndef FAKE_NVML_OLD_DRIVER
+FAKE_API nvmlReturn_t nvmlDeviceGetPciInfo_v2(nvmlDevice_t device, nvmlPciInfoLegacy_t *pci) {
+    return pci_legacy(device, pci);
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t *pci) {
+    DEVICE_CALL(device);
+    if (!pci) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_PCI);
+    memcpy(pci->busIdLegacy, device->bus_id_legacy, sizeof pci->busIdLegacy);
+    pci->domain = device->pci_domain;
+    pci->bus = device->pci_bus;
+    pci->device = device->pci_device;
+    pci->pciDeviceId = device->pci_device_id;
+    pci->pciSubSystemId = device->pci_subsystem_id;
+    memcpy(pci->busId, device->bus_id, sizeof pci->busId);
+    return NVML_SUCCESS;
+}
+#endif
+
+/* ------------------------------------------------------------------------- */
+/* Exported API: dynamic readings                                             */
+/* ------------------------------------------------------------------------- */
+
+FAKE_API nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory) {
+    DEVICE_CALL(device);
+    if (!memory) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_MEMORY);
+    memory->total = device->mem_total;
+    memory->free = device->mem_free;
+    memory->used = device->mem_used + device->mem_reserved;
+    return NVML_SUCCESS;
+}
+
+#ifndef FAKE_NVML_OLD_DRIVER
+FAKE_API nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *memory) {
+    DEVICE_CALL(device);
+    if (!memory) return NVML_ERROR_INVALID_ARGUMENT;
+    if (memory->version != nvmlMemory_v2) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+    SLOT(device, S_MEMORY);
+    memory->total = device->mem_total;
+    memory->reserved = device->mem_reserved;
+    memory->free = device->mem_free;
+    memory->used = device->mem_used;
+    return NVML_SUCCESS;
+}
+#endif
+
+FAKE_API nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_t *utilization) {
+    DEVICE_CALL(device);
+    if (!utilization) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_UTIL);
+    utilization->gpu = device->util_gpu;
+    utilization->memory = device->util_memory;
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device, nvmlTemperatureSensors_t sensorType,
+                                               unsigned int *temp) {
+    DEVICE_CALL(device);
+    if (!temp || sensorType != NVML_TEMPERATURE_GPU) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_TEMP);
+    *temp = device->temperature;
+    return NVML_SUCCESS;
+}
+
+#ifndef FAKE_NVML_OLD_DRIVER
+FAKE_API nvmlReturn_t nvmlDeviceGetNumFans(nvmlDevice_t device, unsigned int *numFans) {
+    DEVICE_CALL(device);
+    if (!numFans) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_FAN);
+    *numFans = device->fan_count;
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetFanSpeed_v2(nvmlDevice_t device, unsigned int fan, unsigned int *speed) {
+    DEVICE_CALL(device);
+    if (!speed) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_FAN);
+    if (fan >= device->fan_count) return NVML_ERROR_INVALID_ARGUMENT;
+    *speed = device->fan_speeds[fan];
+    return NVML_SUCCESS;
+}
+#endif
+
+FAKE_API nvmlReturn_t nvmlDeviceGetFanSpeed(nvmlDevice_t device, unsigned int *speed) {
+    DEVICE_CALL(device);
+    if (!speed) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_FAN);
+    if (device->fan_count == 0) return NVML_ERROR_NOT_SUPPORTED;
+    *speed = device->fan_speeds[0];
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int *power) {
+    DEVICE_CALL(device);
+    if (!power) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_POWER_USAGE);
+    *power = device->power_usage;
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t device, unsigned int *limit) {
+    DEVICE_CALL(device);
+    if (!limit) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_POWER_LIMIT);
+    *limit = device->power_limit;
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t device, unsigned int *limit) {
+    DEVICE_CALL(device);
+    if (!limit) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_POWER_ENFORCED);
+    *limit = device->power_enforced;
+    return NVML_SUCCESS;
+}
+
+#ifndef FAKE_NVML_OLD_DRIVER
+FAKE_API nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device, unsigned long long *energy) {
+    DEVICE_CALL(device);
+    if (!energy) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_ENERGY);
+    *energy = device->energy;
+    return NVML_SUCCESS;
+}
+#endif
+
+FAKE_API nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, nvmlClockType_t type, unsigned int *clock) {
+    static const enum fake_slot slots[NVML_CLOCK_COUNT] = {S_CLOCK_GRAPHICS, S_CLOCK_SM, S_CLOCK_MEM,
+                                                           S_CLOCK_VIDEO};
+    DEVICE_CALL(device);
+    if (!clock || (unsigned int)type >= NVML_CLOCK_COUNT) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, slots[type]);
+    *clock = device->clocks[type];
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetPerformanceState(nvmlDevice_t device, nvmlPstates_t *pState) {
+    DEVICE_CALL(device);
+    if (!pState) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_PSTATE);
+    *pState = (nvmlPstates_t)device->pstate;
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetCurrentClocksThrottleReasons(nvmlDevice_t device,
+                                                                unsigned long long *clocksThrottleReasons) {
+    DEVICE_CALL(device);
+    if (!clocksThrottleReasons) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_EVENT_REASONS);
+    *clocksThrottleReasons = device->event_reasons;
+    return NVML_SUCCESS;
+}
+
+#ifndef FAKE_NVML_OLD_DRIVER
+FAKE_API nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t device,
+                                                             unsigned long long *clocksEventReasons) {
+    return nvmlDeviceGetCurrentClocksThrottleReasons(device, clocksEventReasons);
+}
+#endif
+
+FAKE_API nvmlReturn_t nvmlDeviceGetEccMode(nvmlDevice_t device, nvmlEnableState_t *current,
+                                           nvmlEnableState_t *pending) {
+    DEVICE_CALL(device);
+    if (!current || !pending) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_ECC_MODE);
+    *current = device->ecc_current ? NVML_FEATURE_ENABLED : NVML_FEATURE_DISABLED;
+    *pending = device->ecc_pending ? NVML_FEATURE_ENABLED : NVML_FEATURE_DISABLED;
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t device, nvmlMemoryErrorType_t errorType,
+                                                  nvmlEccCounterType_t counterType, unsigned long long *eccCounts) {
+    static const enum fake_slot slots[NVML_MEMORY_ERROR_TYPE_COUNT][NVML_ECC_COUNTER_TYPE_COUNT] = {
+        {S_ECC_CORR_VOL, S_ECC_CORR_AGG}, {S_ECC_UNCORR_VOL, S_ECC_UNCORR_AGG}};
+    DEVICE_CALL(device);
+    if (!eccCounts || (unsigned int)errorType >= NVML_MEMORY_ERROR_TYPE_COUNT ||
+        (unsigned int)counterType >= NVML_ECC_COUNTER_TYPE_COUNT)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, slots[errorType][counterType]);
+    *eccCounts = device->ecc_counts[errorType][counterType];
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetEncoderUtilization(nvmlDevice_t device, unsigned int *utilization,
+                                                      unsigned int *samplingPeriodUs) {
+    DEVICE_CALL(device);
+    if (!utilization || !samplingPeriodUs) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_ENCODER);
+    *utilization = device->encoder_util;
+    *samplingPeriodUs = device->encoder_period_us;
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetDecoderUtilization(nvmlDevice_t device, unsigned int *utilization,
+                                                      unsigned int *samplingPeriodUs) {
+    DEVICE_CALL(device);
+    if (!utilization || !samplingPeriodUs) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_DECODER);
+    *utilization = device->decoder_util;
+    *samplingPeriodUs = device->decoder_period_us;
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetCurrPcieLinkGeneration(nvmlDevice_t device, unsigned int *currLinkGen) {
+    DEVICE_CALL(device);
+    if (!currLinkGen) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_PCIE_GEN);
+    *currLinkGen = device->pcie_gen;
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetCurrPcieLinkWidth(nvmlDevice_t device, unsigned int *currLinkWidth) {
+    DEVICE_CALL(device);
+    if (!currLinkWidth) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_PCIE_WIDTH);
+    *currLinkWidth = device->pcie_width;
+    return NVML_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Exported API: running processes                                            */
+/* ------------------------------------------------------------------------- */
+
+FAKE_API nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t device, unsigned int *infoCount,
+                                                           nvmlProcessInfo_v1_t *infos) {
+    return running_processes(device, 1, infoCount, infos, 16);
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses(nvmlDevice_t device, unsigned int *infoCount,
+                                                            nvmlProcessInfo_v1_t *infos) {
+    return running_processes(device, 0, infoCount, infos, 16);
+}
+
+#ifndef FAKE_NVML_OLD_DRIVER
+FAKE_API nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t device, unsigned int *infoCount,
+                                                              nvmlProcessInfo_v2_t *infos) {
+    return running_processes(device, 1, infoCount, infos, 24);
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v2(nvmlDevice_t device, unsigned int *infoCount,
+                                                               nvmlProcessInfo_v2_t *infos) {
+    return running_processes(device, 0, infoCount, infos, 24);
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount,
+                                                              nvmlProcessInfo_t *infos) {
+    return running_processes(device, 1, infoCount, infos, valid_device(device) ? device->v3_entry_size : 24);
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount,
+                                                               nvmlProcessInfo_t *infos) {
+    return running_processes(device, 0, infoCount, infos, valid_device(device) ? device->v3_entry_size : 24);
+}
+#endif

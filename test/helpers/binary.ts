@@ -1,0 +1,35 @@
+// Builds the compiled gpu_monitor once per test run and runs it like a user would.
+
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compile } from "../../packaging/build.ts";
+import { REPO } from "./fakeNvml.ts";
+
+export const TEST_VERSION = "0.0.0-test";
+let built: string | null = null;
+
+export function compiledBinary(): string {
+  if (built) return built;
+  const outfile = join(REPO, ".cache/bin", process.platform === "win32" ? "gpu_monitor.exe" : "gpu_monitor");
+  compile({ outfile, version: TEST_VERSION });
+  built = outfile;
+  return built;
+}
+
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the binary in an empty temporary folder with only the environment given (plus PATH). */
+export function runBinary(args: string[], env: Record<string, string> = {}, cwd?: string): RunResult {
+  const result = Bun.spawnSync([compiledBinary(), ...args], {
+    cwd: cwd ?? mkdtempSync(join(tmpdir(), "gpu-monitor-run-")),
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  return { exitCode: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+}

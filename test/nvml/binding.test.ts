@@ -1,0 +1,302 @@
+// The binding through bun:ffi against the fake libnvidia-ml (real NVML ABI),
+// one scenario per GPU model or driver situation.
+
+import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { openNvml, NvmlError, NvmlUnavailableError, type Nvml } from "../../src/nvml/index.ts";
+import { fakeNvmlLibrary, scenarioFile, useScenarioInProcess, writeScenario, type DriverVariant } from "../helpers/fakeNvml.ts";
+
+const libraries: Record<DriverVariant, string> = { current: "", old: "" };
+let open: Nvml | null = null;
+
+beforeAll(() => {
+  libraries.current = fakeNvmlLibrary("current");
+  libraries.old = fakeNvmlLibrary("old");
+});
+
+afterEach(() => {
+  open?.close();
+  open = null;
+});
+
+function nvmlFor(scenario: string, variant: DriverVariant = "current"): Nvml {
+  useScenarioInProcess(scenario.includes("/") ? scenario : scenarioFile(scenario));
+  open = openNvml({ libraryPath: libraries[variant] });
+  return open;
+}
+
+const GiB = 1024 ** 3;
+
+describe("GeForce RTX 4090 on a current driver", () => {
+  test("binds the newest symbols", () => {
+    const nvml = nvmlFor("rtx4090");
+    expect(nvml.boundSymbols).toMatchObject({
+      init: "nvmlInit_v2",
+      deviceCount: "nvmlDeviceGetCount_v2",
+      handleByIndex: "nvmlDeviceGetHandleByIndex_v2",
+      pciInfo: "nvmlDeviceGetPciInfo_v3",
+      memoryInfo: "nvmlDeviceGetMemoryInfo_v2",
+      fanSpeedOfFan: "nvmlDeviceGetFanSpeed_v2",
+      clockEventReasons: "nvmlDeviceGetCurrentClocksEventReasons",
+      totalEnergy: "nvmlDeviceGetTotalEnergyConsumption",
+      computeProcesses: "nvmlDeviceGetComputeRunningProcesses_v3",
+      graphicsProcesses: "nvmlDeviceGetGraphicsRunningProcesses_v3",
+      cudaDriverVersion: "nvmlSystemGetCudaDriverVersion_v2",
+    });
+  });
+
+  test("reads every field with its unit; the serial and ECC are not supported", () => {
+    const nvml = nvmlFor("rtx4090");
+    expect(nvml.host()).toEqual({ driverVersion: "550.67", nvmlVersion: "12.550.67", cudaDriverVersion: "12.4" });
+    expect(nvml.deviceCount()).toBe(1);
+    const gpu = nvml.readGpu(0);
+    expect(gpu).toEqual({
+      index: 0,
+      uuid: "GPU-5f8a1c2e-7b3d-4e9f-a6c1-2d8e0b4f7a93",
+      name: "NVIDIA GeForce RTX 4090",
+      serial: null,
+      pciBusId: "00000000:01:00.0",
+      memoryTotalBytes: 25757220864,
+      memoryUsedBytes: 1207959552,
+      memoryReservedBytes: 362807296,
+      memoryFreeBytes: 25757220864 - 362807296 - 1207959552,
+      gpuUtilizationPercent: 37,
+      memoryUtilizationPercent: 12,
+      temperatureCelsius: 48,
+      fanSpeedsPercent: [30, 32],
+      powerUsageWatts: 121.35,
+      powerLimitWatts: 450,
+      energyMillijoules: 9876543210,
+      graphicsClockMhz: 2520,
+      smClockMhz: 2520,
+      memoryClockMhz: 10501,
+      performanceState: 2,
+      clockEventReasons: 0,
+      eccEnabled: null,
+      eccErrorsCorrected: null,
+      eccErrorsUncorrected: null,
+      encoderUtilizationPercent: 0,
+      decoderUtilizationPercent: 0,
+      pcieLinkGeneration: 4,
+      pcieLinkWidth: 16,
+      processes: [
+        { kind: "compute", pid: 45122, usedMemoryBytes: 939524096, gpuInstanceId: null, computeInstanceId: null },
+        { kind: "graphics", pid: 1873, usedMemoryBytes: 268435456, gpuInstanceId: null, computeInstanceId: null },
+      ],
+      fieldErrors: {},
+    });
+  });
+
+  test("a second read reuses the device and gives the same figures", () => {
+    const nvml = nvmlFor("rtx4090");
+    const first = nvml.readGpu(0);
+    const second = nvml.readGpu(0);
+    expect(second).toEqual(first);
+  });
+
+  test("NVML's process name lookup", () => {
+    const nvml = nvmlFor("rtx4090");
+    expect(nvml.processName(45122)).toBe("fake-proc-45122");
+    expect(nvml.processName(12)).toBeNull();
+  });
+});
+
+describe("H100", () => {
+  test("no fans (NOT_SUPPORTED is null, not an error), ECC counts, decoder load", () => {
+    const gpu = nvmlFor("h100").readGpu(0);
+    expect(gpu.fanSpeedsPercent).toBeNull();
+    expect(gpu.serial).toBe("1654923000123");
+    expect(gpu.pciBusId).toBe("00000000:18:00.0");
+    expect(gpu.eccEnabled).toBe(true);
+    expect(gpu.eccErrorsCorrected).toBe(3);
+    expect(gpu.eccErrorsUncorrected).toBe(0);
+    expect(gpu.decoderUtilizationPercent).toBe(14);
+    expect(gpu.powerUsageWatts).toBe(512.34);
+    expect(gpu.powerLimitWatts).toBe(700);
+    expect(gpu.energyMillijoules).toBe(48213377190);
+    expect(gpu.memoryTotalBytes).toBe(85520809984);
+    expect(gpu.memoryUsedBytes).toBe(40 * GiB);
+    expect(gpu.processes).toEqual([
+      { kind: "compute", pid: 51234, usedMemoryBytes: 32 * GiB, gpuInstanceId: null, computeInstanceId: null },
+      { kind: "compute", pid: 51240, usedMemoryBytes: 8 * GiB, gpuInstanceId: null, computeInstanceId: null },
+    ]);
+    expect(gpu.fieldErrors).toEqual({});
+  });
+});
+
+describe("eight GPUs", () => {
+  test("each is read with its own identity and figures", () => {
+    const nvml = nvmlFor("eight_gpus");
+    expect(nvml.deviceCount()).toBe(8);
+    const gpus = Array.from({ length: 8 }, (_, i) => nvml.readGpu(i));
+    expect(new Set(gpus.map((g) => g.uuid)).size).toBe(8);
+    expect(gpus.map((g) => g.pciBusId)).toEqual(
+      ["18", "2A", "3A", "5D", "9A", "AB", "BA", "DB"].map((bus) => `00000000:${bus}:00.0`),
+    );
+    expect(gpus.map((g) => g.gpuUtilizationPercent)).toEqual([97, 95, 12, 88, 100, 73, 0, 91]);
+    expect(gpus.map((g) => g.temperatureCelsius)).toEqual([41, 43, 39, 46, 52, 48, 44, 50]);
+    expect(gpus[6]!.clockEventReasons).toBe(1);
+    expect(gpus.every((g) => g.processes?.length === 2)).toBe(true);
+  });
+});
+
+describe("a 470-era driver without the newer symbols", () => {
+  test("falls back to the plain symbols", () => {
+    const nvml = nvmlFor("old_driver", "old");
+    expect(nvml.boundSymbols).toMatchObject({
+      init: "nvmlInit",
+      deviceCount: "nvmlDeviceGetCount",
+      handleByIndex: "nvmlDeviceGetHandleByIndex",
+      pciInfo: "nvmlDeviceGetPciInfo",
+      memoryInfo: "nvmlDeviceGetMemoryInfo",
+      fanSpeedOfFan: null,
+      numFans: null,
+      fanSpeed: "nvmlDeviceGetFanSpeed",
+      clockEventReasons: "nvmlDeviceGetCurrentClocksThrottleReasons",
+      totalEnergy: null,
+      computeProcesses: "nvmlDeviceGetComputeRunningProcesses",
+      cudaDriverVersion: "nvmlSystemGetCudaDriverVersion",
+    });
+  });
+
+  test("reads what it can and gives null for what it cannot", () => {
+    const nvml = nvmlFor("old_driver", "old");
+    expect(nvml.host()).toEqual({
+      driverVersion: "470.182.03",
+      nvmlVersion: "11.470.182.03",
+      cudaDriverVersion: "11.4",
+    });
+    expect(nvml.deviceCount()).toBe(2);
+    const gpu = nvml.readGpu(0);
+    expect(gpu.uuid).toBe("GPU-2b7e4f10-8c3a-5d6e-9f01-a2b3c4d5e6f7");
+    expect(gpu.pciBusId).toBe("00000000:1A:00.0"); // rebuilt from the legacy struct
+    expect(gpu.memoryTotalBytes).toBe(34089730048);
+    expect(gpu.memoryUsedBytes).toBe(3221225472);
+    expect(gpu.memoryReservedBytes).toBeNull(); // only _v2 reports it
+    expect(gpu.energyMillijoules).toBeNull(); // no nvmlDeviceGetTotalEnergyConsumption
+    expect(gpu.clockEventReasons).toBe(0);
+    expect(gpu.fanSpeedsPercent).toBeNull();
+    expect(gpu.powerUsageWatts).toBe(187.42);
+    expect(gpu.processes).toEqual([
+      { kind: "compute", pid: 20811, usedMemoryBytes: 3145728000, gpuInstanceId: null, computeInstanceId: null },
+    ]);
+    expect(gpu.fieldErrors).toEqual({});
+    expect(nvml.readGpu(1).clockEventReasons).toBe(1);
+  });
+
+  test("the single-fan call gives the first fan when per-fan calls are missing", () => {
+    expect(nvmlFor("rtx4090", "old").readGpu(0).fanSpeedsPercent).toEqual([30]);
+  });
+});
+
+describe("failures", () => {
+  test("a lost GPU fails alone, with NVML's name for it", () => {
+    const nvml = nvmlFor("gpu_lost");
+    expect(nvml.deviceCount()).toBe(3);
+    expect(nvml.readGpu(0).temperatureCelsius).toBe(41);
+    expect(() => nvml.readGpu(1)).toThrow(NvmlError);
+    try {
+      nvml.readGpu(1);
+    } catch (error) {
+      expect((error as NvmlError).codeName).toBe("NVML_ERROR_GPU_IS_LOST");
+      expect((error as NvmlError).message).toContain("GPU 1");
+    }
+    expect(nvml.readGpu(2).temperatureCelsius).toBe(39);
+  });
+
+  test("no permission on one GPU's handle fails that GPU; a forbidden serial is just null", () => {
+    const nvml = nvmlFor("no_permission");
+    expect(nvml.readGpu(0).serial).toBe("1325023045678");
+    try {
+      nvml.readGpu(1);
+      throw new Error("GPU 1 should not be readable");
+    } catch (error) {
+      expect((error as NvmlError).codeName).toBe("NVML_ERROR_NO_PERMISSION");
+    }
+    const third = nvml.readGpu(2);
+    expect(third.serial).toBeNull();
+    expect(third.memoryTotalBytes).toBe(48305799168);
+    expect(third.fieldErrors).toEqual({});
+  });
+
+  test("a driver that is not loaded makes NVML unavailable", () => {
+    expect(() => nvmlFor("driver_not_loaded")).toThrow(NvmlUnavailableError);
+    try {
+      nvmlFor("driver_not_loaded");
+    } catch (error) {
+      expect((error as Error).message).toContain("the NVIDIA driver is not loaded");
+      expect((error as Error).message).toContain("NVML_ERROR_DRIVER_NOT_LOADED from nvmlInit_v2");
+    }
+  });
+
+  test("an unexpected error on one metric nulls that metric and is recorded", () => {
+    const gpu = nvmlFor(writeScenario("gpu0.temperature = !UNKNOWN\ngpu0.pcie.gen = !INVALID_ARGUMENT\n")).readGpu(0);
+    expect(gpu.temperatureCelsius).toBeNull();
+    expect(gpu.pcieLinkGeneration).toBeNull();
+    expect(gpu.fieldErrors).toEqual({
+      temperature: "NVML_ERROR_UNKNOWN",
+      pcie_link_generation: "NVML_ERROR_INVALID_ARGUMENT",
+    });
+    expect(gpu.powerUsageWatts).toBe(50);
+  });
+
+  test("a library file that does not exist", () => {
+    useScenarioInProcess(scenarioFile("rtx4090"));
+    expect(() => openNvml({ libraryPath: "/nonexistent/libnvidia-ml.so.1" })).toThrow(
+      "Tried: /nonexistent/libnvidia-ml.so.1 (no such file)",
+    );
+  });
+
+  test("a library that is not NVML", () => {
+    const notNvml = Bun.spawnSync(["sh", "-c", "ldconfig -p | grep -m1 'libz.so.1 ' | sed 's/.*=> //'"])
+      .stdout.toString()
+      .trim();
+    expect(notNvml).not.toBe("");
+    expect(() => openNvml({ libraryPath: notNvml })).toThrow(NvmlUnavailableError);
+  });
+});
+
+describe("process lists", () => {
+  test("a list that grows between calls is re-read until it fits", () => {
+    const pids = Array.from({ length: 70 }, (_, i) => `${10000 + i}:1048576`).join(",");
+    const nvml = nvmlFor(
+      writeScenario(`gpu0.processes.compute = ${pids}\ngpu0.processes.grow_by = 60\ngpu0.processes.grow_times = 3\n`),
+    );
+    const processes = nvml.readGpu(0).processes!;
+    // 70 did not fit 64 entries, 130 did not fit 128, then 190 fit 256.
+    expect(processes).toHaveLength(190);
+    expect(processes[0]!.pid).toBe(10000);
+    expect(processes[189]!.pid).toBe(900000 + 119);
+    expect(new Set(processes.map((p) => p.pid)).size).toBe(190);
+  });
+
+  test("the stock growth scenario: each read sees the list as it is then", () => {
+    const nvml = nvmlFor("process_growth");
+    expect(nvml.readGpu(0).processes!.map((p) => p.pid)).toEqual([31001, 31002, 31003]);
+    expect(nvml.readGpu(0).processes!.map((p) => p.pid)).toEqual([31001, 31002, 31003, 900000, 900001]);
+  });
+
+  test("drivers 535.43-535.86 write 32-byte _v3 entries; every entry still decodes", () => {
+    expect(nvmlFor("driver_535_43").readGpu(0).processes).toEqual([
+      { kind: "compute", pid: 40211, usedMemoryBytes: 10 * GiB, gpuInstanceId: null, computeInstanceId: null },
+      { kind: "compute", pid: 40212, usedMemoryBytes: 6 * GiB, gpuInstanceId: null, computeInstanceId: null },
+      { kind: "compute", pid: 40213, usedMemoryBytes: 5 * GiB, gpuInstanceId: null, computeInstanceId: null },
+    ]);
+  });
+
+  test("32-byte entries from a driver outside the known range are recognised", () => {
+    const nvml = nvmlFor(
+      writeScenario("driver_version = 999.1\ngpu0.processes.compute = 501:100:1:0, 502:200:2:0\ngpu0.processes.entry_size = 32\n"),
+    );
+    expect(nvml.readGpu(0).processes!.map((p) => [p.pid, p.usedMemoryBytes, p.gpuInstanceId])).toEqual([
+      [501, 100, 1],
+      [502, 200, 2],
+    ]);
+  });
+
+  test("memory the driver cannot attribute is null", () => {
+    const nvml = nvmlFor(writeScenario("gpu0.processes.compute = 777:NA\n"));
+    expect(nvml.readGpu(0).processes).toEqual([
+      { kind: "compute", pid: 777, usedMemoryBytes: null, gpuInstanceId: null, computeInstanceId: null },
+    ]);
+  });
+});

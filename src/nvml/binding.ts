@@ -30,8 +30,10 @@ import {
   readCString,
   readU64,
   v3ProcessStride,
+  writesWideV3ProcessEntries,
   type MemoryInfo,
   type PciInfo,
+  type ProcessKind,
 } from "./structs.ts";
 import type { GpuProcess, GpuReading, HostInfo, Nvml } from "./types.ts";
 
@@ -44,6 +46,8 @@ const MEMORY_ERROR_CORRECTED = 0;
 const MEMORY_ERROR_UNCORRECTED = 1;
 const ECC_COUNTER_VOLATILE = 0;
 const ENABLE_STATE_ENABLED = 1;
+
+const NO_FIELD_ERRORS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** Process list entries a device buffer holds before it has to grow. */
 const INITIAL_PROCESS_CAPACITY = 64;
@@ -70,6 +74,10 @@ interface DeviceSlot {
   pci: PciInfo | null;
   fanCount: number | null;
   eccEnabled: boolean | null;
+  /** Errors met reading the static parts; repeated in every reading. */
+  staticErrors: Record<string, string> | null;
+  /** Errors of the reading in progress; allocated only when there is one. */
+  errors: Record<string, string> | null;
   processBytes: Uint8Array;
   processView: DataView;
   processBase: number;
@@ -116,6 +124,8 @@ class FfiNvml implements Nvml {
   private readonly fn: NvmlLibrary["functions"];
   private readonly slots = new Map<number, DeviceSlot>();
   private hostInfo: HostInfo | null = null;
+  /** Whether this driver writes 32-byte _v3 process entries; decided once. */
+  private wideV3Entries: boolean | null = null;
   // Shared scratch for calls that are not per device (count, handles, versions).
   private readonly scratch = new Uint8Array(BUFFER_SIZE.processName);
   private readonly scratchView = new DataView(this.scratch.buffer);
@@ -124,7 +134,7 @@ class FfiNvml implements Nvml {
 
   constructor(private readonly library: NvmlLibrary) {
     this.libraryPath = library.path;
-    this.fn = library.functions;
+    this.fn = { ...library.functions };
     this.boundSymbols = Object.fromEntries(
       Object.entries(library.functions).map(([name, bound]) => [name, bound?.symbol ?? null]),
     );
@@ -200,52 +210,43 @@ class FfiNvml implements Nvml {
       pci: null,
       fanCount: null,
       eccEnabled: null,
+      staticErrors: null,
+      errors: null,
       processBytes,
       processView: new DataView(processBytes.buffer),
       processBase: ptr(processBytes),
       processCapacity: INITIAL_PROCESS_CAPACITY,
     };
-    const errors: Record<string, string> = {};
     const uuidFn = this.fn.uuid!;
     check(uuidFn.call(handle, slot.base + OUT_STRING, BUFFER_SIZE.uuid), uuidFn.symbol, `GPU ${index}`);
     slot.uuid = readCString(bytes, OUT_STRING, BUFFER_SIZE.uuid);
-    slot.name = this.deviceString(slot, this.fn.name, BUFFER_SIZE.name, "name", errors);
-    slot.serial = this.deviceString(slot, this.fn.serial, BUFFER_SIZE.serial, "serial", errors);
-    slot.pci = this.readPci(slot, errors);
-    slot.fanCount = this.readFanCount(slot, errors);
-    slot.eccEnabled = this.readEccMode(slot, errors);
+    slot.name = this.deviceString(slot, this.fn.name, BUFFER_SIZE.name, "name");
+    slot.serial = this.deviceString(slot, this.fn.serial, BUFFER_SIZE.serial, "serial");
+    slot.pci = this.readPci(slot);
+    slot.fanCount = this.readFanCount(slot);
+    slot.eccEnabled = this.readEccMode(slot);
+    slot.staticErrors = slot.errors;
     return slot;
   }
 
   private readSlot(slot: DeviceSlot): GpuReading {
     const fn = this.fn;
-    const { handle, base, view } = slot;
-    const errors: Record<string, string> = {};
-    const ok = (bound: BoundFunction, code: number, field: string) => this.fieldOk(slot, bound, code, field, errors);
-    const u32 = (bound: BoundFunction | null, field: string, ...args: number[]): number | null =>
-      bound && ok(bound, bound.call(handle, ...args, base + OUT_A), field) ? view.getUint32(OUT_A, true) : null;
-    const withPeriod = (bound: BoundFunction | null, field: string): number | null =>
-      bound && ok(bound, bound.call(handle, base + OUT_A, base + OUT_B), field) ? view.getUint32(OUT_A, true) : null;
-    const u64 = (bound: BoundFunction | null, field: string): number | null =>
-      bound && ok(bound, bound.call(handle, base + OUT_A), field) ? readU64(view, OUT_A) : null;
-
-    const memory = this.readMemory(slot, errors);
+    slot.errors = slot.staticErrors && { ...slot.staticErrors };
+    const memory = this.readMemory(slot);
     let gpuUtilization: number | null = null;
     let memoryUtilization: number | null = null;
-    if (fn.utilization && ok(fn.utilization, fn.utilization.call(handle, base + OUT_A), "utilization")) {
-      const rates = decodeUtilization(view, OUT_A);
+    if (fn.utilization && this.called(slot, fn.utilization, fn.utilization.call(slot.handle, slot.base + OUT_A), "utilization")) {
+      const rates = decodeUtilization(slot.view, OUT_A);
       gpuUtilization = rates.gpu;
       memoryUtilization = rates.memory;
     }
-    const powerMilliwatts = u32(fn.powerUsage, "power_usage");
+    const powerMilliwatts = this.u32(slot, fn.powerUsage, "power_usage");
     const limitMilliwatts =
-      u32(fn.enforcedPowerLimit, "power_limit") ?? u32(fn.powerManagementLimit, "power_limit");
-    const performanceState = u32(fn.performanceState, "performance_state");
-    const [eccCorrected, eccUncorrected] = slot.eccEnabled
-      ? [this.eccCount(slot, MEMORY_ERROR_CORRECTED, errors), this.eccCount(slot, MEMORY_ERROR_UNCORRECTED, errors)]
-      : [null, null];
-    const compute = this.readProcesses(slot, fn.computeProcesses, "compute", errors);
-    const graphics = this.readProcesses(slot, fn.graphicsProcesses, "graphics", errors);
+      this.u32(slot, fn.enforcedPowerLimit, "power_limit") ?? this.u32(slot, fn.powerManagementLimit, "power_limit");
+    const performanceState = this.u32(slot, fn.performanceState, "performance_state");
+    const eccOn = slot.eccEnabled === true;
+    const processes = this.readProcesses(slot, fn.computeProcesses, "compute", null);
+    const allProcesses = this.readProcesses(slot, fn.graphicsProcesses, "graphics", processes);
 
     return {
       index: slot.index,
@@ -259,39 +260,61 @@ class FfiNvml implements Nvml {
       memoryReservedBytes: memory?.reservedBytes ?? null,
       gpuUtilizationPercent: gpuUtilization,
       memoryUtilizationPercent: memoryUtilization,
-      temperatureCelsius: u32(fn.temperature, "temperature", TEMPERATURE_GPU),
-      fanSpeedsPercent: this.readFans(slot, errors),
+      temperatureCelsius: this.u32With(slot, fn.temperature, "temperature", TEMPERATURE_GPU),
+      fanSpeedsPercent: this.readFans(slot),
       powerUsageWatts: powerMilliwatts === null ? null : powerMilliwatts / 1000,
       powerLimitWatts: limitMilliwatts === null ? null : limitMilliwatts / 1000,
-      energyMillijoules: u64(fn.totalEnergy, "energy_consumption"),
-      graphicsClockMhz: u32(fn.clockInfo, "graphics_clock", CLOCK_GRAPHICS),
-      smClockMhz: u32(fn.clockInfo, "sm_clock", CLOCK_SM),
-      memoryClockMhz: u32(fn.clockInfo, "memory_clock", CLOCK_MEM),
+      energyMillijoules: this.u64(slot, fn.totalEnergy, "energy_consumption"),
+      graphicsClockMhz: this.u32With(slot, fn.clockInfo, "graphics_clock", CLOCK_GRAPHICS),
+      smClockMhz: this.u32With(slot, fn.clockInfo, "sm_clock", CLOCK_SM),
+      memoryClockMhz: this.u32With(slot, fn.clockInfo, "memory_clock", CLOCK_MEM),
       performanceState: performanceState === null ? null : decodePerformanceState(performanceState),
-      clockEventReasons: u64(fn.clockEventReasons, "clock_event_reasons"),
+      clockEventReasons: this.u64(slot, fn.clockEventReasons, "clock_event_reasons"),
       eccEnabled: slot.eccEnabled,
-      eccErrorsCorrected: eccCorrected,
-      eccErrorsUncorrected: eccUncorrected,
-      encoderUtilizationPercent: withPeriod(fn.encoderUtilization, "encoder_utilization"),
-      decoderUtilizationPercent: withPeriod(fn.decoderUtilization, "decoder_utilization"),
-      pcieLinkGeneration: u32(fn.pcieLinkGeneration, "pcie_link_generation"),
-      pcieLinkWidth: u32(fn.pcieLinkWidth, "pcie_link_width"),
-      processes: compute === null && graphics === null ? null : [...(compute ?? []), ...(graphics ?? [])],
-      fieldErrors: errors,
+      eccErrorsCorrected: eccOn ? this.eccCount(slot, MEMORY_ERROR_CORRECTED, "ecc_errors_corrected") : null,
+      eccErrorsUncorrected: eccOn ? this.eccCount(slot, MEMORY_ERROR_UNCORRECTED, "ecc_errors_uncorrected") : null,
+      encoderUtilizationPercent: this.u32WithPeriod(slot, fn.encoderUtilization, "encoder_utilization"),
+      decoderUtilizationPercent: this.u32WithPeriod(slot, fn.decoderUtilization, "decoder_utilization"),
+      pcieLinkGeneration: this.u32(slot, fn.pcieLinkGeneration, "pcie_link_generation"),
+      pcieLinkWidth: this.u32(slot, fn.pcieLinkWidth, "pcie_link_width"),
+      processes: allProcesses,
+      fieldErrors: slot.errors ?? NO_FIELD_ERRORS,
     };
+  }
+
+  // Fixed-arity helpers: one per call shape, no closures or spread on the hot path.
+
+  /** f(device, unsigned int *out) */
+  private u32(slot: DeviceSlot, bound: BoundFunction | null, field: string): number | null {
+    if (!bound || !this.called(slot, bound, bound.call(slot.handle, slot.base + OUT_A), field)) return null;
+    return slot.view.getUint32(OUT_A, true);
+  }
+
+  /** f(device, enum argument, unsigned int *out) */
+  private u32With(slot: DeviceSlot, bound: BoundFunction | null, field: string, argument: number): number | null {
+    if (!bound || !this.called(slot, bound, bound.call(slot.handle, argument, slot.base + OUT_A), field)) return null;
+    return slot.view.getUint32(OUT_A, true);
+  }
+
+  /** f(device, unsigned int *value, unsigned int *samplingPeriodUs) */
+  private u32WithPeriod(slot: DeviceSlot, bound: BoundFunction | null, field: string): number | null {
+    if (!bound || !this.called(slot, bound, bound.call(slot.handle, slot.base + OUT_A, slot.base + OUT_B), field)) {
+      return null;
+    }
+    return slot.view.getUint32(OUT_A, true);
+  }
+
+  /** f(device, unsigned long long *out) */
+  private u64(slot: DeviceSlot, bound: BoundFunction | null, field: string): number | null {
+    if (!bound || !this.called(slot, bound, bound.call(slot.handle, slot.base + OUT_A), field)) return null;
+    return readU64(slot.view, OUT_A);
   }
 
   /**
    * Decides what a failed metric means: absent (null), the GPU is gone (throw),
    * or an unexpected error on this metric alone (null, and recorded).
    */
-  private fieldOk(
-    slot: DeviceSlot,
-    bound: BoundFunction,
-    code: number,
-    field: string,
-    errors: Record<string, string>,
-  ): boolean {
+  private called(slot: DeviceSlot, bound: BoundFunction, code: number, field: string): boolean {
     if (code === 0) return true;
     switch (failureScope(code)) {
       case "absent":
@@ -299,55 +322,55 @@ class FfiNvml implements Nvml {
       case "gpu":
         throw new NvmlError(code, bound.symbol, `GPU ${slot.index}`);
       case "field":
-        errors[field] = returnCodeName(code);
+        (slot.errors ??= {})[field] = returnCodeName(code);
         return false;
     }
   }
 
-  private readMemory(slot: DeviceSlot, errors: Record<string, string>): MemoryInfo | null {
+  private readMemory(slot: DeviceSlot): MemoryInfo | null {
     const bound = this.fn.memoryInfo;
     if (!bound) return null;
     const { view, base } = slot;
     const isV2 = bound.symbol.endsWith("_v2");
     if (isV2) view.setUint32(OUT_MEMORY, MEMORY_V2_VERSION, true);
-    if (!this.fieldOk(slot, bound, bound.call(slot.handle, base + OUT_MEMORY), "memory", errors)) return null;
+    if (!this.called(slot, bound, bound.call(slot.handle, base + OUT_MEMORY), "memory")) return null;
     return isV2 ? decodeMemoryV2(view, OUT_MEMORY) : decodeMemoryV1(view, OUT_MEMORY);
   }
 
-  private readFans(slot: DeviceSlot, errors: Record<string, string>): number[] | null {
+  private readFans(slot: DeviceSlot): number[] | null {
     const { handle, base, view } = slot;
     const perFan = this.fn.fanSpeedOfFan;
     if (perFan && slot.fanCount !== null) {
       const speeds: number[] = [];
       for (let fan = 0; fan < slot.fanCount; fan++) {
-        if (!this.fieldOk(slot, perFan, perFan.call(handle, fan, base + OUT_A), "fan_speed", errors)) return null;
+        if (!this.called(slot, perFan, perFan.call(handle, fan, base + OUT_A), "fan_speed")) return null;
         speeds.push(view.getUint32(OUT_A, true));
       }
       return speeds;
     }
     const single = this.fn.fanSpeed;
-    if (single && this.fieldOk(slot, single, single.call(handle, base + OUT_A), "fan_speed", errors)) {
+    if (single && this.called(slot, single, single.call(handle, base + OUT_A), "fan_speed")) {
       return [view.getUint32(OUT_A, true)];
     }
     return null;
   }
 
-  private eccCount(slot: DeviceSlot, errorType: number, errors: Record<string, string>): number | null {
+  private eccCount(slot: DeviceSlot, errorType: number, field: string): number | null {
     const bound = this.fn.totalEccErrors;
     if (!bound) return null;
     const code = bound.call(slot.handle, errorType, ECC_COUNTER_VOLATILE, slot.base + OUT_A);
-    const field = errorType === MEMORY_ERROR_CORRECTED ? "ecc_errors_corrected" : "ecc_errors_uncorrected";
-    return this.fieldOk(slot, bound, code, field, errors) ? readU64(slot.view, OUT_A) : null;
+    return this.called(slot, bound, code, field) ? readU64(slot.view, OUT_A) : null;
   }
 
+  /** Appends this kind's processes to `into`; null only when no list could be read at all. */
   private readProcesses(
     slot: DeviceSlot,
     bound: BoundFunction | null,
-    kind: GpuProcess["kind"],
-    errors: Record<string, string>,
+    kind: ProcessKind,
+    into: GpuProcess[] | null,
   ): GpuProcess[] | null {
-    if (!bound) return null;
-    const field = `${kind}_processes`;
+    if (!bound) return into;
+    const field = kind === "compute" ? "compute_processes" : "graphics_processes";
     for (let attempt = 0; attempt < PROCESS_LIST_ATTEMPTS; attempt++) {
       slot.view.setUint32(OUT_A, slot.processCapacity, true);
       const code = bound.call(slot.handle, slot.base + OUT_A, slot.processBase);
@@ -357,39 +380,45 @@ class FfiNvml implements Nvml {
         growProcessBuffer(slot, Math.max(count + 16, slot.processCapacity * 2));
         continue;
       }
-      if (!this.fieldOk(slot, bound, code, field, errors)) return null;
-      const stride = processStride(bound.symbol, slot, count, this.host().driverVersion);
-      return decodeProcessEntries(slot.processView, 0, Math.min(count, slot.processCapacity), stride).map(
-        (entry) => ({ ...entry, kind }),
-      );
+      if (!this.called(slot, bound, code, field)) return into;
+      const stride = this.processStride(bound.symbol, slot, count);
+      return decodeProcessEntries(slot.processView, 0, Math.min(count, slot.processCapacity), stride, kind, into ?? []);
     }
-    errors[field] = returnCodeName(INSUFFICIENT_SIZE);
-    return null;
+    (slot.errors ??= {})[field] = returnCodeName(INSUFFICIENT_SIZE);
+    return into;
   }
 
-  private readPci(slot: DeviceSlot, errors: Record<string, string>): PciInfo | null {
+  private processStride(symbol: string, slot: DeviceSlot, count: number): number {
+    if (symbol.endsWith("_v3")) {
+      this.wideV3Entries ??= writesWideV3ProcessEntries(this.host().driverVersion);
+      return v3ProcessStride(slot.processView, 0, count, this.wideV3Entries);
+    }
+    return symbol.endsWith("_v2") ? PROCESS_ENTRY_SIZE.v2 : PROCESS_ENTRY_SIZE.v1;
+  }
+
+  private readPci(slot: DeviceSlot): PciInfo | null {
     const bound = this.fn.pciInfo;
     if (!bound) return null;
     slot.bytes.fill(0, OUT_STRING, OUT_STRING + PCI_INFO_V3_SIZE);
-    if (!this.fieldOk(slot, bound, bound.call(slot.handle, slot.base + OUT_STRING), "pci_bus_id", errors)) return null;
+    if (!this.called(slot, bound, bound.call(slot.handle, slot.base + OUT_STRING), "pci_bus_id")) return null;
     return bound.symbol.endsWith("_v3")
       ? decodePciInfoV3(slot.bytes, slot.view, OUT_STRING)
       : decodePciInfoLegacy(slot.view, OUT_STRING);
   }
 
-  private readFanCount(slot: DeviceSlot, errors: Record<string, string>): number | null {
+  private readFanCount(slot: DeviceSlot): number | null {
     const bound = this.fn.numFans;
     if (!bound) return null;
-    return this.fieldOk(slot, bound, bound.call(slot.handle, slot.base + OUT_A), "fan_count", errors)
+    return this.called(slot, bound, bound.call(slot.handle, slot.base + OUT_A), "fan_count")
       ? slot.view.getUint32(OUT_A, true)
       : null;
   }
 
-  private readEccMode(slot: DeviceSlot, errors: Record<string, string>): boolean | null {
+  private readEccMode(slot: DeviceSlot): boolean | null {
     const bound = this.fn.eccMode;
     if (!bound) return null;
     const code = bound.call(slot.handle, slot.base + OUT_A, slot.base + OUT_B);
-    return this.fieldOk(slot, bound, code, "ecc_mode", errors)
+    return this.called(slot, bound, code, "ecc_mode")
       ? slot.view.getUint32(OUT_A, true) === ENABLE_STATE_ENABLED
       : null;
   }
@@ -399,11 +428,10 @@ class FfiNvml implements Nvml {
     bound: BoundFunction | null,
     size: number,
     field: string,
-    errors: Record<string, string>,
   ): string | null {
     if (!bound) return null;
     slot.bytes.fill(0, OUT_STRING, OUT_STRING + size);
-    if (!this.fieldOk(slot, bound, bound.call(slot.handle, slot.base + OUT_STRING, size), field, errors)) return null;
+    if (!this.called(slot, bound, bound.call(slot.handle, slot.base + OUT_STRING, size), field)) return null;
     return readCString(slot.bytes, OUT_STRING, size);
   }
 
@@ -430,7 +458,3 @@ function growProcessBuffer(slot: DeviceSlot, capacity: number): void {
   slot.processCapacity = capacity;
 }
 
-function processStride(symbol: string, slot: DeviceSlot, count: number, driverVersion: string | null): number {
-  if (symbol.endsWith("_v3")) return v3ProcessStride(slot.processView, 0, count, driverVersion);
-  return symbol.endsWith("_v2") ? PROCESS_ENTRY_SIZE.v2 : PROCESS_ENTRY_SIZE.v1;
-}

@@ -135,7 +135,10 @@ export function decodeUtilization(view: DataView, offset: number): { gpu: number
 
 // ---- nvmlProcessInfo_* -------------------------------------------------------
 
+export type ProcessKind = "compute" | "graphics";
+
 export interface ProcessEntry {
+  kind: ProcessKind;
   pid: number;
   /** null when the driver cannot tell (NVML_VALUE_NOT_AVAILABLE, e.g. Windows WDDM). */
   usedMemoryBytes: number | null;
@@ -154,19 +157,27 @@ export const PROCESS_ENTRY_SIZE = { v1: 16, v2: 24, v3: 24, v3Driver535: 32 } as
 /** Room for the largest entry any driver writes, so a buffer never overflows. */
 export const PROCESS_ENTRY_MAX_SIZE = 32;
 
-export function decodeProcessEntries(view: DataView, offset: number, count: number, stride: number): ProcessEntry[] {
-  const entries: ProcessEntry[] = new Array(count);
+/** Appends `count` entries of `stride` bytes to `into` (a new list by default). */
+export function decodeProcessEntries(
+  view: DataView,
+  offset: number,
+  count: number,
+  stride: number,
+  kind: ProcessKind,
+  into: ProcessEntry[] = [],
+): ProcessEntry[] {
   const hasInstanceIds = stride >= 24;
   for (let i = 0; i < count; i++) {
     const at = offset + i * stride;
-    entries[i] = {
+    into.push({
+      kind,
       pid: view.getUint32(at, true),
       usedMemoryBytes: readU64(view, at + 8),
       gpuInstanceId: hasInstanceIds ? instanceId(view.getUint32(at + 16, true)) : null,
       computeInstanceId: hasInstanceIds ? instanceId(view.getUint32(at + 20, true)) : null,
-    };
+    });
   }
-  return entries;
+  return into;
 }
 
 function instanceId(raw: number): number | null {
@@ -180,26 +191,33 @@ export function writesWideV3ProcessEntries(driverVersion: string | null): boolea
 }
 
 /**
- * The stride to decode a _v3 process list with. The driver version decides first;
- * when it is unknown, a list whose 24-byte reading is implausible while its 32-byte
+ * The stride to decode a _v3 process list with. The driver version decides first
+ * (`driverWritesWide`, from writesWideV3ProcessEntries); otherwise a list whose 24-byte reading is implausible while its 32-byte
  * reading is plausible is taken as wide (a pid of 0 or an impossible instance id at
  * entry 1+ is what a 32-byte list read at 24 bytes looks like).
  */
-export function v3ProcessStride(view: DataView, offset: number, count: number, driverVersion: string | null): number {
-  if (writesWideV3ProcessEntries(driverVersion)) return PROCESS_ENTRY_SIZE.v3Driver535;
-  if (count < 2) return PROCESS_ENTRY_SIZE.v3;
-  const narrow = decodeProcessEntries(view, offset, count, PROCESS_ENTRY_SIZE.v3);
-  if (narrow.every(isPlausibleProcess)) return PROCESS_ENTRY_SIZE.v3;
-  const wide = decodeProcessEntries(view, offset, count, PROCESS_ENTRY_SIZE.v3Driver535);
-  return wide.every(isPlausibleProcess) ? PROCESS_ENTRY_SIZE.v3Driver535 : PROCESS_ENTRY_SIZE.v3;
+export function v3ProcessStride(view: DataView, offset: number, count: number, driverWritesWide: boolean): number {
+  if (driverWritesWide) return PROCESS_ENTRY_SIZE.v3Driver535;
+  if (count < 2 || allPlausible(view, offset, count, PROCESS_ENTRY_SIZE.v3)) return PROCESS_ENTRY_SIZE.v3;
+  return allPlausible(view, offset, count, PROCESS_ENTRY_SIZE.v3Driver535)
+    ? PROCESS_ENTRY_SIZE.v3Driver535
+    : PROCESS_ENTRY_SIZE.v3;
 }
 
 const MAX_PID = 4_194_304; // Linux PID_MAX_LIMIT on 64-bit
 const MAX_INSTANCE_ID = 1024;
 
-function isPlausibleProcess(entry: ProcessEntry): boolean {
-  const idOk = (id: number | null) => id === null || id < MAX_INSTANCE_ID;
-  return entry.pid > 0 && entry.pid <= MAX_PID && idOk(entry.gpuInstanceId) && idOk(entry.computeInstanceId);
+/** Reads the raw fields in place: this runs on every sample, so it allocates nothing. */
+function allPlausible(view: DataView, offset: number, count: number, stride: number): boolean {
+  for (let i = 0; i < count; i++) {
+    const at = offset + i * stride;
+    const pid = view.getUint32(at, true);
+    const gi = view.getUint32(at + 16, true);
+    const ci = view.getUint32(at + 20, true);
+    if (pid === 0 || pid > MAX_PID) return false;
+    if ((gi !== U32_MAX && gi >= MAX_INSTANCE_ID) || (ci !== U32_MAX && ci >= MAX_INSTANCE_ID)) return false;
+  }
+  return true;
 }
 
 // ---- versions and enums ----------------------------------------------------

@@ -10,9 +10,7 @@ export interface HostInfo {
   cudaDriverVersion: string | null;
 }
 
-export interface GpuProcess extends ProcessEntry {
-  kind: "compute" | "graphics";
-}
+export type GpuProcess = ProcessEntry;
 
 /** One GPU read at one instant. null means NVML cannot give that metric for this GPU. */
 export interface GpuReading {

@@ -535,7 +535,20 @@ static int set_gpu_error(struct nvmlDevice_st *g, const char *key, nvmlReturn_t 
 
 #define BAD_VALUE() (warn("bad value for %s: '%s'; ignored", key, value), 0)
 
+#define FAKE_LINE 8192
+
+/* Lists are parsed in place, so from a copy: a bad value leaves the GPU as it was. */
+static nvmlProcessInfo_v2_t g_scratch_procs[FAKE_MAX_PROCS];
+
+static int copy_value(char *dst, const char *value) {
+    size_t n = strlen(value);
+    if (n >= FAKE_LINE) return 0;
+    memcpy(dst, value, n + 1);
+    return 1;
+}
+
 static int parse_gpu_key(struct nvmlDevice_st *g, const char *key, char *value) {
+    static char scratch[FAKE_LINE];
     unsigned int u32;
 
     if (value[0] == '!') {
@@ -582,7 +595,10 @@ static int parse_gpu_key(struct nvmlDevice_st *g, const char *key, char *value) 
     } else if (strcmp(key, "temperature") == 0) {
         if (!parse_u32(value, &g->temperature)) return BAD_VALUE();
     } else if (strcmp(key, "fan.speeds") == 0) {
-        if (!parse_u32_list(value, g->fan_speeds, FAKE_MAX_FANS, &g->fan_listed)) return BAD_VALUE();
+        unsigned int speeds[FAKE_MAX_FANS], n;
+        if (!copy_value(scratch, value) || !parse_u32_list(scratch, speeds, FAKE_MAX_FANS, &n)) return BAD_VALUE();
+        memcpy(g->fan_speeds, speeds, n * sizeof speeds[0]);
+        g->fan_listed = n;
     } else if (strcmp(key, "fan.count") == 0) {
         if (!parse_u32(value, &u32) || u32 > FAKE_MAX_FANS) return BAD_VALUE();
         g->fan_count = u32;
@@ -635,9 +651,15 @@ static int parse_gpu_key(struct nvmlDevice_st *g, const char *key, char *value) 
     } else if (strcmp(key, "pcie.width") == 0) {
         if (!parse_u32(value, &g->pcie_width)) return BAD_VALUE();
     } else if (strcmp(key, "processes.compute") == 0) {
-        if (!parse_process_list(value, g->compute, &g->compute_listed)) return BAD_VALUE();
+        unsigned int n;
+        if (!copy_value(scratch, value) || !parse_process_list(scratch, g_scratch_procs, &n)) return BAD_VALUE();
+        memcpy(g->compute, g_scratch_procs, n * sizeof g_scratch_procs[0]);
+        g->compute_listed = n;
     } else if (strcmp(key, "processes.graphics") == 0) {
-        if (!parse_process_list(value, g->graphics, &g->graphics_listed)) return BAD_VALUE();
+        unsigned int n;
+        if (!copy_value(scratch, value) || !parse_process_list(scratch, g_scratch_procs, &n)) return BAD_VALUE();
+        memcpy(g->graphics, g_scratch_procs, n * sizeof g_scratch_procs[0]);
+        g->graphics_listed = n;
     } else if (strcmp(key, "processes.grow_by") == 0) {
         if (!parse_u32(value, &g->grow_by) || g->grow_by > FAKE_MAX_PROCS) return BAD_VALUE();
     } else if (strcmp(key, "processes.grow_times") == 0) {
@@ -777,7 +799,7 @@ static int parse_host_key(const char *key, char *value, int *count_set, unsigned
 /* Reads FAKE_NVML_SCENARIO into the static state. Returns DRIVER_NOT_LOADED
  * when there is no scenario to read. */
 static nvmlReturn_t load_scenario(void) {
-    char line[8192];
+    char line[FAKE_LINE];
     FILE *f;
     int count_set = 0, highest = -1, first = 1;
     unsigned int count = 0, i;

@@ -146,9 +146,9 @@ describe("process lists", () => {
       [4242, 1_048_576n],
       [4343, NOT_AVAILABLE],
     ]);
-    expect(decodeProcessEntries(b.view, 0, 2, 16)).toEqual([
-      { pid: 4242, usedMemoryBytes: 1_048_576, gpuInstanceId: null, computeInstanceId: null },
-      { pid: 4343, usedMemoryBytes: null, gpuInstanceId: null, computeInstanceId: null },
+    expect(decodeProcessEntries(b.view, 0, 2, 16, "compute")).toEqual([
+      { kind: "compute", pid: 4242, usedMemoryBytes: 1_048_576, gpuInstanceId: null, computeInstanceId: null },
+      { kind: "compute", pid: 4343, usedMemoryBytes: null, gpuInstanceId: null, computeInstanceId: null },
     ]);
   });
 
@@ -157,9 +157,9 @@ describe("process lists", () => {
       [100, 2n ** 33n, 0xffffffff, 0xffffffff],
       [200, 512n, 1, 0],
     ]);
-    expect(decodeProcessEntries(b.view, 0, 2, 24)).toEqual([
-      { pid: 100, usedMemoryBytes: 2 ** 33, gpuInstanceId: null, computeInstanceId: null },
-      { pid: 200, usedMemoryBytes: 512, gpuInstanceId: 1, computeInstanceId: 0 },
+    expect(decodeProcessEntries(b.view, 0, 2, 24, "compute")).toEqual([
+      { kind: "compute", pid: 100, usedMemoryBytes: 2 ** 33, gpuInstanceId: null, computeInstanceId: null },
+      { kind: "compute", pid: 200, usedMemoryBytes: 512, gpuInstanceId: 1, computeInstanceId: 0 },
     ]);
   });
 
@@ -173,14 +173,20 @@ describe("process lists", () => {
     expect(writesWideV3ProcessEntries(null)).toBe(false);
   });
 
+  test("entries are appended to an existing list", () => {
+    const b = entries(16, [[7, 1n]]);
+    const list = decodeProcessEntries(b.view, 0, 1, 16, "compute");
+    expect(decodeProcessEntries(b.view, 0, 1, 16, "graphics", list).map((e) => e.kind)).toEqual(["compute", "graphics"]);
+  });
+
   test("the stride follows the driver version", () => {
     const wide = entries(32, [
       [1001, 10n],
       [1002, 20n],
       [1003, 30n],
     ]);
-    expect(v3ProcessStride(wide.view, 0, 3, "535.54.03")).toBe(32);
-    expect(decodeProcessEntries(wide.view, 0, 3, 32).map((e) => e.pid)).toEqual([1001, 1002, 1003]);
+    expect(v3ProcessStride(wide.view, 0, 3, writesWideV3ProcessEntries("535.54.03"))).toBe(32);
+    expect(decodeProcessEntries(wide.view, 0, 3, 32, "compute").map((e) => e.pid)).toEqual([1001, 1002, 1003]);
   });
 
   test("an unknown driver writing 32-byte entries is recognised from the bytes", () => {
@@ -188,13 +194,13 @@ describe("process lists", () => {
       [1001, 10n],
       [1002, 20n],
     ]);
-    expect(v3ProcessStride(wide.view, 0, 2, null)).toBe(32);
+    expect(v3ProcessStride(wide.view, 0, 2, false)).toBe(32);
     const narrow = entries(24, [
       [1001, 10n],
       [1002, 20n],
     ]);
-    expect(v3ProcessStride(narrow.view, 0, 2, "550.54.15")).toBe(24);
-    expect(v3ProcessStride(narrow.view, 0, 2, null)).toBe(24);
+    expect(v3ProcessStride(narrow.view, 0, 2, writesWideV3ProcessEntries("550.54.15"))).toBe(24);
+    expect(v3ProcessStride(narrow.view, 0, 2, false)).toBe(24);
   });
 });
 

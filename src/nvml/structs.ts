@@ -129,8 +129,13 @@ export function formatPciBusId(domain: number, bus: number, device: number): str
 
 // ---- nvmlUtilization_t -----------------------------------------------------
 
-export function decodeUtilization(view: DataView, offset: number): { gpu: number; memory: number } {
-  return { gpu: view.getUint32(offset, true), memory: view.getUint32(offset + 4, true) };
+/** nvmlUtilization_t: unsigned int gpu, memory (percent). Two readers, so a sample allocates nothing for it. */
+export function utilizationGpu(view: DataView, offset: number): number {
+  return view.getUint32(offset, true);
+}
+
+export function utilizationMemory(view: DataView, offset: number): number {
+  return view.getUint32(offset + 4, true);
 }
 
 // ---- nvmlProcessInfo_* -------------------------------------------------------

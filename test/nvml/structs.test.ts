@@ -7,7 +7,8 @@ import {
   decodePciInfoV3,
   decodePerformanceState,
   decodeProcessEntries,
-  decodeUtilization,
+  utilizationGpu,
+  utilizationMemory,
   formatCudaVersion,
   formatPciBusId,
   MEMORY_V2_VERSION,
@@ -206,7 +207,8 @@ describe("process lists", () => {
 
 describe("small values", () => {
   test("utilization is two unsigned ints", () => {
-    expect(decodeUtilization(new Bytes(8).u32(0, 97).u32(4, 41).view, 0)).toEqual({ gpu: 97, memory: 41 });
+    const view = new Bytes(8).u32(0, 97).u32(4, 41).view;
+    expect([utilizationGpu(view, 0), utilizationMemory(view, 0)]).toEqual([97, 41]);
   });
   test("CUDA version 12040 is 12.4, 11080 is 11.8", () => {
     expect(formatCudaVersion(12040)).toBe("12.4");

@@ -2,6 +2,7 @@
 // errors into one line and an exit code (stack traces only with --verbose).
 
 import { defineCommand, renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
+import { ConfigError } from "../config/load.ts";
 import { NvmlError, NvmlUnavailableError } from "../nvml/index.ts";
 import { VERSION } from "../version.ts";
 import { rejectUnknownFlags, rewriteLegacyFlags } from "./argv.ts";
@@ -67,6 +68,8 @@ function report(error: unknown, verbose: boolean): number {
   const [prefix, code] =
     error instanceof UsageError
       ? ["usage error", EXIT.usage]
+      : error instanceof ConfigError
+        ? ["config error", EXIT.usage]
       : error instanceof NvmlUnavailableError
         ? ["NVML unavailable", EXIT.nvmlUnavailable]
         : error instanceof NvmlError

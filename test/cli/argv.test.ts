@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { closest, rejectUnknownFlags, rewriteLegacyFlags } from "../../src/cli/argv.ts";
+import { rejectUnknownFlags, rewriteLegacyFlags } from "../../src/cli/argv.ts";
+import { closest } from "../../src/util/closest.ts";
 import { UsageError } from "../../src/cli/errors.ts";
 
 describe("legacy flags", () => {

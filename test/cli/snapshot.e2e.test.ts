@@ -209,6 +209,26 @@ describe("exit codes and messages", () => {
     expect(run.stderr).toContain("/nonexistent/nvml.so");
   });
 
+  test("the library path can come from the config file's nvml.library", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cfg-"));
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ nvml: { library: current } }));
+    const run = runBinary(["snapshot", "-c", join(dir, "config.json"), "--format", "json"], {
+      FAKE_NVML_SCENARIO: scenarioFile("h100"),
+    });
+    expect(run.exitCode).toBe(0);
+    expect(JSON.parse(run.stdout).gpus[0].name).toBe("NVIDIA H100 80GB HBM3");
+  });
+
+  test("a bad config: exit 2 naming the file and the key, no stack trace", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cfg-"));
+    const file = join(dir, "config.json");
+    writeFileSync(file, '{ "nvml": { "libary": "/x" } }');
+    const run = runBinary(["snapshot", "--config", file], { GPU_MONITOR_NVML_LIBRARY: current });
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain(`${file}: unknown key nvml.libary (did you mean nvml.library?)`);
+    expect(run.stderr).not.toContain("    at ");
+  });
+
   test("a bad --format is a usage error (exit 2)", () => {
     const run = snapshot("rtx4090", "xml");
     expect(run.exitCode).toBe(2);

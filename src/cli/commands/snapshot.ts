@@ -5,7 +5,7 @@ import { takeSample } from "../../collect/sample.ts";
 import { openNvml } from "../../nvml/index.ts";
 import { UsageError } from "../errors.ts";
 import { renderSnapshot, type SnapshotFormat } from "../format/snapshot.ts";
-import { nvmlLibraryArg, resolveNvmlLibrary } from "../shared.ts";
+import { commandConfig, configArg, nvmlLibraryArg, resolveNvmlLibrary } from "../shared.ts";
 
 const FORMATS: readonly SnapshotFormat[] = ["json", "csv", "table"];
 
@@ -19,6 +19,7 @@ export default defineCommand({
       valueHint: "table|json|csv",
       default: "table",
     },
+    ...configArg,
     ...nvmlLibraryArg,
   },
   run({ args }) {
@@ -26,7 +27,7 @@ export default defineCommand({
     if (!FORMATS.includes(format)) {
       throw new UsageError(`--format must be one of ${FORMATS.join(", ")}, not '${args.format}' (e.g. --format json)`);
     }
-    const nvml = openNvml({ libraryPath: resolveNvmlLibrary(args) });
+    const nvml = openNvml({ libraryPath: resolveNvmlLibrary(args, commandConfig(args)) });
     try {
       const names = new ProcessNameCache(osProcessNameLookup(), (pid) => nvml.processName(pid));
       const sample = takeSample(nvml, names);

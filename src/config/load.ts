@@ -1,0 +1,205 @@
+// Finding, reading and validating the config file. Errors name the file, the
+// dotted key, what was expected and what was found; the CLI exits 2 on them.
+
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import * as v from "valibot";
+import { closest } from "../util/closest.ts";
+import { ConfigSchema, knownKeys, type Config } from "./schema.ts";
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** The file read, or null when none exists (offline defaults). */
+  file: string | null;
+  /** Deprecations and other things a person should fix, not fatal. */
+  warnings: string[];
+  /** `server.offline` of the original layout. */
+  offline: boolean;
+}
+
+export interface ConfigSources {
+  /** --config */
+  explicitPath?: string | undefined;
+  env: Record<string, string | undefined>;
+  cwd: string;
+  platform: NodeJS.Platform;
+  home: string;
+}
+
+/** Where a config file is looked for, in order (DESIGN section 4). */
+export function configSearchPaths(sources: Omit<ConfigSources, "explicitPath">): string[] {
+  const { env, cwd, platform, home } = sources;
+  const paths = [join(cwd, "config.json")];
+  if (platform === "win32") {
+    if (env.APPDATA) paths.push(join(env.APPDATA, "gpu_monitor", "config.json"));
+    paths.push(join(env.ProgramData ?? "C:\\ProgramData", "gpu_monitor", "config.json"));
+  } else {
+    paths.push(join(home, ".gpu_monitor", "config.json"), "/etc/gpu_monitor/config.json");
+  }
+  return paths;
+}
+
+export function defaultSources(explicitPath?: string): ConfigSources {
+  return { explicitPath, env: process.env, cwd: process.cwd(), platform: process.platform, home: homedir() };
+}
+
+export function loadConfig(sources: ConfigSources = defaultSources()): LoadedConfig {
+  const chosen = sources.explicitPath ?? sources.env.GPU_MONITOR_CONFIG;
+  if (chosen) {
+    if (!existsSync(chosen)) throw new ConfigError(`config file ${chosen} does not exist`);
+    return withEnvironment(readConfigFile(resolve(sources.cwd, chosen)), sources);
+  }
+  const found = configSearchPaths(sources).find((path) => existsSync(path));
+  if (found) return withEnvironment(readConfigFile(found), sources);
+  const defaults: LoadedConfig = { ...parseConfig({}, "(defaults)"), file: null };
+  resolvePaths(defaults.config, sources.cwd);
+  return withEnvironment(defaults, sources);
+}
+
+/** Secrets and the library path may come from the environment, which wins over the file. */
+function withEnvironment(loaded: LoadedConfig, sources: ConfigSources): LoadedConfig {
+  const { env, cwd } = sources;
+  if (env.GPU_MONITOR_TOKEN) loaded.config.server.token = env.GPU_MONITOR_TOKEN;
+  if (env.GPU_MONITOR_NVML_LIBRARY) loaded.config.nvml.library = resolve(cwd, env.GPU_MONITOR_NVML_LIBRARY);
+  return loaded;
+}
+
+export function readConfigFile(file: string): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ConfigError(`config file ${file} cannot be read: ${(error as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = text.trim() === "" ? {} : Bun.JSONC.parse(text);
+  } catch (error) {
+    throw new ConfigError(`config file ${file} is not valid JSON: ${(error as Error).message.replace(/^JSONC /, "")}`);
+  }
+  const loaded = parseConfig(raw, file);
+  const result: LoadedConfig = { ...loaded, file };
+  resolvePaths(result.config, dirname(file));
+  if (result.config.server.token && worldReadable(file)) {
+    result.warnings.push(`config file ${file} holds server.token and others can read it: chmod 600 ${file}`);
+  }
+  return result;
+}
+
+/** Validates a parsed config object (pure). `file` names it in messages. */
+export function parseConfig(raw: unknown, file: string): Omit<LoadedConfig, "file"> {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(`${file}: expected a JSON object at the top level, found ${describe(raw)}`);
+  }
+  const { migrated, warnings, offline } = migrateLegacyKeys(raw as Record<string, unknown>, file);
+  const parsed = v.safeParse(ConfigSchema, migrated, { abortEarly: false });
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.issues, file));
+  const config = parsed.output;
+  if (config.server.retry_max_seconds < config.server.retry_initial_seconds) {
+    throw new ConfigError(
+      `${file}: server.retry_max_seconds (${config.server.retry_max_seconds}) must not be below server.retry_initial_seconds (${config.server.retry_initial_seconds})`,
+    );
+  }
+  return { config, warnings, offline };
+}
+
+/** The original tool's other layout, moved to today's keys with a warning each. */
+const LEGACY_KEYS: ReadonlyArray<readonly [from: string, to: string]> = [
+  ["intervals.collection", "collection.interval_seconds"],
+  ["intervals.aggregation", "collection.aggregation_interval_hours"],
+  ["paths.database", "database.file"],
+  ["paths.log", "logging.file"],
+  ["files.database", "database.file"],
+  ["files.log", "logging.file"],
+];
+
+export function migrateLegacyKeys(
+  raw: Record<string, unknown>,
+  file: string,
+): { migrated: Record<string, unknown>; warnings: string[]; offline: boolean } {
+  const migrated = structuredClone(raw);
+  const warnings: string[] = [];
+  for (const [from, to] of LEGACY_KEYS) {
+    const [fromSection, fromKey] = from.split(".") as [string, string];
+    const section = migrated[fromSection];
+    if (!isObject(section) || !(fromKey in section)) continue;
+    const [toSection, toKey] = to.split(".") as [string, string];
+    const target = isObject(migrated[toSection]) ? (migrated[toSection] as Record<string, unknown>) : {};
+    if (!(toKey in target)) target[toKey] = section[fromKey];
+    migrated[toSection] = target;
+    delete section[fromKey];
+    warnings.push(`${file}: ${from} is deprecated, use ${to}`);
+  }
+  for (const legacySection of ["intervals", "paths", "files"]) {
+    const section = migrated[legacySection];
+    if (isObject(section) && Object.keys(section).length === 0) delete migrated[legacySection];
+  }
+  let offline = false;
+  const server = migrated.server;
+  if (isObject(server) && "offline" in server) {
+    if (typeof server.offline !== "boolean") {
+      throw new ConfigError(`${file}: server.offline: expected true or false, found ${describe(server.offline)}`);
+    }
+    offline = server.offline;
+    delete server.offline;
+    warnings.push(`${file}: server.offline is deprecated, use the -o/--offline flag or leave server.url unset`);
+  }
+  return { migrated, warnings, offline };
+}
+
+function describeIssues(issues: readonly v.BaseIssue<unknown>[], file: string): string {
+  const seen = new Set<string>();
+  const lines: string[] = [];
+  for (const issue of issues) {
+    const path = (issue.path ?? []).map((item) => String(item.key));
+    const key = path.join(".") || "(top level)";
+    if (seen.has(key)) continue; // one message per key: the first says what was expected
+    seen.add(key);
+    if (issue.type === "strict_object") {
+      const parent = path.slice(0, -1);
+      const hint = closest(path.at(-1) ?? "", knownKeys(parent));
+      const where = parent.length ? ` in ${parent.join(".")}` : "";
+      const known = knownKeys(parent).join(", ");
+      lines.push(
+        `${file}: unknown key ${key}${hint ? ` (did you mean ${[...parent, hint].join(".")}?)` : ""}; keys allowed${where}: ${known}`,
+      );
+    } else {
+      lines.push(`${file}: ${key}: expected ${issue.message}, found ${describe(issue.input)}`);
+    }
+  }
+  return lines.join("\n");
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "an object";
+  return JSON.stringify(value);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function resolvePaths(config: Config, folder: string): void {
+  const at = (path: string) => (isAbsolute(path) ? path : resolve(folder, path));
+  config.database.file = at(config.database.file);
+  if (config.logging.file) config.logging.file = at(config.logging.file);
+  if (config.server.ca_file) config.server.ca_file = at(config.server.ca_file);
+  if (config.nvml.library) config.nvml.library = at(config.nvml.library);
+}
+
+function worldReadable(file: string): boolean {
+  if (process.platform === "win32") return false;
+  try {
+    return (statSync(file).mode & 0o044) !== 0;
+  } catch {
+    return false;
+  }
+}

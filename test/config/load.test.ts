@@ -1,0 +1,169 @@
+import { describe, expect, test } from "bun:test";
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError, configSearchPaths, loadConfig, type ConfigSources } from "../../src/config/load.ts";
+
+function folder(): string {
+  return mkdtempSync(join(tmpdir(), "gpu-monitor-config-"));
+}
+
+function sources(overrides: Partial<ConfigSources> = {}): ConfigSources {
+  const cwd = overrides.cwd ?? folder();
+  return { env: {}, cwd, platform: "linux", home: join(cwd, "home"), ...overrides };
+}
+
+function write(path: string, text: string): string {
+  writeFileSync(path, text, { mode: 0o600 });
+  return path;
+}
+
+function loadError(text: string): string {
+  const file = write(join(folder(), "config.json"), text);
+  try {
+    loadConfig(sources({ explicitPath: file }));
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("finding the config", () => {
+  test("search order: ./config.json, the per-user file, the system file", () => {
+    expect(configSearchPaths({ env: {}, cwd: "/srv", platform: "linux", home: "/home/ops" })).toEqual([
+      "/srv/config.json",
+      "/home/ops/.gpu_monitor/config.json",
+      "/etc/gpu_monitor/config.json",
+    ]);
+    expect(
+      configSearchPaths({ env: { APPDATA: "C:\\Users\\ops\\AppData\\Roaming", ProgramData: "C:\\ProgramData" }, cwd: "C:\\srv", platform: "win32", home: "C:\\Users\\ops" }),
+    ).toHaveLength(3);
+  });
+
+  test("no file at all is valid: offline defaults", () => {
+    const loaded = loadConfig(sources());
+    expect(loaded.file).toBeNull();
+    expect(loaded.config.server.url).toBeUndefined();
+    expect(loaded.config.collection).toEqual({ interval_seconds: 60, aggregation_interval_hours: 1 });
+    expect(loaded.config.retention).toEqual({ raw_days: 30, aggregated_days: 365 });
+    expect(loaded.config.logging.level).toBe("INFO");
+  });
+
+  test("--config wins over $GPU_MONITOR_CONFIG, which wins over ./config.json", () => {
+    const cwd = folder();
+    write(join(cwd, "config.json"), '{"collection": {"interval_seconds": 1}}');
+    const fromEnv = write(join(cwd, "env.json"), '{"collection": {"interval_seconds": 2}}');
+    const explicit = write(join(cwd, "explicit.json"), '{"collection": {"interval_seconds": 3}}');
+    expect(loadConfig(sources({ cwd })).config.collection.interval_seconds).toBe(1);
+    expect(loadConfig(sources({ cwd, env: { GPU_MONITOR_CONFIG: fromEnv } })).config.collection.interval_seconds).toBe(2);
+    expect(
+      loadConfig(sources({ cwd, env: { GPU_MONITOR_CONFIG: fromEnv }, explicitPath: explicit })).config.collection
+        .interval_seconds,
+    ).toBe(3);
+  });
+
+  test("the per-user file is found when the working directory has none", () => {
+    const cwd = folder();
+    mkdirSync(join(cwd, "home", ".gpu_monitor"), { recursive: true });
+    const user = write(join(cwd, "home", ".gpu_monitor", "config.json"), '{"database": {"file": "m.db"}}');
+    const loaded = loadConfig(sources({ cwd }));
+    expect(loaded.file).toBe(user);
+    expect(loaded.config.database.file).toBe(join(cwd, "home", ".gpu_monitor", "m.db"));
+  });
+
+  test("a --config that does not exist is an error naming it", () => {
+    expect(() => loadConfig(sources({ explicitPath: "/nonexistent/config.json" }))).toThrow(
+      "config file /nonexistent/config.json does not exist",
+    );
+  });
+});
+
+describe("reading it", () => {
+  test("the original tool's example config, with comments", () => {
+    const dir = folder();
+    const file = write(
+      join(dir, "config.json"),
+      `{
+        // as in the original README
+        "server": { "url": "https://example.com/api/metrics", "contract_number": "12345" },
+        "collection": { "interval_seconds": 60, "aggregation_interval_hours": 1 },
+        "database": { "file": "gpu_metrics.db" }, /* relative to this file */
+        "logging": { "file": "gpu_monitor.log", "level": "info" }
+      }`,
+    );
+    const { config, warnings } = loadConfig(sources({ explicitPath: file }));
+    expect(warnings).toEqual([]);
+    expect(config.server).toMatchObject({ url: "https://example.com/api/metrics", contract_number: "12345", timeout_seconds: 30, max_attempts: 10 });
+    expect(config.database.file).toBe(join(dir, "gpu_metrics.db"));
+    expect(config.logging).toMatchObject({ file: join(dir, "gpu_monitor.log"), level: "INFO" });
+  });
+
+  test("legacy keys are accepted with a deprecation warning", () => {
+    const dir = folder();
+    const file = write(
+      join(dir, "config.json"),
+      '{"intervals": {"collection": 30}, "paths": {"database": "/var/lib/g.db", "log": "g.log"}, "server": {"offline": true}}',
+    );
+    const loaded = loadConfig(sources({ explicitPath: file }));
+    expect(loaded.config.collection.interval_seconds).toBe(30);
+    expect(loaded.config.database.file).toBe("/var/lib/g.db");
+    expect(loaded.config.logging.file).toBe(join(dir, "g.log"));
+    expect(loaded.offline).toBe(true);
+    expect(loaded.warnings).toEqual([
+      `${file}: intervals.collection is deprecated, use collection.interval_seconds`,
+      `${file}: paths.database is deprecated, use database.file`,
+      `${file}: paths.log is deprecated, use logging.file`,
+      `${file}: server.offline is deprecated, use the -o/--offline flag or leave server.url unset`,
+    ]);
+  });
+
+  test("secrets and the library path from the environment win over the file", () => {
+    const file = write(join(folder(), "config.json"), '{"server": {"token": "from-file"}, "nvml": {"library": "/a/nvml.so"}}');
+    const { config } = loadConfig(sources({ explicitPath: file, env: { GPU_MONITOR_TOKEN: "from-env", GPU_MONITOR_NVML_LIBRARY: "/b/nvml.so" } }));
+    expect(config.server.token).toBe("from-env");
+    expect(config.nvml.library).toBe("/b/nvml.so");
+  });
+
+  test("a token in a file others can read earns a warning", () => {
+    const file = write(join(folder(), "config.json"), '{"server": {"token": "secret"}}');
+    chmodSync(file, 0o644);
+    const { warnings } = loadConfig(sources({ explicitPath: file }));
+    expect(warnings).toEqual([`config file ${file} holds server.token and others can read it: chmod 600 ${file}`]);
+    expect(warnings.join()).not.toContain("secret\"");
+  });
+});
+
+describe("errors name the file, the key, what was expected and what was found", () => {
+  test("an unknown key, with a did-you-mean", () => {
+    const message = loadError('{"server": {"urll": "https://x"}}');
+    expect(message).toMatch(/config\.json: unknown key server\.urll \(did you mean server\.url\?\)/);
+  });
+  test("an unknown section", () => {
+    expect(loadError('{"colection": {}}')).toContain("unknown key colection (did you mean collection?)");
+  });
+  test("a wrong type", () => {
+    expect(loadError('{"collection": {"interval_seconds": "60"}}')).toMatch(
+      /config\.json: collection\.interval_seconds: expected a number of seconds, found "60"$/,
+    );
+  });
+  test("a value out of range", () => {
+    expect(loadError('{"collection": {"interval_seconds": 0}}')).toContain(
+      "collection.interval_seconds: expected a number of seconds greater than 0, found 0",
+    );
+  });
+  test("a bad log level lists the levels", () => {
+    expect(loadError('{"logging": {"level": "verbose"}}')).toContain(
+      'logging.level: expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL (any case), found "verbose"',
+    );
+  });
+  test("a URL that is not http(s)", () => {
+    expect(loadError('{"server": {"url": "ftp://example.com"}}')).toContain("server.url: expected an http:// or https:// URL");
+  });
+  test("not JSON at all", () => {
+    expect(loadError('{"server": ')).toMatch(/config\.json is not valid JSON/);
+  });
+  test("a list at the top", () => {
+    expect(loadError("[]")).toContain("expected a JSON object at the top level, found a list");
+  });
+});

@@ -39,7 +39,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const command = load ? await load() : root;
     const rest = load ? tokens.filter((token) => token !== commandName) : tokens;
     if (rest.includes("--help") || rest.includes("-h")) {
-      process.stdout.write((await renderUsage(command, load ? root : undefined)) + "\n");
+      process.stdout.write(plain(await renderUsage(command, load ? root : undefined)) + "\n");
       return EXIT.ok;
     }
     if (!load && rest.includes("--version")) {
@@ -48,7 +48,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     rejectUnknownFlags(rest, (await resolveArgs(command)) ?? {}, load ? `gpu_monitor ${commandName}` : "gpu_monitor");
     if (!load) {
-      process.stdout.write((await renderUsage(root)) + "\n");
+      process.stdout.write(plain(await renderUsage(root)) + "\n");
       return EXIT.usage;
     }
     await runCommand(command, { rawArgs: rest });
@@ -56,6 +56,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     return report(error, verbose);
   }
+}
+
+/** citty colours its usage text; keep colour for a terminal that wants it. */
+function plain(text: string): string {
+  const colour = process.stdout.isTTY && !process.env.NO_COLOR;
+  return colour ? text : text.replace(/\x1b\[[0-9;]*m/g, "");
 }
 
 async function resolveArgs(command: CommandDef<any>): Promise<ArgsDef | undefined> {

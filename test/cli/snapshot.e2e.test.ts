@@ -160,13 +160,14 @@ describe("exit codes and messages", () => {
       { index: 1, error: "NVML_ERROR_GPU_IS_LOST", message: expect.stringContaining("fallen off the bus") },
     ]);
     expect(run.stderr.trim().split("\n")).toHaveLength(1);
-    expect(run.stderr).toContain("GPU 1 could not be read");
+    expect(run.stderr).toContain("gpu_monitor: GPU 1: the GPU has fallen off the bus");
   });
 
   test("no permission on one GPU: exit 1, the table shows the others and the error", () => {
     const run = snapshot("no_permission", "table");
     expect(run.exitCode).toBe(1);
-    expect(run.stdout).toContain("no permission to access this GPU");
+    expect(run.stdout).toMatch(/^\s*1\s+unreadable \(NO_PERMISSION\)/m);
+    expect(run.stdout).toContain("GPU 1: no permission to access this GPU");
     expect(run.stdout.match(/NVIDIA L40S/g)).toHaveLength(2);
   });
 

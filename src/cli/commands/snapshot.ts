@@ -33,7 +33,7 @@ export default defineCommand({
       const sample = takeSample(nvml, names);
       process.stdout.write(renderSnapshot(snapshotDocument(sample), format));
       if (sample.host.gpuCount === 0) process.stderr.write("NVML reports no GPUs on this host\n");
-      for (const failure of sample.failures) process.stderr.write(`GPU ${failure.index} could not be read: ${failure.message}\n`);
+      for (const failure of sample.failures) process.stderr.write(`gpu_monitor: ${failure.message}\n`);
       if (sample.failures.length > 0) process.exitCode = 1;
     } finally {
       nvml.close();

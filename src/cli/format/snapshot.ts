@@ -123,7 +123,7 @@ function snapshotTable(document: SnapshotDocument): string {
     ...document.gpus.map((gpu) => ({ index: gpu.index, cells: gpuRow(gpu) })),
     ...document.errors.map((failure) => ({
       index: failure.index,
-      cells: [String(failure.index), `error: ${failure.message}`, "", "", "", "", "", "", "", "", ""],
+      cells: [String(failure.index), `unreadable (${failure.error.replace("NVML_ERROR_", "")})`, ...Array(9).fill(NA)],
     })),
   ].sort((a, b) => a.index - b.index);
   lines.push(
@@ -144,6 +144,7 @@ function snapshotTable(document: SnapshotDocument): string {
       byIndex.map((row) => row.cells),
     ).trimEnd(),
   );
+  for (const failure of document.errors) lines.push(failure.message);
   const processRows = document.gpus.flatMap((gpu) =>
     (gpu.processes ?? []).map((p) => [
       String(gpu.index),

@@ -42,7 +42,8 @@ export const ConfigSchema = v.strictObject({
   ),
   collection: v.optional(
     v.strictObject({
-      interval_seconds: v.optional(positiveNumber("a number of seconds"), 60),
+      // Whole seconds: samples are stored with integer timestamps, one per tick.
+      interval_seconds: v.optional(wholeNumber(1, "a whole number of seconds"), 60),
       aggregation_interval_hours: v.optional(positiveNumber("a number of hours"), 1),
       aggregation_interval_seconds: v.optional(wholeNumber(1, "a whole number of seconds")),
     }),

@@ -3,8 +3,12 @@
 
 import { ptr } from "bun:ffi";
 import {
+  ALREADY_INITIALIZED,
+  ARGUMENT_VERSION_MISMATCH,
   check,
   DRIVER_NOT_LOADED,
+  FUNCTION_NOT_FOUND,
+  NOT_SUPPORTED,
   failureScope,
   INSUFFICIENT_SIZE,
   NvmlError,
@@ -50,8 +54,9 @@ const ENABLE_STATE_ENABLED = 1;
 
 const NO_FIELD_ERRORS: Readonly<Record<string, string>> = Object.freeze({});
 
-/** Process list entries a device buffer holds before it has to grow. */
+/** Process list entries a device buffer holds before it has to grow, and at most. */
 const INITIAL_PROCESS_CAPACITY = 64;
+const MAX_PROCESS_CAPACITY = 16_384;
 /** Process lists change between calls; give up after this many INSUFFICIENT_SIZE answers in one read. */
 const PROCESS_LIST_ATTEMPTS = 5;
 
@@ -75,6 +80,14 @@ interface DeviceSlot {
   pci: PciInfo | null;
   fanCount: number | null;
   eccEnabled: boolean | null;
+  // Versioned functions this GPU answers to: start at the newest symbol and move
+  // to an older one when the newer exists but will not answer (see `demoted`).
+  memoryInfo: BoundFunction | null;
+  clockEventReasons: BoundFunction | null;
+  computeProcesses: BoundFunction | null;
+  graphicsProcesses: BoundFunction | null;
+  /** Bytes of the process buffer the last decode read; zeroed again before the next call. */
+  processBytesUsed: number;
   /** Errors met reading the static parts; repeated in every reading. */
   staticErrors: Record<string, string> | null;
   /** Errors of the reading in progress; allocated only when there is one. */
@@ -98,7 +111,8 @@ export function openNvml(options: OpenNvmlOptions = {}): Nvml {
   const library = openNvmlLibrary(options.libraryPath);
   const init = library.functions.init!;
   const code = init.call();
-  if (code !== 0) {
+  // ALREADY_INITIALIZED: old drivers' way of saying "initialised again" (now reference counted).
+  if (code !== 0 && code !== ALREADY_INITIALIZED) {
     library.close();
     throw new NvmlUnavailableError(initFailureMessage(code, init.symbol, library.path));
   }
@@ -142,6 +156,7 @@ class FfiNvml implements Nvml {
   }
 
   host(): HostInfo {
+    this.ensureOpen();
     this.hostInfo ??= {
       driverVersion: this.systemString(this.fn.driverVersion, BUFFER_SIZE.systemDriverVersion),
       nvmlVersion: this.systemString(this.fn.nvmlVersion, BUFFER_SIZE.systemNvmlVersion),
@@ -151,20 +166,24 @@ class FfiNvml implements Nvml {
   }
 
   deviceCount(): number {
+    this.ensureOpen();
     const count = this.fn.deviceCount!;
     check(count.call(this.scratchBase), count.symbol, "counting GPUs");
     return this.scratchView.getUint32(0, true);
   }
 
   processName(pid: number): string | null {
+    this.ensureOpen();
     const fn = this.fn.processName;
     if (!fn) return null;
+    this.scratch.fill(0);
     if (fn.call(pid, this.scratchBase, BUFFER_SIZE.processName) !== 0) return null;
     const name = readCString(this.scratch, 0, BUFFER_SIZE.processName);
     return name.length > 0 ? name : null;
   }
 
   readGpu(index: number): GpuReading {
+    this.ensureOpen();
     const slot = this.slot(index);
     try {
       return this.readSlot(slot);
@@ -173,6 +192,11 @@ class FfiNvml implements Nvml {
       this.slots.delete(index);
       throw error;
     }
+  }
+
+  /** Calling into an unloaded library would crash the process; say so instead. */
+  private ensureOpen(): void {
+    if (this.closed) throw new NvmlUnavailableError("NVML was already shut down by this process");
   }
 
   close(): void {
@@ -211,6 +235,11 @@ class FfiNvml implements Nvml {
       pci: null,
       fanCount: null,
       eccEnabled: null,
+      memoryInfo: this.fn.memoryInfo,
+      clockEventReasons: this.fn.clockEventReasons,
+      computeProcesses: this.fn.computeProcesses,
+      graphicsProcesses: this.fn.graphicsProcesses,
+      processBytesUsed: 0,
       staticErrors: null,
       errors: null,
       processBytes,
@@ -259,6 +288,7 @@ class FfiNvml implements Nvml {
       : null;
     if (limitMilliwatts === null && fn.powerManagementLimit) {
       limitMilliwatts = this.u32Out(slot, fn.powerManagementLimit, fn.powerManagementLimit.call(h, a), "power_limit");
+      if (limitMilliwatts !== null && slot.errors) delete slot.errors.power_limit; // the fallback answered
     }
     const energy = fn.totalEnergy ? this.u64Out(slot, fn.totalEnergy, fn.totalEnergy.call(h, a), "energy_consumption") : null;
     const clock = fn.clockInfo;
@@ -268,10 +298,9 @@ class FfiNvml implements Nvml {
     const performanceState = fn.performanceState
       ? this.u32Out(slot, fn.performanceState, fn.performanceState.call(h, a), "performance_state")
       : null;
-    const clockEventReasons = fn.clockEventReasons
-      ? this.u64Out(slot, fn.clockEventReasons, fn.clockEventReasons.call(h, a), "clock_event_reasons")
-      : null;
-    const eccOn = slot.eccEnabled === true && fn.totalEccErrors !== null;
+    const clockEventReasons = slot.clockEventReasons ? this.readClockEventReasons(slot) : null;
+    // Counts are asked for unless ECC is known to be off: a failed mode query must not hide them.
+    const eccOn = slot.eccEnabled !== false && fn.totalEccErrors !== null;
     const eccCorrected = eccOn ? this.eccCount(slot, MEMORY_ERROR_CORRECTED, "ecc_errors_corrected") : null;
     const eccUncorrected = eccOn ? this.eccCount(slot, MEMORY_ERROR_UNCORRECTED, "ecc_errors_uncorrected") : null;
     const encoder = fn.encoderUtilization
@@ -286,8 +315,8 @@ class FfiNvml implements Nvml {
     const pcieWidth = fn.pcieLinkWidth
       ? this.u32Out(slot, fn.pcieLinkWidth, fn.pcieLinkWidth.call(h, a), "pcie_link_width")
       : null;
-    const compute = fn.computeProcesses ? this.readProcesses(slot, fn.computeProcesses, "compute", null) : null;
-    const processes = fn.graphicsProcesses ? this.readProcesses(slot, fn.graphicsProcesses, "graphics", compute) : compute;
+    const compute = slot.computeProcesses ? this.readProcesses(slot, "compute", null) : null;
+    const processes = slot.graphicsProcesses ? this.readProcesses(slot, "graphics", compute) : compute;
 
     return {
       index: slot.index,
@@ -351,25 +380,42 @@ class FfiNvml implements Nvml {
   }
 
   private readMemory(slot: DeviceSlot): MemoryInfo | null {
-    const bound = this.fn.memoryInfo;
-    if (!bound) return null;
     const { view, base } = slot;
-    const isV2 = bound.symbol.endsWith("_v2");
-    if (isV2) view.setUint32(OUT_MEMORY, MEMORY_V2_VERSION, true);
-    if (!this.called(slot, bound, bound.call(slot.handle, base + OUT_MEMORY), "memory")) return null;
-    return isV2 ? decodeMemoryV2(view, OUT_MEMORY) : decodeMemoryV1(view, OUT_MEMORY);
+    for (let bound = slot.memoryInfo; bound; bound = slot.memoryInfo) {
+      const isV2 = bound.symbol.endsWith("_v2");
+      if (isV2) view.setUint32(OUT_MEMORY, MEMORY_V2_VERSION, true);
+      const code = bound.call(slot.handle, base + OUT_MEMORY);
+      if (demoted(slot, "memoryInfo", bound, code)) continue;
+      if (!this.called(slot, bound, code, "memory")) return null;
+      return isV2 ? decodeMemoryV2(view, OUT_MEMORY) : decodeMemoryV1(view, OUT_MEMORY);
+    }
+    return null;
   }
 
+  private readClockEventReasons(slot: DeviceSlot): number | null {
+    for (let bound = slot.clockEventReasons; bound; bound = slot.clockEventReasons) {
+      const code = bound.call(slot.handle, slot.base + OUT_A);
+      if (demoted(slot, "clockEventReasons", bound, code)) continue;
+      return this.u64Out(slot, bound, code, "clock_event_reasons");
+    }
+    return null;
+  }
+
+  /**
+   * Per-fan speeds through nvmlDeviceGetFanSpeed_v2; when a fan will not answer
+   * or no fan count is known, the single-fan call gives what it can.
+   */
   private readFans(slot: DeviceSlot): number[] | null {
     const { handle, base, view } = slot;
     const perFan = this.fn.fanSpeedOfFan;
-    if (perFan && slot.fanCount !== null) {
+    if (perFan && slot.fanCount !== null && slot.fanCount > 0) {
       const speeds: number[] = [];
       for (let fan = 0; fan < slot.fanCount; fan++) {
-        if (!this.called(slot, perFan, perFan.call(handle, fan, base + OUT_A), "fan_speed")) return null;
+        if (!this.called(slot, perFan, perFan.call(handle, fan, base + OUT_A), "fan_speed")) break;
         speeds.push(view.getUint32(OUT_A, true));
       }
-      return speeds;
+      if (speeds.length === slot.fanCount) return speeds;
+      if (slot.errors) delete slot.errors.fan_speed; // let the single-fan call decide
     }
     const single = this.fn.fanSpeed;
     if (single && this.called(slot, single, single.call(handle, base + OUT_A), "fan_speed")) {
@@ -386,26 +432,30 @@ class FfiNvml implements Nvml {
   }
 
   /** Appends this kind's processes to `into`; null only when no list could be read at all. */
-  private readProcesses(
-    slot: DeviceSlot,
-    bound: BoundFunction | null,
-    kind: ProcessKind,
-    into: GpuProcess[] | null,
-  ): GpuProcess[] | null {
-    if (!bound) return into;
+  private readProcesses(slot: DeviceSlot, kind: ProcessKind, into: GpuProcess[] | null): GpuProcess[] | null {
+    const key = kind === "compute" ? "computeProcesses" : "graphicsProcesses";
     const field = kind === "compute" ? "compute_processes" : "graphics_processes";
+    // The buffer is all zeros before each call (what the last decode read is cleared
+    // after it), so entries a driver did not write decode as pid 0 and are dropped.
     for (let attempt = 0; attempt < PROCESS_LIST_ATTEMPTS; attempt++) {
+      const bound = slot[key];
+      if (!bound) return into;
       slot.view.setUint32(OUT_A, slot.processCapacity, true);
       const code = bound.call(slot.handle, slot.base + OUT_A, slot.processBase);
       const count = slot.view.getUint32(OUT_A, true);
+      if (demoted(slot, key, bound, code)) continue;
       if (code === INSUFFICIENT_SIZE) {
         // The list grew since the driver last counted it: make room with slack and ask again.
-        growProcessBuffer(slot, Math.max(count + 16, slot.processCapacity * 2));
+        if (count > MAX_PROCESS_CAPACITY) break;
+        growProcessBuffer(slot, Math.min(MAX_PROCESS_CAPACITY, Math.max(count + 16, slot.processCapacity * 2)));
         continue;
       }
       if (!this.called(slot, bound, code, field)) return into;
-      const stride = this.processStride(bound.symbol, slot, count);
-      return decodeProcessEntries(slot.processView, 0, Math.min(count, slot.processCapacity), stride, kind, into ?? []);
+      const entries = Math.min(count, slot.processCapacity);
+      const stride = this.processStride(bound.symbol, slot, entries);
+      const list = decodeProcessEntries(slot.processView, 0, entries, stride, kind, into ?? []);
+      slot.processBytes.fill(0, 0, entries * PROCESS_ENTRY_MAX_SIZE);
+      return dropUnwritten(list);
     }
     (slot.errors ??= {})[field] = returnCodeName(INSUFFICIENT_SIZE);
     return into;
@@ -420,13 +470,16 @@ class FfiNvml implements Nvml {
   }
 
   private readPci(slot: DeviceSlot): PciInfo | null {
-    const bound = this.fn.pciInfo;
-    if (!bound) return null;
-    slot.bytes.fill(0, OUT_STRING, OUT_STRING + PCI_INFO_V3_SIZE);
-    if (!this.called(slot, bound, bound.call(slot.handle, slot.base + OUT_STRING), "pci_bus_id")) return null;
-    return bound.symbol.endsWith("_v3")
-      ? decodePciInfoV3(slot.bytes, slot.view, OUT_STRING)
-      : decodePciInfoLegacy(slot.view, OUT_STRING);
+    for (let bound = this.fn.pciInfo; bound; bound = bound.older) {
+      slot.bytes.fill(0, OUT_STRING, OUT_STRING + PCI_INFO_V3_SIZE);
+      const code = bound.call(slot.handle, slot.base + OUT_STRING);
+      if (bound.older && DEMOTE_ON.has(code)) continue;
+      if (!this.called(slot, bound, code, "pci_bus_id")) return null;
+      return bound.symbol.endsWith("_v3")
+        ? decodePciInfoV3(slot.bytes, slot.view, OUT_STRING)
+        : decodePciInfoLegacy(slot.view, OUT_STRING);
+    }
+    return null;
   }
 
   private readFanCount(slot: DeviceSlot): number | null {
@@ -455,7 +508,7 @@ class FfiNvml implements Nvml {
     if (!bound) return null;
     slot.bytes.fill(0, OUT_STRING, OUT_STRING + size);
     if (!this.called(slot, bound, bound.call(slot.handle, slot.base + OUT_STRING, size), field)) return null;
-    return readCString(slot.bytes, OUT_STRING, size);
+    return readCString(slot.bytes, OUT_STRING, size) || null;
   }
 
   // ---- host ---------------------------------------------------------------
@@ -468,10 +521,28 @@ class FfiNvml implements Nvml {
   }
 
   private cudaVersion(): string | null {
-    const bound = this.fn.cudaDriverVersion;
-    if (!bound || bound.call(this.scratchBase) !== 0) return null;
-    return formatCudaVersion(this.scratchView.getInt32(0, true));
+    for (let bound = this.fn.cudaDriverVersion; bound; bound = bound.older) {
+      if (bound.call(this.scratchBase) === 0) return formatCudaVersion(this.scratchView.getInt32(0, true));
+    }
+    return null;
   }
+}
+
+/** Codes with which a newer symbol says "ask my older sibling". */
+const DEMOTE_ON = new Set([NOT_SUPPORTED, FUNCTION_NOT_FOUND, ARGUMENT_VERSION_MISMATCH]);
+
+type VersionedKey = "memoryInfo" | "clockEventReasons" | "computeProcesses" | "graphicsProcesses";
+
+/** Moves this GPU to the older symbol when the newer one exists but will not answer. */
+function demoted(slot: DeviceSlot, key: VersionedKey, bound: BoundFunction, code: number): boolean {
+  if (!bound.older || !DEMOTE_ON.has(code)) return false;
+  slot[key] = bound.older;
+  return true;
+}
+
+/** Entries with pid 0 are slots the driver did not fill. */
+function dropUnwritten(list: GpuProcess[]): GpuProcess[] {
+  return list.some((entry) => entry.pid === 0) ? list.filter((entry) => entry.pid !== 0) : list;
 }
 
 function growProcessBuffer(slot: DeviceSlot, capacity: number): void {

@@ -51,6 +51,7 @@ export function returnCodeMessage(code: number): string {
 }
 
 export const NOT_SUPPORTED = 3;
+export const ALREADY_INITIALIZED = 5;
 export const NO_PERMISSION = 4;
 export const NOT_FOUND = 6;
 export const INSUFFICIENT_SIZE = 7;
@@ -58,6 +59,7 @@ export const DRIVER_NOT_LOADED = 9;
 export const FUNCTION_NOT_FOUND = 13;
 export const GPU_IS_LOST = 15;
 export const NO_DATA = 21;
+export const ARGUMENT_VERSION_MISMATCH = 25;
 
 /** An NVML call returned something other than success. */
 export class NvmlError extends Error {

@@ -75,6 +75,8 @@ export interface BoundFunction {
   call: NvmlCall;
   /** The symbol that was bound, e.g. nvmlDeviceGetMemoryInfo_v2. */
   symbol: string;
+  /** The next older symbol, for when this one exists but will not answer. */
+  older: BoundFunction | null;
 }
 
 /** Functions without which nothing can be read: a library missing one is not NVML. */
@@ -209,22 +211,30 @@ function bindAll(path: string): BindOutcome {
   };
 }
 
-/** Each symbol in its own dlopen: in Bun one missing symbol fails the whole call. */
+/**
+ * Binds every symbol of the chain the library has, newest first, each in its own
+ * dlopen (in Bun one missing symbol fails the whole call), linked newest to oldest.
+ */
 function bindFirst(
   path: string,
   spec: { symbols: readonly string[]; args: readonly Arg[] },
   handles: Array<{ close(): void }>,
 ): BoundFunction | null {
+  let newest: BoundFunction | null = null;
+  let tail: BoundFunction | null = null;
   for (const symbol of spec.symbols) {
     try {
       const library = dlopen(path, { [symbol]: { args: spec.args, returns: i32 } });
       handles.push(library);
-      return { call: library.symbols[symbol] as unknown as NvmlCall, symbol };
+      const bound: BoundFunction = { call: library.symbols[symbol] as unknown as NvmlCall, symbol, older: null };
+      if (tail) tail.older = bound;
+      else newest = bound;
+      tail = bound;
     } catch {
-      // Not in this driver; try the older name.
+      // Not in this driver; the older name may be.
     }
   }
-  return null;
+  return newest;
 }
 
 function shortReason(error: unknown, path: string): string {

@@ -196,17 +196,17 @@ export function writesWideV3ProcessEntries(driverVersion: string | null): boolea
 }
 
 /**
- * The stride to decode a _v3 process list with. The driver version decides first
- * (`driverWritesWide`, from writesWideV3ProcessEntries); otherwise a list whose 24-byte reading is implausible while its 32-byte
- * reading is plausible is taken as wide (a pid of 0 or an impossible instance id at
- * entry 1+ is what a 32-byte list read at 24 bytes looks like).
+ * The stride to decode a _v3 process list with. The bytes decide first: a list
+ * that reads plausibly at the header's 24 bytes is 24-byte; one that only reads
+ * plausibly at 32 is 32-byte (a 32-byte list read at 24 shows a pid of 0 at entry
+ * 1, the low half of usedGpuCcProtectedMemory). When neither reading is plausible,
+ * `driverWritesWide` (drivers 535.43-535.86, see writesWideV3ProcessEntries) decides.
  */
 export function v3ProcessStride(view: DataView, offset: number, count: number, driverWritesWide: boolean): number {
-  if (driverWritesWide) return PROCESS_ENTRY_SIZE.v3Driver535;
-  if (count < 2 || allPlausible(view, offset, count, PROCESS_ENTRY_SIZE.v3)) return PROCESS_ENTRY_SIZE.v3;
-  return allPlausible(view, offset, count, PROCESS_ENTRY_SIZE.v3Driver535)
-    ? PROCESS_ENTRY_SIZE.v3Driver535
-    : PROCESS_ENTRY_SIZE.v3;
+  if (count < 2) return PROCESS_ENTRY_SIZE.v3; // one entry reads the same at either stride
+  if (allPlausible(view, offset, count, PROCESS_ENTRY_SIZE.v3)) return PROCESS_ENTRY_SIZE.v3;
+  if (allPlausible(view, offset, count, PROCESS_ENTRY_SIZE.v3Driver535)) return PROCESS_ENTRY_SIZE.v3Driver535;
+  return driverWritesWide ? PROCESS_ENTRY_SIZE.v3Driver535 : PROCESS_ENTRY_SIZE.v3;
 }
 
 const MAX_PID = 4_194_304; // Linux PID_MAX_LIMIT on 64-bit

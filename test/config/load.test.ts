@@ -144,12 +144,12 @@ describe("errors name the file, the key, what was expected and what was found", 
   });
   test("a wrong type", () => {
     expect(loadError('{"collection": {"interval_seconds": "60"}}')).toMatch(
-      /config\.json: collection\.interval_seconds: expected a number of seconds, found "60"$/,
+      /config\.json: collection\.interval_seconds: expected a whole number of seconds, found "60"$/,
     );
   });
   test("a value out of range", () => {
     expect(loadError('{"collection": {"interval_seconds": 0}}')).toContain(
-      "collection.interval_seconds: expected a number of seconds greater than 0, found 0",
+      "collection.interval_seconds: expected a whole number of seconds of at least 1, found 0",
     );
   });
   test("a bad log level lists the levels", () => {

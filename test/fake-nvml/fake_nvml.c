@@ -21,6 +21,8 @@
  * return that code and write nothing. A key that names a group ("memory",
  * "pci", "fan", "ecc", "processes", "clock", "power", ...) with "!NAME" fails
  * every key below it (ecc = !X fails ecc.current, ecc.corrected.volatile, ...).
+ * "gpuN.symbol.<function> = !NAME" fails that one entry point only (e.g. a _v2
+ * symbol that exists but refuses), while its older sibling still answers.
  * See the .conf files in test/fake-nvml/scenarios/ and the key list in parse_gpu_key().
  *
  * Per-call cost is kept tiny: the scenario is parsed at init only, everything
@@ -217,6 +219,7 @@ _Static_assert(sizeof(nvmlReturn_t) == 4 && sizeof(nvmlPstates_t) == 4 && sizeof
 #define FAKE_MAX_GPUS 32
 #define FAKE_MAX_FANS 16
 #define FAKE_MAX_PROCS 256   /* per list, including processes added by growth */
+#define FAKE_MAX_SYMBOL_FAILS 8
 #define FAKE_STR 128         /* >= the largest NVML string buffer (96) */
 #define FAKE_GROWTH_PID_BASE 900000u
 #define FAKE_GROWTH_USED_BYTES 1048576ull
@@ -311,6 +314,12 @@ struct nvmlDevice_st {
     unsigned int grow_by, grow_times;
     unsigned int v3_entry_size; /* 24, or 32 for the 535.43-535.86 bug */
     unsigned int compute_calls; /* compute-process calls since init */
+
+    /* "symbol.<nvml function> = !CODE": that one entry point fails, its siblings
+     * (the older or newer symbol for the same data) still answer. */
+    char symbol_fail_name[FAKE_MAX_SYMBOL_FAILS][64];
+    nvmlReturn_t symbol_fail_code[FAKE_MAX_SYMBOL_FAILS];
+    unsigned int symbol_fail_count;
 };
 
 static struct nvmlDevice_st g_gpus[FAKE_MAX_GPUS];
@@ -554,6 +563,12 @@ static int parse_gpu_key(struct nvmlDevice_st *g, const char *key, char *value) 
     if (value[0] == '!') {
         nvmlReturn_t code;
         if (!parse_code(value, &code)) return BAD_VALUE();
+        if (strncmp(key, "symbol.", 7) == 0) {
+            if (g->symbol_fail_count >= FAKE_MAX_SYMBOL_FAILS || strlen(key + 7) >= 64) return BAD_VALUE();
+            strcpy(g->symbol_fail_name[g->symbol_fail_count], key + 7);
+            g->symbol_fail_code[g->symbol_fail_count++] = code;
+            return 1;
+        }
         if (!set_gpu_error(g, key, code)) warn("unknown key %s (error code ignored)", key);
         return 1;
     }
@@ -886,6 +901,13 @@ static int valid_device(nvmlDevice_t d) {
         if ((d)->lost) return NVML_ERROR_GPU_IS_LOST;              \
     } while (0)
 
+/* Checked at the top of versioned entry points only, after DEVICE_CALL. */
+#define SYMBOL(d, name)                                                        \
+    do {                                                                       \
+        for (unsigned int i_ = 0; i_ < (d)->symbol_fail_count; i_++)           \
+            if (strcmp((d)->symbol_fail_name[i_], name) == 0) return (d)->symbol_fail_code[i_]; \
+    } while (0)
+
 #define SLOT(d, s)                                      \
     do {                                                \
         if ((d)->err[s] != NVML_SUCCESS) return (d)->err[s]; \
@@ -1136,6 +1158,7 @@ FAKE_API nvmlReturn_t nvmlDeviceGetPciInfo_v2(nvmlDevice_t device, nvmlPciInfoLe
 
 FAKE_API nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t *pci) {
     DEVICE_CALL(device);
+    SYMBOL(device, "nvmlDeviceGetPciInfo_v3");
     if (!pci) return NVML_ERROR_INVALID_ARGUMENT;
     SLOT(device, S_PCI);
     memcpy(pci->busIdLegacy, device->bus_id_legacy, sizeof pci->busIdLegacy);
@@ -1166,6 +1189,7 @@ FAKE_API nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t 
 #ifndef FAKE_NVML_OLD_DRIVER
 FAKE_API nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *memory) {
     DEVICE_CALL(device);
+    SYMBOL(device, "nvmlDeviceGetMemoryInfo_v2");
     if (!memory) return NVML_ERROR_INVALID_ARGUMENT;
     if (memory->version != nvmlMemory_v2) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
     SLOT(device, S_MEMORY);
@@ -1206,6 +1230,7 @@ FAKE_API nvmlReturn_t nvmlDeviceGetNumFans(nvmlDevice_t device, unsigned int *nu
 
 FAKE_API nvmlReturn_t nvmlDeviceGetFanSpeed_v2(nvmlDevice_t device, unsigned int fan, unsigned int *speed) {
     DEVICE_CALL(device);
+    SYMBOL(device, "nvmlDeviceGetFanSpeed_v2");
     if (!speed) return NVML_ERROR_INVALID_ARGUMENT;
     SLOT(device, S_FAN);
     if (fan >= device->fan_count) return NVML_ERROR_INVALID_ARGUMENT;
@@ -1287,6 +1312,7 @@ FAKE_API nvmlReturn_t nvmlDeviceGetCurrentClocksThrottleReasons(nvmlDevice_t dev
 #ifndef FAKE_NVML_OLD_DRIVER
 FAKE_API nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t device,
                                                              unsigned long long *clocksEventReasons) {
+    if (g_refcount != 0 && valid_device(device)) SYMBOL(device, "nvmlDeviceGetCurrentClocksEventReasons");
     return nvmlDeviceGetCurrentClocksThrottleReasons(device, clocksEventReasons);
 }
 #endif
@@ -1367,6 +1393,7 @@ FAKE_API nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses(nvmlDevice_t device,
 #ifndef FAKE_NVML_OLD_DRIVER
 FAKE_API nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t device, unsigned int *infoCount,
                                                               nvmlProcessInfo_v2_t *infos) {
+    if (g_refcount != 0 && valid_device(device)) SYMBOL(device, "nvmlDeviceGetComputeRunningProcesses_v2");
     return running_processes(device, 1, infoCount, infos, 24);
 }
 
@@ -1377,6 +1404,7 @@ FAKE_API nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v2(nvmlDevice_t devi
 
 FAKE_API nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount,
                                                               nvmlProcessInfo_t *infos) {
+    if (g_refcount != 0 && valid_device(device)) SYMBOL(device, "nvmlDeviceGetComputeRunningProcesses_v3");
     return running_processes(device, 1, infoCount, infos, valid_device(device) ? device->v3_entry_size : 24);
 }
 

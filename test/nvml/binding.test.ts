@@ -300,3 +300,82 @@ describe("process lists", () => {
     ]);
   });
 });
+
+describe("a newer symbol that exists but will not answer", () => {
+  test("memory: _v2 refuses, the plain call answers (used then includes the reservation)", () => {
+    const gpu = nvmlFor(
+      writeScenario(
+        "gpu0.memory.total = 1000\ngpu0.memory.reserved = 10\ngpu0.memory.used = 100\ngpu0.symbol.nvmlDeviceGetMemoryInfo_v2 = !FUNCTION_NOT_FOUND\n",
+      ),
+    ).readGpu(0);
+    expect([gpu.memoryTotalBytes, gpu.memoryUsedBytes, gpu.memoryReservedBytes, gpu.memoryFreeBytes]).toEqual([1000, 110, null, 890]);
+    expect(gpu.fieldErrors).toEqual({});
+  });
+
+  test("clock events, processes and PCI fall back to the older symbol", () => {
+    const nvml = nvmlFor(
+      writeScenario(
+        [
+          "gpu0.clock_event_reasons = 0x4",
+          "gpu0.symbol.nvmlDeviceGetCurrentClocksEventReasons = !NOT_SUPPORTED",
+          "gpu0.processes.compute = 11:100, 12:200",
+          "gpu0.symbol.nvmlDeviceGetComputeRunningProcesses_v3 = !ARGUMENT_VERSION_MISMATCH",
+          "gpu0.pci.bus = 0x65",
+          "gpu0.symbol.nvmlDeviceGetPciInfo_v3 = !NOT_SUPPORTED",
+        ].join("\n"),
+      ),
+    );
+    const gpu = nvml.readGpu(0);
+    expect(gpu.clockEventReasons).toBe(4);
+    expect(gpu.processes!.map((p) => [p.pid, p.usedMemoryBytes])).toEqual([
+      [11, 100],
+      [12, 200],
+    ]);
+    expect(gpu.pciBusId).toBe("00000000:65:00.0");
+    expect(gpu.fieldErrors).toEqual({});
+    expect(nvml.readGpu(0).clockEventReasons).toBe(4); // the choice sticks
+  });
+
+  test("a fan that will not answer per fan: the single-fan call gives the figure", () => {
+    const gpu = nvmlFor(writeScenario("gpu0.fan.speeds = 41,43\ngpu0.symbol.nvmlDeviceGetFanSpeed_v2 = !NOT_SUPPORTED\n")).readGpu(0);
+    expect(gpu.fanSpeedsPercent).toEqual([41]);
+    expect(gpu.fieldErrors).toEqual({});
+  });
+});
+
+describe("robustness", () => {
+  test("a 535 driver that writes 24-byte entries is decoded from the bytes, not the version", () => {
+    const gpu = nvmlFor(
+      writeScenario("driver_version = 535.54.03\ngpu0.processes.compute = 1000:1048576, 1001:2097152, 1002:4194304\n"),
+    ).readGpu(0);
+    expect(gpu.processes!.map((p) => p.pid)).toEqual([1000, 1001, 1002]);
+  });
+
+  test("ECC counts are read even when the mode query fails", () => {
+    const gpu = nvmlFor(writeScenario("gpu0.ecc.current = !UNKNOWN\ngpu0.ecc.corrected.volatile = 7\n")).readGpu(0);
+    expect(gpu.eccEnabled).toBeNull();
+    expect(gpu.eccErrorsCorrected).toBe(7);
+    expect(gpu.fieldErrors).toEqual({ ecc_mode: "NVML_ERROR_UNKNOWN" });
+  });
+
+  test("the management limit stands in for an enforced limit that errs, without a stale error", () => {
+    const gpu = nvmlFor(writeScenario("gpu0.power.enforced_limit = !UNKNOWN\ngpu0.power.limit = 350000\n")).readGpu(0);
+    expect(gpu.powerLimitWatts).toBe(350);
+    expect(gpu.fieldErrors).toEqual({});
+  });
+
+  test("a process list read twice does not repeat stale entries", () => {
+    const nvml = nvmlFor(writeScenario("gpu0.processes.compute = 5:1, 6:2, 7:3\n"));
+    expect(nvml.readGpu(0).processes).toHaveLength(3);
+    expect(nvml.readGpu(0).processes).toHaveLength(3);
+  });
+
+  test("calls after close fail with a message instead of crashing", () => {
+    const nvml = nvmlFor("rtx4090");
+    nvml.close();
+    open = null;
+    expect(() => nvml.deviceCount()).toThrow("NVML was already shut down");
+    expect(() => nvml.readGpu(0)).toThrow(NvmlUnavailableError);
+  });
+});
+

@@ -190,6 +190,15 @@ describe("process lists", () => {
     expect(decodeProcessEntries(wide.view, 0, 3, 32, "compute").map((e) => e.pid)).toEqual([1001, 1002, 1003]);
   });
 
+  test("a 535 driver that writes the header's 24-byte entries is decoded at 24", () => {
+    const narrow = entries(24, [
+      [1000, 1_048_576n],
+      [1001, 2_097_152n],
+      [1002, 4_194_304n],
+    ]);
+    expect(v3ProcessStride(narrow.view, 0, 3, writesWideV3ProcessEntries("535.54.03"))).toBe(24);
+  });
+
   test("an unknown driver writing 32-byte entries is recognised from the bytes", () => {
     const wide = entries(32, [
       [1001, 10n],

@@ -1,0 +1,45 @@
+// Turns closed windows of raw samples into stored aggregates, catching up on
+// every window missed while the agent was down.
+
+import type { Store } from "../store/store.ts";
+import { aggregateWindow, closedWindowStarts } from "./windows.ts";
+
+export interface AggregationSettings {
+  periodSeconds: number;
+  intervalSeconds: number;
+}
+
+/**
+ * Aggregates every closed window after the last stored one, from the window of
+ * the first sample on. A window without samples still gets a record per GPU
+ * that was present before it, with coverage 0: "unmonitored" differs from "idle".
+ * Returns the window starts written.
+ */
+export function aggregateClosedWindows(store: Store, now: number, settings: AggregationSettings): number[] {
+  const first = store.firstSampleTs();
+  if (first === null) return [];
+  const last = store.lastWindowStart();
+  const from = last === null ? first : last + settings.periodSeconds;
+  const written: number[] = [];
+  for (const start of closedWindowStarts(from, now, settings.periodSeconds)) {
+    const samples = [...store.samplesBetween(start, start + settings.periodSeconds)];
+    const previous = store.lastSamplesBefore(start);
+    const aggregates = aggregateWindow({
+      start,
+      periodSeconds: settings.periodSeconds,
+      intervalSeconds: settings.intervalSeconds,
+      samples,
+      previous,
+      expectedGpus: previous.keys(),
+    });
+    if (store.writeWindow(start, settings.periodSeconds, settings.intervalSeconds, now, aggregates)) written.push(start);
+  }
+  return written;
+}
+
+export function aggregationPeriodSeconds(collection: {
+  aggregation_interval_hours: number;
+  aggregation_interval_seconds?: number | undefined;
+}): number {
+  return collection.aggregation_interval_seconds ?? Math.round(collection.aggregation_interval_hours * 3600);
+}

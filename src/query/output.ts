@@ -1,0 +1,91 @@
+// Query output: a JSON array of {timestamp, gpus} objects or CSV rows, written
+// as rows arrive so an export of any range runs in constant memory.
+
+import { once } from "node:events";
+import { csvLine, type CsvValue } from "../cli/format/csv.ts";
+import type { OutputRecord } from "./records.ts";
+import { formatTime } from "./time.ts";
+
+export type QueryFormat = "json" | "csv";
+export const QUERY_FORMATS: readonly QueryFormat[] = ["json", "csv"];
+
+export interface RecordGroup {
+  /** Epoch seconds: the sample's time, or the window's start. */
+  timestamp: number;
+  /** Set for aggregates: the window's length. */
+  periodSeconds?: number;
+  gpus: OutputRecord[];
+}
+
+/** Groups consecutive rows sharing a timestamp. Rows must come ordered by time. */
+export function* groupByTime<Row>(
+  rows: Iterable<Row>,
+  timeOf: (row: Row) => number,
+  toRecord: (row: Row) => OutputRecord,
+  periodOf?: (row: Row) => number,
+): Generator<RecordGroup> {
+  let current: RecordGroup | null = null;
+  for (const row of rows) {
+    const timestamp = timeOf(row);
+    if (current && current.timestamp !== timestamp) {
+      yield current;
+      current = null;
+    }
+    current ??= periodOf ? { timestamp, periodSeconds: periodOf(row), gpus: [] } : { timestamp, gpus: [] };
+    current.gpus.push(toRecord(row));
+  }
+  if (current) yield current;
+}
+
+export interface Output {
+  write(text: string): Promise<void>;
+}
+
+export const stdoutOutput: Output = {
+  async write(text) {
+    if (!process.stdout.write(text)) await once(process.stdout, "drain");
+  },
+};
+
+/** Writes every group; returns how many were written. */
+export async function writeGroups(groups: Iterable<RecordGroup>, format: QueryFormat, out: Output): Promise<number> {
+  return format === "json" ? writeJson(groups, out) : writeCsv(groups, out);
+}
+
+function groupObject(group: RecordGroup): Record<string, unknown> {
+  const object: Record<string, unknown> = { timestamp: formatTime(group.timestamp), gpus: group.gpus };
+  if (group.periodSeconds !== undefined) object.period_seconds = group.periodSeconds;
+  return object;
+}
+
+async function writeJson(groups: Iterable<RecordGroup>, out: Output): Promise<number> {
+  let count = 0;
+  for (const group of groups) {
+    const body = JSON.stringify(groupObject(group), null, 2).replaceAll("\n", "\n  ");
+    await out.write(`${count === 0 ? "[\n  " : ",\n  "}${body}`);
+    count++;
+  }
+  await out.write(count === 0 ? "[]\n" : "\n]\n");
+  return count;
+}
+
+async function writeCsv(groups: Iterable<RecordGroup>, out: Output): Promise<number> {
+  let count = 0;
+  let columns: string[] | null = null;
+  for (const group of groups) {
+    for (const record of group.gpus) {
+      if (!columns) {
+        columns = Object.keys(record);
+        await out.write(csvLine(["timestamp", ...columns]) + "\n");
+      }
+      const cells: CsvValue[] = [formatTime(group.timestamp), ...columns.map((column) => csvValue(record[column]))];
+      await out.write(csvLine(cells) + "\n");
+    }
+    count++;
+  }
+  return count;
+}
+
+function csvValue(value: OutputRecord[string] | undefined): CsvValue {
+  return Array.isArray(value) ? value.join(";") : value;
+}

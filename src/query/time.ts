@@ -1,0 +1,58 @@
+// Times on the command line and in output (DESIGN section 3).
+
+export class TimeParseError extends Error {
+  override readonly name = "TimeParseError";
+}
+
+const TIME_PATTERN =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+
+export const TIME_EXAMPLES = '"2024-03-20T14:30:00", "2024-03-20 14:30", "2024-03-20T14:30:00+02:00" or "2024-03-20T12:30:00Z"';
+
+/**
+ * Epoch seconds of an ISO 8601 time (with or without offset; without one it is
+ * local time), "YYYY-MM-DD HH:MM[:SS]", or a date alone (local midnight).
+ */
+export function parseTime(text: string): number {
+  const match = TIME_PATTERN.exec(text.trim());
+  if (!match) throw new TimeParseError(`'${text}' is not a time: use ${TIME_EXAMPLES}`);
+  const [, y, mo, d, h = "0", mi = "0", s = "0", zone] = match;
+  const parts = [y, mo, d, h, mi, s].map(Number) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = parts;
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) {
+    throw new TimeParseError(`'${text}' is not a valid time: use ${TIME_EXAMPLES}`);
+  }
+  let millis: number;
+  if (zone) {
+    millis = Date.UTC(year, month - 1, day, hour, minute, second) - offsetMinutes(zone) * 60_000;
+    const check = new Date(Date.UTC(year, month - 1, day));
+    if (check.getUTCDate() !== day) throw new TimeParseError(`'${text}' is not a valid date: use ${TIME_EXAMPLES}`);
+  } else {
+    const local = new Date(year, month - 1, day, hour, minute, second);
+    if (local.getDate() !== day || local.getMonth() !== month - 1) {
+      throw new TimeParseError(`'${text}' is not a valid date: use ${TIME_EXAMPLES}`);
+    }
+    millis = local.getTime();
+  }
+  return Math.floor(millis / 1000);
+}
+
+function offsetMinutes(zone: string): number {
+  if (zone.toUpperCase() === "Z") return 0;
+  const sign = zone.startsWith("-") ? -1 : 1;
+  const digits = zone.slice(1).replace(":", "");
+  return sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2) || "0"));
+}
+
+/** ISO 8601 in local time with its offset, e.g. 2024-03-20T14:30:00+01:00. */
+export function formatTime(epochSeconds: number): string {
+  const date = new Date(epochSeconds * 1000);
+  const pad = (n: number, width = 2) => String(Math.abs(n)).padStart(width, "0");
+  const offset = -date.getTimezoneOffset();
+  const sign = offset < 0 ? "-" : "+";
+  return (
+    `${pad(date.getFullYear(), 4)}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
+    `T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}` +
+    `${sign}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`
+  );
+}

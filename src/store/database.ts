@@ -1,0 +1,94 @@
+// Opening the SQLite file: pragmas, migrations, and errors that say what to do.
+
+import { Database, SQLiteError } from "bun:sqlite";
+import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { dirname } from "node:path";
+import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
+
+export class StoreError extends Error {
+  override readonly name = "StoreError";
+}
+
+export interface OpenStoreOptions {
+  /** Query commands open read-only: they never create or migrate a database. */
+  readonly?: boolean;
+  /** How long to wait for another connection's write lock (ms). */
+  busyTimeoutMs?: number;
+}
+
+export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
+export function openDatabase(file: string, options: OpenStoreOptions = {}): Database {
+  const readonly = options.readonly ?? false;
+  if (readonly && !existsSync(file)) {
+    throw new StoreError(`no database at ${file} yet: the agent creates it on its first sample (gpu_monitor run)`);
+  }
+  if (!readonly) createOwnerOnly(file);
+  let db: Database;
+  try {
+    db = new Database(file, readonly ? { readonly: true, strict: true } : { readwrite: true, create: true, strict: true });
+  } catch (error) {
+    throw new StoreError(`cannot open database ${file}: ${(error as Error).message}`);
+  }
+  try {
+    db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS}`);
+    // A corrupt or foreign file opens fine and fails on its first read: read now.
+    const version = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+    if (version > SCHEMA_VERSION) {
+      throw new StoreError(
+        `database ${file} was written by a newer gpu_monitor (schema ${version}, this one knows ${SCHEMA_VERSION}): upgrade gpu_monitor, or point database.file elsewhere`,
+      );
+    }
+    if (!readonly) {
+      db.exec("PRAGMA journal_mode = WAL"); // readers (query commands) never block the agent's writes
+      // FULL: each tick's commit is fsynced, so even a power cut loses at most the
+      // sample in flight. One fsync per tick (default every 60 s) costs nothing that matters.
+      db.exec("PRAGMA synchronous = FULL");
+      db.exec("PRAGMA foreign_keys = ON");
+      migrate(db, version);
+    } else if (version < SCHEMA_VERSION) {
+      throw new StoreError(`database ${file} has an older schema (${version}); start the agent once to upgrade it`);
+    }
+    return db;
+  } catch (error) {
+    db.close();
+    throw asStoreError(error, file);
+  }
+}
+
+function migrate(db: Database, from: number): void {
+  for (let version = from; version < SCHEMA_VERSION; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]!);
+      db.exec(`PRAGMA user_version = ${version + 1}`);
+    })();
+  }
+}
+
+/** The file and its folder exist, and the file is readable by its owner only. */
+function createOwnerOnly(file: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  if (!existsSync(file)) closeSync(openSync(file, "a", 0o600));
+}
+
+/** Turns SQLite's codes into messages a person can act on. */
+export function asStoreError(error: unknown, file: string): Error {
+  if (error instanceof StoreError) return error;
+  if (error instanceof SQLiteError) {
+    const code = error.code ?? "";
+    if (code.startsWith("SQLITE_NOTADB") || code.startsWith("SQLITE_CORRUPT")) {
+      return new StoreError(
+        `database ${file} is corrupt or not a gpu_monitor database (${code}): move it aside (mv '${file}' '${file}.corrupt') and the agent starts a new one; it was not changed`,
+      );
+    }
+    if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
+      return new StoreError(`database ${file} is locked by another process (${code}), still after waiting: try again later`);
+    }
+    if (code.startsWith("SQLITE_FULL")) return new StoreError(`database ${file}: the disk is full (${code})`);
+    if (code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_IOERR")) {
+      return new StoreError(`database ${file} cannot be written (${code}): ${error.message}`);
+    }
+    return new StoreError(`database ${file}: ${error.message} (${code})`);
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -1,0 +1,117 @@
+// The database schema, as migrations run in order by PRAGMA user_version.
+// Metrics are typed columns with integer UTC timestamps (seconds), never JSON.
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: GPUs, raw samples, window aggregates and the send ledger.
+  `
+  CREATE TABLE gpus (
+    id INTEGER PRIMARY KEY,
+    uid TEXT NOT NULL UNIQUE,
+    pci_bus_id TEXT,
+    name TEXT,
+    serial TEXT,
+    -- Values that do not change while a GPU is installed are kept here, not in every sample.
+    memory_total INTEGER,
+    memory_reserved INTEGER,
+    ecc_enabled INTEGER,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL
+  );
+
+  -- One row per GPU per tick. WITHOUT ROWID with (ts, gpu_id) first: ticks append at
+  -- the end of the tree and time-range queries need no second index.
+  CREATE TABLE samples (
+    ts INTEGER NOT NULL,
+    gpu_id INTEGER NOT NULL REFERENCES gpus(id),
+    temperature INTEGER,
+    memory_used INTEGER,
+    memory_free INTEGER,
+    gpu_utilization INTEGER,
+    memory_utilization INTEGER,
+    power_mw INTEGER,
+    power_limit_mw INTEGER,
+    fan_speed INTEGER,
+    graphics_clock INTEGER,
+    sm_clock INTEGER,
+    memory_clock INTEGER,
+    energy_mj INTEGER,
+    performance_state INTEGER,
+    clock_event_reasons INTEGER,
+    ecc_errors_corrected INTEGER,
+    ecc_errors_uncorrected INTEGER,
+    encoder_utilization INTEGER,
+    decoder_utilization INTEGER,
+    pcie_link_generation INTEGER,
+    pcie_link_width INTEGER,
+    PRIMARY KEY (ts, gpu_id)
+  ) WITHOUT ROWID;
+
+  -- One row per closed aggregation window; the send ledger's state lives here too.
+  CREATE TABLE windows (
+    start INTEGER PRIMARY KEY,
+    period_seconds INTEGER NOT NULL,
+    interval_seconds REAL NOT NULL,
+    aggregated_at INTEGER NOT NULL,
+    send_state TEXT NOT NULL DEFAULT 'pending' CHECK (send_state IN ('pending', 'sent', 'failed')),
+    sent_at INTEGER,
+    server_uid TEXT,
+    next_attempt_at INTEGER
+  );
+  CREATE INDEX windows_pending ON windows (send_state, start) WHERE send_state != 'sent';
+
+  CREATE TABLE aggregates (
+    window_start INTEGER NOT NULL REFERENCES windows(start) ON DELETE CASCADE,
+    gpu_id INTEGER NOT NULL REFERENCES gpus(id),
+    sample_count INTEGER NOT NULL,
+    coverage REAL NOT NULL,
+    energy_mj INTEGER,
+    temperature REAL, temperature_min INTEGER, temperature_max INTEGER,
+    memory_used REAL, memory_used_min INTEGER, memory_used_max INTEGER,
+    memory_free REAL, memory_free_min INTEGER, memory_free_max INTEGER,
+    gpu_utilization REAL, gpu_utilization_min INTEGER, gpu_utilization_max INTEGER,
+    memory_utilization REAL, memory_utilization_min INTEGER, memory_utilization_max INTEGER,
+    power_mw REAL, power_mw_min INTEGER, power_mw_max INTEGER,
+    power_limit_mw REAL, power_limit_mw_min INTEGER, power_limit_mw_max INTEGER,
+    fan_speed REAL, fan_speed_min INTEGER, fan_speed_max INTEGER,
+    graphics_clock REAL, graphics_clock_min INTEGER, graphics_clock_max INTEGER,
+    sm_clock REAL, sm_clock_min INTEGER, sm_clock_max INTEGER,
+    memory_clock REAL, memory_clock_min INTEGER, memory_clock_max INTEGER,
+    encoder_utilization REAL, encoder_utilization_min INTEGER, encoder_utilization_max INTEGER,
+    decoder_utilization REAL, decoder_utilization_min INTEGER, decoder_utilization_max INTEGER,
+    PRIMARY KEY (window_start, gpu_id)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE send_attempts (
+    id INTEGER PRIMARY KEY,
+    window_start INTEGER NOT NULL REFERENCES windows(start) ON DELETE CASCADE,
+    attempted_at INTEGER NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('sent', 'retryable', 'fatal')),
+    http_status INTEGER,
+    error TEXT,
+    server_uid TEXT,
+    latency_ms INTEGER
+  );
+  CREATE INDEX send_attempts_window ON send_attempts (window_start, attempted_at);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** The metrics aggregated per window: stored column and output field name. */
+export const AGGREGATED_METRICS = [
+  "temperature",
+  "memory_used",
+  "memory_free",
+  "gpu_utilization",
+  "memory_utilization",
+  "power_mw",
+  "power_limit_mw",
+  "fan_speed",
+  "graphics_clock",
+  "sm_clock",
+  "memory_clock",
+  "encoder_utilization",
+  "decoder_utilization",
+] as const;
+
+export type AggregatedMetric = (typeof AGGREGATED_METRICS)[number];

@@ -315,8 +315,10 @@ class FfiNvml implements Nvml {
     const pcieWidth = fn.pcieLinkWidth
       ? this.u32Out(slot, fn.pcieLinkWidth, fn.pcieLinkWidth.call(h, a), "pcie_link_width")
       : null;
-    const compute = slot.computeProcesses ? this.readProcesses(slot, "compute", null) : null;
-    const processes = slot.graphicsProcesses ? this.readProcesses(slot, "graphics", compute) : compute;
+    const compute = slot.computeProcesses ? this.readProcesses(slot, slot.computeProcesses, "compute", null) : null;
+    const processes = slot.graphicsProcesses
+      ? this.readProcesses(slot, slot.graphicsProcesses, "graphics", compute)
+      : compute;
 
     return {
       index: slot.index,
@@ -432,18 +434,26 @@ class FfiNvml implements Nvml {
   }
 
   /** Appends this kind's processes to `into`; null only when no list could be read at all. */
-  private readProcesses(slot: DeviceSlot, kind: ProcessKind, into: GpuProcess[] | null): GpuProcess[] | null {
-    const key = kind === "compute" ? "computeProcesses" : "graphicsProcesses";
+  private readProcesses(
+    slot: DeviceSlot,
+    first: BoundFunction,
+    kind: ProcessKind,
+    into: GpuProcess[] | null,
+  ): GpuProcess[] | null {
     const field = kind === "compute" ? "compute_processes" : "graphics_processes";
-    // The buffer is all zeros before each call (what the last decode read is cleared
-    // after it), so entries a driver did not write decode as pid 0 and are dropped.
+    let bound = first;
+    // Every pid slot is 0 before each call (the last decode clears the pids it read),
+    // so entries a driver did not write decode as pid 0 and are dropped.
     for (let attempt = 0; attempt < PROCESS_LIST_ATTEMPTS; attempt++) {
-      const bound = slot[key];
-      if (!bound) return into;
       slot.view.setUint32(OUT_A, slot.processCapacity, true);
       const code = bound.call(slot.handle, slot.base + OUT_A, slot.processBase);
       const count = slot.view.getUint32(OUT_A, true);
-      if (demoted(slot, key, bound, code)) continue;
+      if (code !== 0 && bound.older && DEMOTE_ON.has(code)) {
+        bound = bound.older;
+        if (kind === "compute") slot.computeProcesses = bound;
+        else slot.graphicsProcesses = bound;
+        continue;
+      }
       if (code === INSUFFICIENT_SIZE) {
         // The list grew since the driver last counted it: make room with slack and ask again.
         if (count > MAX_PROCESS_CAPACITY) break;
@@ -454,7 +464,7 @@ class FfiNvml implements Nvml {
       const entries = Math.min(count, slot.processCapacity);
       const stride = this.processStride(bound.symbol, slot, entries);
       const list = decodeProcessEntries(slot.processView, 0, entries, stride, kind, into ?? []);
-      slot.processBytes.fill(0, 0, entries * PROCESS_ENTRY_MAX_SIZE);
+      for (let i = 0; i < entries; i++) slot.processView.setUint32(i * stride, 0, true);
       return dropUnwritten(list);
     }
     (slot.errors ??= {})[field] = returnCodeName(INSUFFICIENT_SIZE);
@@ -531,11 +541,11 @@ class FfiNvml implements Nvml {
 /** Codes with which a newer symbol says "ask my older sibling". */
 const DEMOTE_ON = new Set([NOT_SUPPORTED, FUNCTION_NOT_FOUND, ARGUMENT_VERSION_MISMATCH]);
 
-type VersionedKey = "memoryInfo" | "clockEventReasons" | "computeProcesses" | "graphicsProcesses";
+type VersionedKey = "memoryInfo" | "clockEventReasons";
 
 /** Moves this GPU to the older symbol when the newer one exists but will not answer. */
 function demoted(slot: DeviceSlot, key: VersionedKey, bound: BoundFunction, code: number): boolean {
-  if (!bound.older || !DEMOTE_ON.has(code)) return false;
+  if (code === 0 || !bound.older || !DEMOTE_ON.has(code)) return false;
   slot[key] = bound.older;
   return true;
 }

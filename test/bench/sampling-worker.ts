@@ -19,7 +19,7 @@ function readAll(): void {
 
 /** CPU nanoseconds (user + system, all threads: GC included) per call of `work`. */
 function cpuNanosPer(work: () => void, count: number): number {
-  for (let i = 0; i < Math.min(count, 20_000); i++) work(); // reach the optimising JIT tiers first
+  for (let i = 0; i < Math.min(count, 50_000); i++) work(); // reach the optimising JIT tiers first
   const before = process.cpuUsage();
   for (let i = 0; i < count; i++) work();
   const used = process.cpuUsage(before);

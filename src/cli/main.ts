@@ -1,61 +1,67 @@
-// The command line: rewrites legacy flags, picks the command, runs it, and turns
-// errors into one line and an exit code (stack traces only with --verbose).
+// The command line: picks the command, runs it, and turns errors into one line
+// and an exit code (stack traces only with --verbose).
 
-import { defineCommand, renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
+import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
 import { ConfigError } from "../config/load.ts";
 import { NvmlError, NvmlUnavailableError } from "../nvml/index.ts";
+import { TimeParseError } from "../query/time.ts";
+import { StoreError } from "../store/database.ts";
+import { AgentLockError } from "../store/lock.ts";
 import { VERSION } from "../version.ts";
-import { rejectUnknownFlags, rewriteLegacyFlags } from "./argv.ts";
+import { rejectUnknownFlags } from "./argv.ts";
 import { EXIT, UsageError } from "./errors.ts";
+import { LEGACY_USAGE, parseLegacyArgs } from "./legacy.ts";
 
 type LazyCommand = () => Promise<CommandDef<any>>;
 
 const COMMANDS: Record<string, LazyCommand> = {
+  run: () => import("./commands/run.ts").then((m) => m.default),
   snapshot: () => import("./commands/snapshot.ts").then((m) => m.default),
+  export: () => import("./commands/export.ts").then((m) => m.default),
 };
 
-const root = defineCommand({
-  meta: {
-    name: "gpu_monitor",
-    version: VERSION,
-    description: "GPU metrics agent: reads NVIDIA GPUs through NVML",
-  },
-  args: {
-    version: { type: "boolean", description: "Print the version and exit" },
-    verbose: { type: "boolean", alias: "v", description: "Debug output; stack traces on errors" },
-  },
-  subCommands: Object.fromEntries(Object.entries(COMMANDS).map(([name, load]) => [name, load])),
-});
-
 export async function main(argv: readonly string[]): Promise<number> {
-  const tokens = rewriteLegacyFlags(argv);
-  const verbose = tokens.includes("--verbose") || tokens.includes("-v");
+  const verbose = argv.includes("--verbose") || argv.includes("-v");
   try {
-    const commandName = tokens.find((token) => !token.startsWith("-"));
-    const load = commandName ? COMMANDS[commandName] : undefined;
-    if (commandName && !load) {
-      throw new UsageError(`unknown command '${commandName}'; commands: ${Object.keys(COMMANDS).join(", ")}`);
-    }
-    const command = load ? await load() : root;
-    const rest = load ? tokens.filter((token) => token !== commandName) : tokens;
-    if (rest.includes("--help") || rest.includes("-h")) {
-      process.stdout.write(plain(await renderUsage(command, load ? root : undefined)) + "\n");
-      return EXIT.ok;
-    }
-    if (!load && rest.includes("--version")) {
-      process.stdout.write(`${VERSION}\n`);
-      return EXIT.ok;
-    }
-    rejectUnknownFlags(rest, (await resolveArgs(command)) ?? {}, load ? `gpu_monitor ${commandName}` : "gpu_monitor");
-    if (!load) {
-      process.stdout.write(plain(await renderUsage(root)) + "\n");
-      return EXIT.usage;
-    }
-    await runCommand(command, { rawArgs: rest });
-    return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
+    const load = argv[0] !== undefined ? COMMANDS[argv[0]] : undefined;
+    if (load) return await runSubcommand(argv[0]!, await load(), argv.slice(1));
+    return await runLegacy(argv);
   } catch (error) {
     return report(error, verbose);
   }
+}
+
+async function runSubcommand(name: string, command: CommandDef<any>, rest: string[]): Promise<number> {
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(plain(await renderUsage(command)) + "\n");
+    return EXIT.ok;
+  }
+  rejectUnknownFlags(rest, (await resolveArgs(command)) ?? {}, `gpu_monitor ${name}`);
+  await runCommand(command, { rawArgs: rest });
+  return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
+}
+
+/** The original tool's command line: bare runs the agent, -sc/-ls/-ss query. */
+async function runLegacy(argv: readonly string[]): Promise<number> {
+  const args = parseLegacyArgs(argv);
+  if (args.help) {
+    process.stdout.write(LEGACY_USAGE);
+    return EXIT.ok;
+  }
+  if (args.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return EXIT.ok;
+  }
+  if (args.showCollection !== undefined) {
+    const { showCollectionCommand } = await import("./commands/showCollection.ts");
+    return showCollectionCommand(args.showCollection, args);
+  }
+  if (args.listSends || args.searchSend !== undefined) {
+    throw new UsageError("-ls and -ss read the send ledger, which this version does not fill yet (shipping comes next)");
+  }
+  const { startAgent } = await import("./commands/run.ts");
+  await startAgent(args);
+  return EXIT.ok;
 }
 
 /** citty colours its usage text; keep colour for a terminal that wants it. */
@@ -71,18 +77,19 @@ async function resolveArgs(command: CommandDef<any>): Promise<ArgsDef | undefine
 
 /** One line on stderr, and the exit code the error stands for. */
 function report(error: unknown, verbose: boolean): number {
-  const [prefix, code] =
-    error instanceof UsageError
-      ? ["usage error", EXIT.usage]
-      : error instanceof ConfigError
-        ? ["config error", EXIT.usage]
-      : error instanceof NvmlUnavailableError
-        ? ["NVML unavailable", EXIT.nvmlUnavailable]
-        : error instanceof NvmlError
-          ? ["NVML error", EXIT.failure]
-          : ["error", EXIT.failure];
+  const [prefix, code] = classify(error);
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`gpu_monitor: ${prefix}: ${message}\n`);
   if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
   return code;
+}
+
+function classify(error: unknown): [string, number] {
+  if (error instanceof UsageError || error instanceof TimeParseError) return ["usage error", EXIT.usage];
+  if (error instanceof ConfigError) return ["config error", EXIT.usage];
+  if (error instanceof NvmlUnavailableError) return ["NVML unavailable", EXIT.nvmlUnavailable];
+  if (error instanceof NvmlError) return ["NVML error", EXIT.failure];
+  if (error instanceof StoreError) return ["database error", EXIT.failure];
+  if (error instanceof AgentLockError) return ["already running", EXIT.failure];
+  return ["error", EXIT.failure];
 }

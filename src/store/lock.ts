@@ -1,7 +1,8 @@
 // One agent per database: a lock file beside it holding the agent's pid.
 // A lock left by an agent that died (kill -9, power loss) is taken over.
 
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
 
 export class AgentLockError extends Error {
   override readonly name = "AgentLockError";
@@ -30,6 +31,7 @@ export function runningAgentPid(databaseFile: string): number | null {
 
 export function acquireAgentLock(databaseFile: string): AgentLock {
   const path = lockPath(databaseFile);
+  mkdirSync(dirname(path), { recursive: true });
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, "wx", 0o644);

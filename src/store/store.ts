@@ -102,7 +102,11 @@ export class Store {
     this.db.close();
   }
 
-  /** Stores one tick's readings in one transaction: all of it or nothing. */
+  /**
+   * Stores one tick's readings in one transaction: all of it or nothing. IMMEDIATE
+   * takes the write lock first, so a busy database is waited for (busy_timeout);
+   * a deferred transaction upgrading to write in WAL mode would fail at once.
+   */
   writeTick(ts: number, gpus: readonly GpuSample[]): void {
     try {
       this.db.transaction(() => {
@@ -133,7 +137,7 @@ export class Store {
             gpu.pcieLinkWidth,
           );
         }
-      })();
+      }).immediate();
     } catch (error) {
       this.gpuIds.clear(); // a rolled-back insert may have left a cached id that does not exist
       throw asStoreError(error, this.file);
@@ -216,7 +220,7 @@ export class Store {
           insertAggregate.run(start, gpu.gpuId, gpu.sampleCount, gpu.coverage, gpu.energyMillijoules, ...values);
         }
         return true;
-      })();
+      }).immediate();
     } catch (error) {
       throw asStoreError(error, this.file);
     }

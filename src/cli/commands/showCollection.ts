@@ -1,0 +1,26 @@
+// -sc / --show-collection [TIME] of the original tool.
+import { aggregationPeriodSeconds } from "../../aggregate/aggregator.ts";
+import { showCollection } from "../../query/collection.ts";
+import { stdoutOutput, writeGroups, type QueryFormat } from "../../query/output.ts";
+import { Store } from "../../store/store.ts";
+import { EXIT } from "../errors.ts";
+import { commandConfig } from "../shared.ts";
+
+export async function showCollectionCommand(
+  time: string,
+  flags: { config?: string | undefined; outputFormat?: string | undefined },
+): Promise<number> {
+  const { config } = commandConfig({ config: flags.config });
+  const store = Store.open(config.database.file, { readonly: true });
+  try {
+    const period = aggregationPeriodSeconds(config.collection);
+    const result = showCollection(store, time, period, Math.floor(Date.now() / 1000));
+    const format = (flags.outputFormat ?? "json") as QueryFormat;
+    if ((await writeGroups(result.groups, format, stdoutOutput)) === 0) {
+      process.stderr.write(`No data for ${time === "" ? "the current window" : time}: searched ${result.searched} in ${config.database.file}\n`);
+    }
+    return EXIT.ok;
+  } finally {
+    store.close();
+  }
+}

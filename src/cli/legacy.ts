@@ -1,0 +1,120 @@
+// The original tool's top-level flags, parsed exactly: `gpu_monitor [-c PATH] [-o]
+// [-v] [-l LEVEL] [-ls | -ss TIME | -sc [TIME]] [-f json|csv]`. Bare `gpu_monitor`
+// runs the agent. A parser of our own, because -sc takes an optional (possibly
+// empty) value, which citty cannot express.
+
+import { closest } from "../util/closest.ts";
+import { rewriteLegacyFlags } from "./argv.ts";
+import { UsageError } from "./errors.ts";
+
+export interface LegacyArgs {
+  help: boolean;
+  version: boolean;
+  config?: string;
+  offline: boolean;
+  verbose: boolean;
+  logLevel?: string;
+  listSends: boolean;
+  searchSend?: string;
+  /** "" for the current window; undefined when -sc is absent. */
+  showCollection?: string;
+  outputFormat?: string;
+  nvmlLibrary?: string;
+}
+
+const VALUE_FLAGS: Record<string, keyof LegacyArgs> = {
+  "-c": "config",
+  "--config": "config",
+  "-l": "logLevel",
+  "--log-level": "logLevel",
+  "--search-send": "searchSend",
+  "-f": "outputFormat",
+  "--output-format": "outputFormat",
+  "--nvml-library": "nvmlLibrary",
+};
+
+const SWITCHES: Record<string, keyof LegacyArgs> = {
+  "-h": "help",
+  "--help": "help",
+  "--version": "version",
+  "-o": "offline",
+  "--offline": "offline",
+  "-v": "verbose",
+  "--verbose": "verbose",
+  "--list-sends": "listSends",
+};
+
+const LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
+
+export function parseLegacyArgs(argv: readonly string[]): LegacyArgs {
+  const tokens = rewriteLegacyFlags(argv);
+  const args: LegacyArgs = { help: false, version: false, offline: false, verbose: false, listSends: false };
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i]!;
+    const eq = token.startsWith("--") ? token.indexOf("=") : -1;
+    const flag = eq > 0 ? token.slice(0, eq) : token;
+    const inline = eq > 0 ? token.slice(eq + 1) : undefined;
+    if (flag === "--show-collection") {
+      // Optional value: the next token unless it is another flag.
+      const next = tokens[i + 1];
+      args.showCollection = inline ?? (next !== undefined && !next.startsWith("-") ? (i++, next) : "");
+      continue;
+    }
+    const switchName = SWITCHES[flag];
+    if (switchName) {
+      (args as unknown as Record<string, boolean>)[switchName] = true;
+      continue;
+    }
+    const valueName = VALUE_FLAGS[flag];
+    if (valueName) {
+      const value = inline ?? tokens[++i];
+      if (value === undefined) throw new UsageError(`${flag} needs a value; see 'gpu_monitor --help'`);
+      (args as unknown as Record<string, string>)[valueName] = value;
+      continue;
+    }
+    const known = [...Object.keys(SWITCHES), ...Object.keys(VALUE_FLAGS), "--show-collection"].filter((f) => f.startsWith("--"));
+    const hint = token.startsWith("-") ? closest(flag, known) : undefined;
+    throw new UsageError(
+      token.startsWith("-")
+        ? `unknown option ${flag}${hint ? ` (did you mean ${hint}?)` : ""}; see 'gpu_monitor --help'`
+        : `unknown command '${token}'; see 'gpu_monitor --help'`,
+    );
+  }
+  if (args.logLevel && !LEVELS.includes(args.logLevel.toUpperCase())) {
+    throw new UsageError(`--log-level must be one of ${LEVELS.join(", ")} (any case), not '${args.logLevel}'`);
+  }
+  if (args.outputFormat && !["json", "csv"].includes(args.outputFormat)) {
+    throw new UsageError(`--output-format must be json or csv, not '${args.outputFormat}'`);
+  }
+  const queries = [args.listSends, args.searchSend !== undefined, args.showCollection !== undefined].filter(Boolean);
+  if (queries.length > 1) throw new UsageError("use one of -ls, -ss and -sc at a time");
+  return args;
+}
+
+export const LEGACY_USAGE = `gpu_monitor: GPU metrics agent (reads NVIDIA GPUs through NVML)
+
+USAGE
+  gpu_monitor [-c PATH] [-o] [-v] [-l LEVEL]     run the agent in the foreground
+  gpu_monitor -sc [TIME] [-f json|csv]           show collected data
+  gpu_monitor <command> [options]
+
+OPTIONS
+  -h, --help                    this help
+  -c, --config PATH             config file
+  -o, --offline                 collect and aggregate, send nothing
+  -v, --verbose                 debug logging
+  -l, --log-level LEVEL         DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)
+  -sc, --show-collection [TIME] raw samples of TIME's minute; the aggregate when TIME starts
+                                an aggregated window; with no TIME the current window
+  -f, --output-format json|csv  output format of -sc (default json)
+      --nvml-library PATH       NVML library to load instead of the system's
+      --version                 print the version
+
+COMMANDS
+  run        the agent in the foreground (what the service runs)
+  snapshot   read every GPU now and print it
+  export     raw samples or aggregates of a time range
+
+TIME: "2024-03-20T14:30:00" (local), "2024-03-20 14:30", "2024-03-20T14:30:00+02:00" or "...Z"
+Use 'gpu_monitor <command> --help' for a command's options.
+`;

@@ -1,0 +1,45 @@
+// Deleting old data in small batches, yielding between them, so a tick never
+// waits long behind a prune.
+
+import type { Store } from "./store.ts";
+
+export interface RetentionSettings {
+  rawDays: number;
+  aggregatedDays: number;
+}
+
+export interface PruneResult {
+  samples: number;
+  windows: number;
+  batches: number;
+}
+
+const DAY = 86_400;
+
+export async function pruneOldData(
+  store: Store,
+  nowSeconds: number,
+  settings: RetentionSettings,
+  options: { batchRows?: number; yieldBetween?: () => Promise<void> } = {},
+): Promise<PruneResult> {
+  const batchRows = options.batchRows ?? 2000;
+  const pause = options.yieldBetween ?? (() => new Promise<void>((resolve) => setTimeout(resolve, 0)));
+  const result: PruneResult = { samples: 0, windows: 0, batches: 0 };
+  const rawCutoff = nowSeconds - settings.rawDays * DAY;
+  for (;;) {
+    const deleted = store.pruneSamples(rawCutoff, batchRows);
+    result.samples += deleted;
+    result.batches++;
+    if (deleted < batchRows) break;
+    await pause();
+  }
+  const aggregateCutoff = nowSeconds - settings.aggregatedDays * DAY;
+  for (;;) {
+    const deleted = store.pruneWindows(aggregateCutoff, Math.max(1, Math.floor(batchRows / 20)));
+    result.windows += deleted;
+    result.batches++;
+    if (deleted < Math.max(1, Math.floor(batchRows / 20))) break;
+    await pause();
+  }
+  return result;
+}

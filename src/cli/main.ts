@@ -23,12 +23,24 @@ const COMMANDS: Record<string, LazyCommand> = {
 export async function main(argv: readonly string[]): Promise<number> {
   const verbose = argv.includes("--verbose") || argv.includes("-v");
   try {
-    const load = argv[0] !== undefined ? COMMANDS[argv[0]] : undefined;
-    if (load) return await runSubcommand(argv[0]!, await load(), argv.slice(1));
+    const at = commandPosition(argv);
+    if (at >= 0) return await runSubcommand(argv[at]!, await COMMANDS[argv[at]!]!(), argv.toSpliced(at, 1));
     return await runLegacy(argv);
   } catch (error) {
     return report(error, verbose);
   }
+}
+
+const FLAGS_WITH_VALUES = new Set(["-c", "--config", "-l", "--log-level", "-f", "--output-format", "--nvml-library", "-ss", "--search-send"]);
+
+/** Where the command name is (`gpu_monitor -c x.json export ...` works too), or -1. */
+function commandPosition(argv: readonly string[]): number {
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i]!;
+    if (FLAGS_WITH_VALUES.has(token)) i++;
+    else if (!token.startsWith("-")) return token in COMMANDS ? i : -1;
+  }
+  return -1;
 }
 
 async function runSubcommand(name: string, command: CommandDef<any>, rest: string[]): Promise<number> {

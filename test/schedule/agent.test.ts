@@ -1,0 +1,165 @@
+// The agent loop with a clock the test drives and a TypeScript stand-in for NVML
+// (the binding itself is tested through bun:ffi in test/nvml/).
+
+import { describe, expect, test } from "bun:test";
+import * as v from "valibot";
+import { ConfigSchema } from "../../src/config/schema.ts";
+import { createLogger } from "../../src/log.ts";
+import { NvmlUnavailableError, type Nvml } from "../../src/nvml/index.ts";
+import type { Clock } from "../../src/schedule/clock.ts";
+import { runAgent } from "../../src/schedule/agent.ts";
+import { Store } from "../../src/store/store.ts";
+import { gpuSample, tempDatabase } from "../helpers/samples.ts";
+
+class TestClock implements Clock {
+  /** Added during the next sleep: a suspend or a paused VM. */
+  jumpDuringNextSleep = 0;
+  constructor(public ms: number) {}
+  now() {
+    return this.ms;
+  }
+  async sleep(ms: number) {
+    this.ms += Math.max(0, ms) + this.jumpDuringNextSleep;
+    this.jumpDuringNextSleep = 0;
+    await Promise.resolve();
+  }
+}
+
+function standInNvml(onRead: (reads: number) => void): Nvml {
+  let reads = 0;
+  return {
+    libraryPath: "/stand-in/libnvidia-ml.so.1",
+    boundSymbols: {},
+    host: () => ({ driverVersion: "550.54.15", nvmlVersion: "12.550.54.15", cudaDriverVersion: "12.4" }),
+    deviceCount: () => 2,
+    readGpu: (index) => {
+      if (index === 0) onRead(++reads);
+      return gpuSample({ index, uuid: `GPU-${index}`, energyMillijoules: reads * 1000 });
+    },
+    processName: () => null,
+    close: () => {},
+  };
+}
+
+function config(file: string) {
+  return v.parse(ConfigSchema, {
+    collection: { interval_seconds: 1, aggregation_interval_seconds: 5 },
+    database: { file },
+  });
+}
+
+function logLines() {
+  const lines: string[] = [];
+  const stream = { write: (text: string) => lines.push(text.trimEnd()) } as unknown as NodeJS.WritableStream;
+  return { lines, logger: createLogger("DEBUG", stream) };
+}
+
+async function runFor(options: {
+  file: string;
+  clock: TestClock;
+  ticks: number;
+  onRead?: (reads: number, clock: TestClock) => void;
+  open?: (attempt: number) => Nvml;
+}) {
+  const stop = new AbortController();
+  const { lines, logger } = logLines();
+  let attempts = 0;
+  const nvml = standInNvml((reads) => {
+    options.onRead?.(reads, options.clock);
+    if (reads >= options.ticks) stop.abort();
+  });
+  await runAgent({
+    config: config(options.file),
+    logger,
+    stop: stop.signal,
+    clock: options.clock,
+    openNvml: () => (options.open ? options.open(++attempts) : nvml),
+  });
+  return lines;
+}
+
+function sampleTimes(file: string): number[] {
+  const store = Store.open(file, { readonly: true });
+  const times = store.db.query("SELECT DISTINCT ts FROM samples ORDER BY ts").all() as Array<{ ts: number }>;
+  store.close();
+  return times.map((row) => row.ts);
+}
+
+function windows(file: string): Array<{ start: number; coverage: number }> {
+  const store = Store.open(file, { readonly: true });
+  const rows = store.db
+    .query("SELECT window_start AS start, min(coverage) AS coverage FROM aggregates GROUP BY window_start ORDER BY 1")
+    .all() as Array<{ start: number; coverage: number }>;
+  store.close();
+  return rows;
+}
+
+describe("the agent loop", () => {
+  test("samples at wall-clock multiples of the interval and aggregates windows as they close", async () => {
+    const file = tempDatabase();
+    await runFor({ file, clock: new TestClock(1_000_300), ticks: 12 });
+    expect(sampleTimes(file)).toEqual([1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012]);
+    expect(windows(file)).toEqual([
+      { start: 1000, coverage: 0.8 }, // 1001-1004: the agent started at 1000.3
+      { start: 1005, coverage: 1 },
+    ]);
+  });
+
+  test("a suspend (the clock jumps an hour ahead) gives no burst of catch-up samples and no duplicate windows", async () => {
+    const file = tempDatabase();
+    const lines = await runFor({
+      file,
+      clock: new TestClock(1_000_000),
+      ticks: 9,
+      onRead: (reads, clock) => {
+        if (reads === 4) clock.jumpDuringNextSleep = 3600_000; // suspended after the 4th sample
+      },
+    });
+    const times = sampleTimes(file);
+    expect(times.slice(0, 4)).toEqual([1001, 1002, 1003, 1004]);
+    expect(times[4]).toBeGreaterThan(4600); // the next sample comes after the gap, once
+    expect(times).toHaveLength(9);
+    expect(lines.some((line) => line.includes("missed the tick"))).toBe(true);
+    const starts = windows(file).map((w) => w.start);
+    expect(new Set(starts).size).toBe(starts.length);
+    const gap = windows(file).filter((w) => w.start > 1005 && w.start < 4600);
+    expect(gap.length).toBeGreaterThan(700); // every unmonitored window is there...
+    expect(gap.every((w) => w.coverage === 0)).toBe(true); // ...with coverage 0
+  });
+
+  test("the clock stepping back never writes over recorded time", async () => {
+    const file = tempDatabase();
+    await runFor({
+      file,
+      clock: new TestClock(1_000_000),
+      ticks: 8,
+      onRead: (reads, clock) => {
+        if (reads === 5) clock.ms -= 30_000; // NTP steps the clock 30 s back
+      },
+    });
+    const times = sampleTimes(file);
+    expect(times.slice(0, 5)).toEqual([1001, 1002, 1003, 1004, 1005]);
+    expect(times.slice(5).every((t) => t > 1005)).toBe(true);
+    expect([...times].sort((a, b) => a - b)).toEqual(times);
+  });
+
+  test("NVML unavailable at start: the agent keeps going, logs once, and samples when the driver appears", async () => {
+    const file = tempDatabase();
+    const stop = new AbortController();
+    const { lines, logger } = logLines();
+    let attempts = 0;
+    await runAgent({
+      config: config(file),
+      logger,
+      stop: stop.signal,
+      clock: new TestClock(1_000_000),
+      openNvml: () => {
+        if (++attempts <= 3) throw new NvmlUnavailableError("the NVIDIA driver is not loaded");
+        return standInNvml((reads) => reads >= 2 && stop.abort());
+      },
+    });
+    expect(sampleTimes(file)).toEqual([1004, 1005]);
+    expect(lines.filter((line) => line.includes("the NVIDIA driver is not loaded"))).toHaveLength(1);
+    expect(lines.some((line) => line.includes("NVML ready"))).toBe(true);
+  });
+});

@@ -98,14 +98,14 @@ describe("after it stopped", () => {
   });
 
   test("-sc TIME -f csv: the original CSV columns first, one row per GPU", () => {
-    const windows = JSON.parse(cli("export", "--from", "2020-01-01").stdout);
-    const second = windows[1].timestamp;
-    const run = cli("-sc", second, "-f", "csv");
+    // The first sample: its minute's rows start with it (or, on a window start, its aggregate does).
+    const first = JSON.parse(cli("export", "--from", "2020-01-01").stdout)[0].timestamp;
+    const run = cli("-sc", first, "-f", "csv");
     expect(run.exitCode).toBe(0);
     const lines = run.stdout.trimEnd().split("\n");
     expect(lines[0]!.startsWith(`${ORIGINAL_COLUMNS},`)).toBe(true);
     expect(lines.length).toBeGreaterThanOrEqual(9);
-    expect(lines[1]!.startsWith(`${second},GPU-a1b2c3d4-0001-4e5f-8a9b-0c1d2e3f4a51,00000000:18:00.0,NVIDIA H100 80GB HBM3,41,`)).toBe(true);
+    expect(lines[1]!.startsWith(`${first},GPU-a1b2c3d4-0001-4e5f-8a9b-0c1d2e3f4a51,00000000:18:00.0,NVIDIA H100 80GB HBM3,41,`)).toBe(true);
   });
 
   test("export streams raw samples and aggregates in both formats", () => {

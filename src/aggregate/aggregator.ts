@@ -22,19 +22,24 @@ export function aggregateClosedWindows(store: Store, now: number, settings: Aggr
   const from = last === null ? first : last + settings.periodSeconds;
   const written: number[] = [];
   for (const start of closedWindowStarts(from, now, settings.periodSeconds)) {
-    const samples = [...store.samplesBetween(start, start + settings.periodSeconds)];
-    const previous = store.lastSamplesBefore(start);
-    const aggregates = aggregateWindow({
-      start,
-      periodSeconds: settings.periodSeconds,
-      intervalSeconds: settings.intervalSeconds,
-      samples,
-      previous,
-      expectedGpus: previous.keys(),
-    });
-    if (store.writeWindow(start, settings.periodSeconds, settings.intervalSeconds, now, aggregates)) written.push(start);
+    if (aggregateWindowAt(store, start, settings, now)) written.push(start);
   }
   return written;
+}
+
+/** Aggregates the window starting at `start` and stores it; false when it was stored before. */
+export function aggregateWindowAt(store: Store, start: number, settings: AggregationSettings, now: number): boolean {
+  const samples = store.windowSamples(start, start + settings.periodSeconds);
+  const previous = store.lastSamplesBefore(start);
+  const aggregates = aggregateWindow({
+    start,
+    periodSeconds: settings.periodSeconds,
+    intervalSeconds: settings.intervalSeconds,
+    samples,
+    previous,
+    expectedGpus: previous.keys(),
+  });
+  return store.writeWindow(start, settings.periodSeconds, settings.intervalSeconds, now, aggregates);
 }
 
 export function aggregationPeriodSeconds(collection: {

@@ -47,9 +47,36 @@ export const stdoutOutput: Output = {
   },
 };
 
-/** Writes every group; returns how many were written. */
-export async function writeGroups(groups: Iterable<RecordGroup>, format: QueryFormat, out: Output): Promise<number> {
-  return format === "json" ? writeJson(groups, out) : writeCsv(groups, out);
+/**
+ * Writes every group; returns how many were written. JSON is indented for
+ * people (-sc) or, with `compact`, one group per line (export of long ranges).
+ */
+export async function writeGroups(
+  groups: Iterable<RecordGroup>,
+  format: QueryFormat,
+  out: Output,
+  options: { compact?: boolean } = {},
+): Promise<number> {
+  const buffered = new BufferedOutput(out);
+  const count = format === "json" ? await writeJson(groups, buffered, options.compact ?? false) : await writeCsv(groups, buffered);
+  await buffered.flush();
+  return count;
+}
+
+/** Collects small writes into ~64 KB chunks: one await per chunk, not per row. */
+class BufferedOutput implements Output {
+  private pending = "";
+  constructor(private readonly out: Output) {}
+  async write(text: string): Promise<void> {
+    this.pending += text;
+    if (this.pending.length >= 65_536) await this.flush();
+  }
+  async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const chunk = this.pending;
+    this.pending = "";
+    await this.out.write(chunk);
+  }
 }
 
 function groupObject(group: RecordGroup): Record<string, unknown> {
@@ -58,10 +85,12 @@ function groupObject(group: RecordGroup): Record<string, unknown> {
   return object;
 }
 
-async function writeJson(groups: Iterable<RecordGroup>, out: Output): Promise<number> {
+async function writeJson(groups: Iterable<RecordGroup>, out: Output, compact: boolean): Promise<number> {
   let count = 0;
   for (const group of groups) {
-    const body = JSON.stringify(groupObject(group), null, 2).replaceAll("\n", "\n  ");
+    const body = compact
+      ? JSON.stringify(groupObject(group))
+      : JSON.stringify(groupObject(group), null, 2).replaceAll("\n", "\n  ");
     await out.write(`${count === 0 ? "[\n  " : ",\n  "}${body}`);
     count++;
   }
@@ -73,12 +102,14 @@ async function writeCsv(groups: Iterable<RecordGroup>, out: Output): Promise<num
   let count = 0;
   let columns: string[] | null = null;
   for (const group of groups) {
+    const timestamp = formatTime(group.timestamp);
     for (const record of group.gpus) {
       if (!columns) {
         columns = Object.keys(record);
         await out.write(csvLine(["timestamp", ...columns]) + "\n");
       }
-      const cells: CsvValue[] = [formatTime(group.timestamp), ...columns.map((column) => csvValue(record[column]))];
+      const cells: CsvValue[] = [timestamp];
+      for (const column of columns) cells.push(csvValue(record[column]));
       await out.write(csvLine(cells) + "\n");
     }
     count++;

@@ -22,7 +22,7 @@ export async function pruneOldData(
   settings: RetentionSettings,
   options: { batchRows?: number; yieldBetween?: () => Promise<void> } = {},
 ): Promise<PruneResult> {
-  const batchRows = options.batchRows ?? 2000;
+  const batchRows = options.batchRows ?? 1000;
   const pause = options.yieldBetween ?? (() => new Promise<void>((resolve) => setTimeout(resolve, 0)));
   const result: PruneResult = { samples: 0, windows: 0, batches: 0 };
   const rawCutoff = nowSeconds - settings.rawDays * DAY;

@@ -28,7 +28,7 @@ export default defineCommand({
     const store = Store.open(config.database.file, { readonly: true });
     try {
       const groups = args.level === "raw" ? rawGroups(store, from, to) : aggregateGroups(store, from, to);
-      const written = await writeGroups(groups, format, stdoutOutput);
+      const written = await writeGroups(groups, format, stdoutOutput, { compact: true });
       if (written === 0) {
         const what = args.level === "raw" ? "raw samples" : "aggregates";
         process.stderr.write(`No data: no ${what} from ${formatTime(from)} to ${formatTime(to)} in ${config.database.file}\n`);

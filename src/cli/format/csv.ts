@@ -3,14 +3,18 @@
 
 export type CsvValue = string | number | boolean | null | undefined;
 
+const NEEDS_QUOTES = /[",\r\n]/;
+
 export function csvField(value: CsvValue): string {
   if (value === null || value === undefined) return "";
-  const text = String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  if (typeof value !== "string") return String(value); // numbers and booleans never need quotes
+  return NEEDS_QUOTES.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
 export function csvLine(values: readonly CsvValue[]): string {
-  return values.map(csvField).join(",");
+  let line = "";
+  for (let i = 0; i < values.length; i++) line += (i === 0 ? "" : ",") + csvField(values[i]);
+  return line;
 }
 
 export function toCsv(header: readonly string[], rows: ReadonlyArray<readonly CsvValue[]>): string {

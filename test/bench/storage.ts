@@ -1,0 +1,200 @@
+// Storage benchmark: 30 days of 1-second samples for 8 GPUs (~20.7 million
+// GPU-samples) in one SQLite file, then the operations the agent and the query
+// commands run on it. Usage: bun test/bench/storage.ts [--days N]
+
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { aggregateWindowAt } from "../../src/aggregate/aggregator.ts";
+import { rawGroups, showCollection } from "../../src/query/collection.ts";
+import { writeGroups, type Output } from "../../src/query/output.ts";
+import { pruneOldData } from "../../src/store/retention.ts";
+import { Store } from "../../src/store/store.ts";
+import { eightGpus } from "../helpers/samples.ts";
+
+const DAY = 86_400;
+const GPUS = 8;
+
+export interface StorageFigures {
+  days: number;
+  gpuSamples: number;
+  generateSeconds: number;
+  bytesPerGpuSample: number;
+  tickInsertMs: { median: number; p99: number };
+  aggregateHourMs: number;
+  showMinuteMs: number;
+  exportHourMs: number;
+  exportHourBytes: number;
+  exportHourCsvMs: number;
+  prune: { rows: number; seconds: number; longestBatchMs: number; medianBatchMs: number; longestTickWaitMs: number; ticks: number };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+}
+
+function timeMs(work: () => void): number {
+  const started = performance.now();
+  work();
+  return performance.now() - started;
+}
+
+/** Bulk-loads `days` of samples as the agent would have written them, quickly. */
+function generate(store: Store, start: number, days: number): void {
+  store.writeTick(start, eightGpus(0)); // registers the GPUs (ids 1..8)
+  store.db.exec("PRAGMA synchronous = OFF");
+  const insert = store.db.prepare(
+    `INSERT INTO samples (ts, gpu_id, temperature, memory_used, memory_free, gpu_utilization, memory_utilization,
+       power_mw, power_limit_mw, fan_speed, graphics_clock, sm_clock, memory_clock, energy_mj, performance_state,
+       clock_event_reasons, ecc_errors_corrected, ecc_errors_uncorrected, encoder_utilization, decoder_utilization,
+       pcie_link_generation, pcie_link_width)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 700000, NULL, ?, ?, 2619, ?, 0, ?, 0, 0, 0, ?, 5, 16)`,
+  );
+  const total = 85_520_809_984;
+  const reserved = 553_648_128;
+  const energy = new Array<number>(GPUS).fill(1_000_000_000);
+  let random = 12345;
+  const next = () => (random = (random * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  const end = start + days * DAY;
+  const chunk = 3600;
+  for (let from = start + 1; from < end; from += chunk) {
+    store.db.transaction(() => {
+      for (let ts = from; ts < Math.min(from + chunk, end); ts++) {
+        for (let gpu = 0; gpu < GPUS; gpu++) {
+          const busy = next();
+          const used = Math.floor(40e9 + busy * 40e9) - (Math.floor(busy * 40e9) % 1048576);
+          const power = Math.floor(100_000 + busy * 600_000);
+          energy[gpu]! += power; // mW over one second = mJ
+          const clock = busy > 0.05 ? 1980 : 345;
+          insert.run(ts, gpu + 1, 35 + Math.floor(busy * 45), used, total - reserved - used, Math.floor(busy * 100),
+            Math.floor(busy * 60), power, clock, clock, energy[gpu]!, busy > 0.05 ? 0 : 1, Math.floor(busy * 20));
+        }
+      }
+    })();
+  }
+  store.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  store.db.exec("PRAGMA synchronous = FULL");
+}
+
+const nullOutput = (): Output & { bytes: number } => {
+  const out = { bytes: 0, async write(text: string) { out.bytes += text.length; } };
+  return out;
+};
+
+export async function storageBenchmark(days = 30): Promise<StorageFigures> {
+  const folder = mkdtempSync(join(tmpdir(), "gpu-monitor-bench-"));
+  const file = join(folder, "gpu_metrics.db");
+  const start = Math.floor(Date.UTC(2026, 0, 1) / 1000);
+  const store = Store.open(file);
+  try {
+    const generateStarted = performance.now();
+    generate(store, start, days);
+    const generateSeconds = (performance.now() - generateStarted) / 1000;
+    const gpuSamples = (store.db.query("SELECT count(*) AS n FROM samples").get() as { n: number }).n;
+    const bytesPerGpuSample = statSync(file).size / gpuSamples;
+
+    // A tick as the agent writes it: 8 GPUs, one IMMEDIATE transaction, synchronous=FULL.
+    const end = start + days * DAY;
+    const tickTimes: number[] = [];
+    for (let i = 0; i < 200; i++) tickTimes.push(timeMs(() => store.writeTick(end + i, eightGpus(i))));
+
+    // Each query runs on 5 different hours of the middle day (a first read of each); the median is reported.
+    const hours = [3, 7, 11, 15, 19].map((h) => start + Math.floor(days / 2) * DAY + h * 3600);
+    const aggregateTimes = hours.map((hour) =>
+      timeMs(() => aggregateWindowAt(store, hour, { periodSeconds: 3600, intervalSeconds: 1 }, end)),
+    );
+    const minuteTimes: number[] = [];
+    const exportTimes: number[] = [];
+    const exportCsvTimes: number[] = [];
+    let exportHourBytes = 0;
+    for (const hour of hours) {
+      const minuteOut = nullOutput();
+      let started = performance.now();
+      await writeGroups(showCollection(store, new Date((hour + 1800) * 1000).toISOString(), 3600, end).groups, "json", minuteOut);
+      minuteTimes.push(performance.now() - started);
+      if (minuteOut.bytes < 1000) throw new Error("the minute queried is empty: the benchmark would measure nothing");
+      const hourOut = nullOutput();
+      started = performance.now();
+      await writeGroups(rawGroups(store, hour, hour + 3600), "json", hourOut, { compact: true });
+      exportTimes.push(performance.now() - started);
+      if (hourOut.bytes < 1_000_000) throw new Error("the hour exported is empty: the benchmark would measure nothing");
+      exportHourBytes = hourOut.bytes;
+      const csvOut = nullOutput();
+      started = performance.now();
+      await writeGroups(rawGroups(store, hour, hour + 3600), "csv", csvOut);
+      exportCsvTimes.push(performance.now() - started);
+    }
+    let started: number;
+
+    // Retention of the oldest day while the agent keeps ticking every 100 ms.
+    const batchTimes: number[] = [];
+    const tickWaits: number[] = [];
+    let tickTs = end + 1000;
+    let due = performance.now() + 100;
+    const ticker = setInterval(() => {
+      tickWaits.push(performance.now() - due);
+      store.writeTick(tickTs++, eightGpus(tickTs));
+      due = performance.now() + 100;
+    }, 100);
+    let batchStarted = performance.now();
+    started = performance.now();
+    // "now" is such that the oldest day falls out of a 30-day retention.
+    const pruned = await pruneOldData(store, start + DAY + 30 * DAY, { rawDays: 30, aggregatedDays: 365 }, {
+      batchRows: 1000,
+      yieldBetween: async () => {
+        batchTimes.push(performance.now() - batchStarted);
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        batchStarted = performance.now();
+      },
+    });
+    const pruneSeconds = (performance.now() - started) / 1000;
+    clearInterval(ticker);
+    return {
+      days,
+      gpuSamples,
+      generateSeconds,
+      bytesPerGpuSample,
+      tickInsertMs: { median: median(tickTimes), p99: percentile(tickTimes, 0.99) },
+      aggregateHourMs: median(aggregateTimes),
+      showMinuteMs: median(minuteTimes),
+      exportHourMs: median(exportTimes),
+      exportHourBytes,
+      exportHourCsvMs: median(exportCsvTimes),
+      prune: {
+        rows: pruned.samples,
+        seconds: pruneSeconds,
+        longestBatchMs: Math.max(...batchTimes),
+        medianBatchMs: median(batchTimes),
+        longestTickWaitMs: Math.max(0, ...tickWaits),
+        ticks: tickWaits.length,
+      },
+    };
+  } finally {
+    store.close();
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+export function printStorage(f: StorageFigures): void {
+  const ms = (value: number) => `${value.toFixed(2)} ms`;
+  console.log(`\nStorage: ${f.days} days of 1-second samples for 8 GPUs = ${f.gpuSamples.toLocaleString("en")} GPU-samples (generated in ${f.generateSeconds.toFixed(0)} s)`);
+  console.log(`  bytes per GPU-sample on disk          ${f.bytesPerGpuSample.toFixed(1)} B   (target <= 40)`);
+  console.log(`  insert one tick (8 GPUs, fsync)       median ${ms(f.tickInsertMs.median)}, p99 ${ms(f.tickInsertMs.p99)}`);
+  console.log(`  aggregate one hour (3600 x 8)         ${ms(f.aggregateHourMs)}   (target <= 20 ms; median of 5 hours)`);
+  console.log(`  -sc of one minute (JSON)              ${ms(f.showMinuteMs)}   (target <= 20 ms)`);
+  console.log(`  export of one hour (JSON, ${(f.exportHourBytes / 1e6).toFixed(1)} MB)     ${ms(f.exportHourMs)}, as CSV ${ms(f.exportHourCsvMs)}   (target <= 20 ms)`);
+  console.log(
+    `  prune one day (${f.prune.rows.toLocaleString("en")} rows) in ${f.prune.seconds.toFixed(1)} s: batches median ${ms(f.prune.medianBatchMs)}, longest ${ms(f.prune.longestBatchMs)}; longest wait of a concurrent tick ${ms(f.prune.longestTickWaitMs)} over ${f.prune.ticks} ticks   (target <= 50 ms)`,
+  );
+}
+
+if (import.meta.main) {
+  const at = process.argv.indexOf("--days");
+  printStorage(await storageBenchmark(at > 0 ? Number(process.argv[at + 1]) : 30));
+}

@@ -30,6 +30,7 @@ const VALUE_FLAGS: Record<string, keyof LegacyArgs> = {
   "--search-send": "searchSend",
   "-f": "outputFormat",
   "--output-format": "outputFormat",
+  "--format": "outputFormat",
   "--nvml-library": "nvmlLibrary",
 };
 
@@ -83,8 +84,9 @@ export function parseLegacyArgs(argv: readonly string[]): LegacyArgs {
   if (args.logLevel && !LEVELS.includes(args.logLevel.toUpperCase())) {
     throw new UsageError(`--log-level must be one of ${LEVELS.join(", ")} (any case), not '${args.logLevel}'`);
   }
-  if (args.outputFormat && !["json", "csv"].includes(args.outputFormat)) {
-    throw new UsageError(`--output-format must be json or csv, not '${args.outputFormat}'`);
+  const formats = args.listSends ? ["table", "json"] : ["json", "csv"];
+  if (args.outputFormat && !formats.includes(args.outputFormat)) {
+    throw new UsageError(`--output-format must be ${formats.join(" or ")}, not '${args.outputFormat}'`);
   }
   const queries = [args.listSends, args.searchSend !== undefined, args.showCollection !== undefined].filter(Boolean);
   if (queries.length > 1) throw new UsageError("use one of -ls, -ss and -sc at a time");
@@ -106,7 +108,9 @@ OPTIONS
   -l, --log-level LEVEL         DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)
   -sc, --show-collection [TIME] raw samples of TIME's minute; the aggregate when TIME starts
                                 an aggregated window; with no TIME the current window
-  -f, --output-format json|csv  output format of -sc (default json)
+  -ls, --list-sends             every window's uploads, newest first (-f json for JSON)
+  -ss, --search-send TIME       one window's uploads, every attempt
+  -f, --output-format FORMAT    -sc: json (default) or csv; -ls: table (default) or json
       --nvml-library PATH       NVML library to load instead of the system's
       --version                 print the version
 
@@ -114,6 +118,8 @@ COMMANDS
   run        the agent in the foreground (what the service runs)
   snapshot   read every GPU now and print it
   export     raw samples or aggregates of a time range
+  send       ship pending windows now; --resend WINDOW|failed requeues
+  status     the agent at a glance (exit 1 when unhealthy)
 
 TIME: "2024-03-20T14:30:00" (local), "2024-03-20 14:30", "2024-03-20T14:30:00+02:00" or "...Z"
 Use 'gpu_monitor <command> --help' for a command's options.

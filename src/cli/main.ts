@@ -18,6 +18,8 @@ const COMMANDS: Record<string, LazyCommand> = {
   run: () => import("./commands/run.ts").then((m) => m.default),
   snapshot: () => import("./commands/snapshot.ts").then((m) => m.default),
   export: () => import("./commands/export.ts").then((m) => m.default),
+  send: () => import("./commands/send.ts").then((m) => m.default),
+  status: () => import("./commands/status.ts").then((m) => m.default),
 };
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -68,9 +70,8 @@ async function runLegacy(argv: readonly string[]): Promise<number> {
     const { showCollectionCommand } = await import("./commands/showCollection.ts");
     return showCollectionCommand(args.showCollection, args);
   }
-  if (args.listSends || args.searchSend !== undefined) {
-    throw new UsageError("-ls and -ss read the send ledger, which this version does not fill yet (shipping comes next)");
-  }
+  if (args.listSends) return (await import("./commands/ledger.ts")).listSendsCommand(args);
+  if (args.searchSend !== undefined) return (await import("./commands/ledger.ts")).searchSendCommand(args.searchSend, args);
   const { startAgent } = await import("./commands/run.ts");
   await startAgent(args);
   return EXIT.ok;

@@ -8,6 +8,9 @@ import { takeSample, type GpuSample } from "../collect/sample.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import { NvmlError, NvmlUnavailableError, openNvml, type Nvml } from "../nvml/index.ts";
+import { plainHttpWarning } from "../ship/http.ts";
+import { Shipper, shippingMode, type SendFunction } from "../ship/shipper.ts";
+import { Ledger } from "../store/ledger.ts";
 import { acquireAgentLock } from "../store/lock.ts";
 import { pruneOldData } from "../store/retention.ts";
 import { Store } from "../store/store.ts";
@@ -18,6 +21,10 @@ export interface AgentOptions {
   logger: Logger;
   /** Stops the agent after the tick in flight. */
   stop: AbortSignal;
+  /** -o: collect and aggregate, send nothing. */
+  offline?: boolean;
+  /** Replaces the HTTP attempt in tests of this loop. */
+  send?: SendFunction;
   nvmlLibrary?: string | undefined;
   clock?: Clock;
   /** Replaces openNvml in tests of this loop. */
@@ -45,11 +52,22 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     lock.release();
     throw error;
   }
+  const offline = options.offline === true || !config.server.url;
   log.info(
-    `started: database ${config.database.file}, sample every ${settings.intervalSeconds} s, windows of ${settings.periodSeconds} s`,
+    `started: database ${config.database.file}, sample every ${settings.intervalSeconds} s, windows of ${settings.periodSeconds} s, ${shippingMode(config, options.offline === true)}`,
   );
-
-  const sampler = new Sampler(open, options.nvmlLibrary, logger.withTag("nvml"));
+  const insecure = config.server.url ? plainHttpWarning(config.server.url) : null;
+  if (insecure && !offline) log.warn(insecure);
+  const shipper = offline
+    ? null
+    : new Shipper({ store, config, logger, stop, ...(options.send ? { send: options.send } : {}), now: () => clock.now() / 1000 });
+  const ship = () => {
+    shipper?.kick().catch((error: Error) => log.error(`shipping failed: ${error.message}`));
+  };
+  const ledger = new Ledger(store.db, store.file);
+  const sampler = new Sampler(open, options.nvmlLibrary, logger.withTag("nvml"), (driverVersion) => {
+    if (driverVersion) ledger.setMeta("driver_version", driverVersion);
+  });
   let lastTickTs = store.latestSampleTs() ?? 0;
   let lastPruneTs = 0;
   let pruning: Promise<void> | null = null;
@@ -80,6 +98,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
 
   aggregate(Math.floor(clock.now() / 1000)); // windows closed while the agent was down
   prune(Math.floor(clock.now() / 1000));
+  ship();
 
   try {
     while (!stop.aborted) {
@@ -106,8 +125,10 @@ export async function runAgent(options: AgentOptions): Promise<void> {
       }
       aggregate(tickTs);
       prune(tickTs);
+      ship();
     }
   } finally {
+    await shipper?.settle();
     await pruning;
     sampler.close();
     store.close();
@@ -127,6 +148,7 @@ class Sampler {
     private readonly open: (libraryPath: string | undefined) => Nvml,
     private readonly libraryPath: string | undefined,
     private readonly log: Logger,
+    private readonly onReady: (driverVersion: string | null) => void,
   ) {}
 
   /** Every GPU's reading for this tick, or null when NVML cannot be used now. */
@@ -158,6 +180,7 @@ class Sampler {
       this.nvml = nvml;
       this.names = new ProcessNameCache(osProcessNameLookup(), (pid) => nvml.processName(pid));
       const host = nvml.host();
+      this.onReady(host.driverVersion);
       this.log.info(`NVML ready: ${nvml.libraryPath}, driver ${host.driverVersion ?? "unknown"}, ${nvml.deviceCount()} GPU(s)`);
       this.lastProblem = null;
       return nvml;

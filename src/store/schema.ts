@@ -93,6 +93,11 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX send_attempts_window ON send_attempts (window_start, attempted_at);
   `,
+  // 2: host facts for uploads, and the count of permanent failures toward server.max_attempts.
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+  ALTER TABLE windows ADD COLUMN fatal_count INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

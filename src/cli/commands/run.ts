@@ -27,6 +27,7 @@ export async function startAgent(flags: AgentFlags): Promise<void> {
       config: loaded.config,
       logger,
       stop: stop.signal,
+      offline: flags.offline === true || loaded.offline,
       nvmlLibrary: resolveNvmlLibrary({ "nvml-library": flags.nvmlLibrary }, loaded),
     });
   } finally {

@@ -1,0 +1,60 @@
+import { defineCommand } from "citty";
+import { aggregationPeriodSeconds } from "../../aggregate/aggregator.ts";
+import { windowStart } from "../../aggregate/windows.ts";
+import { createLogger, effectiveLevel } from "../../log.ts";
+import { parseTime } from "../../query/time.ts";
+import { utcIso } from "../../ship/payload.ts";
+import { Shipper } from "../../ship/shipper.ts";
+import { Ledger } from "../../store/ledger.ts";
+import { acquireAgentLock, runningAgentPid } from "../../store/lock.ts";
+import { Store } from "../../store/store.ts";
+import { EXIT, UsageError } from "../errors.ts";
+import { commandConfig, configArg } from "../shared.ts";
+
+export default defineCommand({
+  meta: { name: "send", description: "Ship pending windows now, oldest first; --resend requeues" },
+  args: {
+    resend: { type: "string", description: "Requeue one window (its start TIME) or every failed one", valueHint: "TIME|failed" },
+    verbose: { type: "boolean", alias: "v", description: "Debug logging" },
+    ...configArg,
+  },
+  async run({ args }) {
+    const loaded = commandConfig(args);
+    const { config } = loaded;
+    const store = Store.open(config.database.file);
+    try {
+      const ledger = new Ledger(store.db, store.file);
+      if (args.resend !== undefined) {
+        const which = args.resend === "failed" ? "failed" : windowStart(parseTime(args.resend), aggregationPeriodSeconds(config.collection));
+        const count = ledger.requeue(which);
+        process.stdout.write(`requeued ${count} window(s)${which === "failed" ? "" : ` (${utcIso(which)})`}\n`);
+      }
+      const agent = runningAgentPid(config.database.file);
+      if (agent !== null && agent !== process.pid) {
+        process.stdout.write(`the running agent (pid ${agent}) ships pending windows itself\n`);
+        return;
+      }
+      if (!config.server.url) {
+        throw new UsageError(`server.url is not set${loaded.file ? ` in ${loaded.file}` : " (no config file)"}: there is nowhere to send to`);
+      }
+      const lock = acquireAgentLock(config.database.file); // no agent may start sending beside us
+      try {
+        const logger = createLogger(effectiveLevel("WARNING", { verbose: args.verbose }));
+        const shipper = new Shipper({ store, config, logger, ignoreBackoff: true });
+        const results = await shipper.kick();
+        if (results.length === 0) process.stdout.write("nothing to send\n");
+        for (const result of results) {
+          const at = utcIso(result.windowStart);
+          if (result.state === "sent") process.stdout.write(`${at} sent (uid ${result.serverUid})\n`);
+          else if (result.state === "failed") process.stdout.write(`${at} failed for good: ${result.error}\n`);
+          else process.stdout.write(`${at} not sent: ${result.error}; queued for ${utcIso(Math.ceil(result.nextAttemptAt ?? 0))}\n`);
+        }
+        if (results.at(-1) && results.at(-1)!.state !== "sent") process.exitCode = EXIT.failure;
+      } finally {
+        lock.release();
+      }
+    } finally {
+      store.close();
+    }
+  },
+});

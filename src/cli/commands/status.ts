@@ -1,0 +1,83 @@
+import { defineCommand } from "citty";
+import { existsSync, statSync } from "node:fs";
+import { formatTime } from "../../query/time.ts";
+import { redactUrlCredentials } from "../../ship/http.ts";
+import { Ledger } from "../../store/ledger.ts";
+import { runningAgentPid } from "../../store/lock.ts";
+import { Store } from "../../store/store.ts";
+import { EXIT, UsageError } from "../errors.ts";
+import { commandConfig, configArg } from "../shared.ts";
+
+export default defineCommand({
+  meta: { name: "status", description: "The agent at a glance; exits 1 when the last send failed or samples stopped" },
+  args: {
+    format: { type: "string", alias: "f", description: "text or json", valueHint: "text|json", default: "text" },
+    ...configArg,
+  },
+  run({ args }) {
+    if (args.format !== "text" && args.format !== "json") throw new UsageError(`--format must be text or json, not '${args.format}'`);
+    const { config } = commandConfig(args);
+    const file = config.database.file;
+    const now = Date.now() / 1000;
+    const agentPid = runningAgentPid(file);
+    const report: Record<string, unknown> = {
+      agent: agentPid === null ? { running: false } : { running: true, pid: agentPid },
+      database: { file, bytes: existsSync(file) ? sizeOnDisk(file) : null },
+      server: config.server.url ? redactUrlCredentials(config.server.url) : null,
+    };
+    const problems: string[] = [];
+    if (!existsSync(file)) {
+      problems.push("no database yet: the agent has not stored a sample");
+    } else {
+      const store = Store.open(file, { readonly: true });
+      try {
+        const ledger = new Ledger(store.db, store.file);
+        const last = store.latestSampleTs();
+        const gpus = store.db.query("SELECT uid, name, last_seen FROM gpus ORDER BY id").all() as Array<{ uid: string; name: string | null; last_seen: number }>;
+        const attempt = ledger.lastAttempt();
+        report.last_sample = last === null ? null : formatTime(last);
+        report.gpus = gpus.map((gpu) => ({ uid: gpu.uid, name: gpu.name, last_seen: formatTime(gpu.last_seen) }));
+        report.windows = ledger.counts();
+        report.last_send =
+          attempt === null
+            ? null
+            : {
+                window: formatTime(attempt.window_start),
+                at: formatTime(Math.floor(attempt.attempted_at)),
+                outcome: attempt.outcome,
+                http_status: attempt.http_status,
+                error: attempt.error,
+                uid: attempt.server_uid,
+              };
+        const stale = 3 * config.collection.interval_seconds;
+        if (last === null) problems.push("no sample stored yet");
+        else if (now - last > stale) problems.push(`no sample for ${Math.round(now - last)} s (more than 3 intervals)`);
+        if (attempt && attempt.outcome !== "sent") problems.push(`the last send failed: ${attempt.error}`);
+      } finally {
+        store.close();
+      }
+    }
+    report.healthy = problems.length === 0;
+    report.problems = problems;
+    process.stdout.write(args.format === "json" ? JSON.stringify(report, null, 2) + "\n" : statusText(report));
+    if (problems.length > 0) process.exitCode = EXIT.failure;
+  },
+});
+
+function sizeOnDisk(file: string): number {
+  return [file, `${file}-wal`].reduce((sum, path) => sum + (existsSync(path) ? statSync(path).size : 0), 0);
+}
+
+function statusText(report: Record<string, any>): string {
+  const lines = [
+    `Agent:        ${report.agent.running ? `running (pid ${report.agent.pid})` : "not running"}`,
+    `Database:     ${report.database.file}${report.database.bytes === null ? " (none yet)" : ` (${(report.database.bytes / 1e6).toFixed(1)} MB)`}`,
+    `Last sample:  ${report.last_sample ?? "none"}`,
+    `GPUs seen:    ${report.gpus ? `${report.gpus.length}${report.gpus.length ? ` (${report.gpus.map((g: any) => g.name ?? g.uid).join(", ")})` : ""}` : "none"}`,
+    `Windows:      ${report.windows ? `${report.windows.pending} pending, ${report.windows.failed} failed, ${report.windows.sent} sent` : "none"}`,
+    `Last send:    ${report.last_send ? `${report.last_send.window} ${report.last_send.outcome}${report.last_send.uid ? ` (uid ${report.last_send.uid})` : ""}${report.last_send.error ? `: ${report.last_send.error}` : ""} at ${report.last_send.at}` : "none"}`,
+    `Server:       ${report.server ?? "none (offline)"}`,
+    `Health:       ${report.healthy ? "ok" : report.problems.join("; ")}`,
+  ];
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,51 @@
+// The upload body of one window (DESIGN section 5) and its idempotency key. Pure.
+
+import { createHash } from "node:crypto";
+import type { OutputRecord } from "../query/records.ts";
+
+export interface HostIdentity {
+  hostname: string;
+  /** Stable across restarts: /etc/machine-id, or an id kept in the database. */
+  machineId: string;
+  agentVersion: string;
+  driverVersion: string | null;
+}
+
+export interface UploadBody {
+  contract_number: string | null;
+  aggregation_time: string;
+  period_seconds: number;
+  host: { hostname: string; machine_id: string; agent_version: string; driver_version: string | null };
+  gpus: OutputRecord[];
+}
+
+/** Window start as ISO 8601 in UTC, e.g. 2024-03-20T14:00:00Z. */
+export function utcIso(epochSeconds: number): string {
+  return `${new Date(epochSeconds * 1000).toISOString().slice(0, 19)}Z`;
+}
+
+export function uploadBody(
+  windowStart: number,
+  periodSeconds: number,
+  contractNumber: string | undefined,
+  host: HostIdentity,
+  gpus: OutputRecord[],
+): UploadBody {
+  return {
+    contract_number: contractNumber ?? null,
+    aggregation_time: utcIso(windowStart),
+    period_seconds: periodSeconds,
+    host: {
+      hostname: host.hostname,
+      machine_id: host.machineId,
+      agent_version: host.agentVersion,
+      driver_version: host.driverVersion,
+    },
+    gpus,
+  };
+}
+
+/** The same for every attempt at one window from one host, so the server can drop a repeat. */
+export function idempotencyKey(machineId: string, windowStart: number): string {
+  return createHash("sha256").update(`gpu_monitor:${machineId}:${windowStart}`).digest("hex").slice(0, 32);
+}

@@ -33,3 +33,19 @@ export function runBinary(args: string[], env: Record<string, string> = {}, cwd?
   });
   return { exitCode: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
 }
+
+/** Like runBinary, without blocking this process: needed when the binary talks to a server running in the test. */
+export async function runBinaryAsync(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<RunResult> {
+  const child = Bun.spawn([compiledBinary(), ...args], {
+    cwd: cwd ?? mkdtempSync(join(tmpdir(), "gpu-monitor-run-")),
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, exitCode] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
+  return { exitCode, stdout, stderr };
+}

@@ -129,3 +129,30 @@ describe("the agent ships", () => {
     expect(new Set(times).size).toBe(times.length);
   }, 40_000);
 });
+
+describe("the network around the server", () => {
+  test("HTTP_PROXY is honoured: the upload goes through the proxy to a host this machine cannot resolve", async () => {
+    // This server plays the proxy: it receives the absolute URL of the real target.
+    let proxiedUrl = "";
+    const proxy = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(request) {
+        proxiedUrl = request.url;
+        return Response.json({ uid: "via-proxy", params: await request.json() });
+      },
+    });
+    try {
+      const { config, dir, start } = setup("http://metrics.gpu-monitor.invalid/api/metrics");
+      const agent = start("-o");
+      await Bun.sleep(4_500);
+      agent.kill("SIGTERM");
+      expect(await agent.exited).toBe(0);
+      const send = await runBinaryAsync(["send", "-c", config], { HTTP_PROXY: `http://127.0.0.1:${proxy.port}` }, dir);
+      expect(send.stdout).toContain("sent (uid via-proxy)");
+      expect(proxiedUrl).toBe("http://metrics.gpu-monitor.invalid/api/metrics");
+    } finally {
+      proxy.stop(true);
+    }
+  }, 30_000);
+});

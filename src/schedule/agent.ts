@@ -33,6 +33,13 @@ export interface AgentOptions {
 
 const PRUNE_EVERY_SECONDS = 86_400;
 
+/** GPU failures that mean the driver, not the GPU: a new NVML session is needed. */
+const DRIVER_LEVEL = new Set([
+  "NVML_ERROR_LIB_RM_VERSION_MISMATCH",
+  "NVML_ERROR_DRIVER_NOT_LOADED",
+  "NVML_ERROR_UNINITIALIZED",
+]);
+
 export async function runAgent(options: AgentOptions): Promise<void> {
   const { config, logger, stop } = options;
   const clock = options.clock ?? systemClock;
@@ -158,6 +165,11 @@ class Sampler {
     try {
       const sample = takeSample(nvml, this.names!, () => new Date(atMs));
       this.reportGpuProblems(sample.failures);
+      if (sample.gpus.length === 0 && sample.failures.length > 0 && sample.failures.every((f) => DRIVER_LEVEL.has(f.code))) {
+        // Every GPU says the driver itself changed or went away: start a new NVML session.
+        this.problem(`every GPU failed with ${sample.failures[0]!.code}; reinitialising NVML`);
+        this.close();
+      }
       return sample.gpus;
     } catch (error) {
       if (!(error instanceof NvmlError) && !(error instanceof NvmlUnavailableError)) throw error;

@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
-import { createLogger, effectiveLevel } from "../../log.ts";
+import { defaultSources, loadConfig, type LoadedConfig } from "../../config/load.ts";
+import { consoleColour, createLogger, effectiveLevel, RotatingLogFile, type Logger } from "../../log.ts";
 import { runAgent } from "../../schedule/agent.ts";
 import { commandConfig, configArg, nvmlLibraryArg, resolveNvmlLibrary } from "../shared.ts";
 
@@ -11,28 +12,64 @@ export interface AgentFlags {
   nvmlLibrary?: string | undefined;
 }
 
-/** Runs the agent until SIGTERM or SIGINT, then returns (exit 0). */
+/**
+ * Runs the agent until SIGTERM or SIGINT, then returns (exit 0). SIGHUP reloads
+ * the config (a bad one is reported and the running one kept) and reopens the log
+ * file: the agent finishes its tick, closes the database and starts again with it.
+ */
 export async function startAgent(flags: AgentFlags): Promise<void> {
-  const loaded = commandConfig({ config: flags.config });
-  const logger = createLogger(effectiveLevel(loaded.config.logging.level, flags));
-  const stop = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
-    logger.info(`${signal} received: finishing the tick in flight`);
-    stop.abort();
+  let loaded = commandConfig({ config: flags.config });
+  let logFile: RotatingLogFile | null = null;
+  const makeLogger = (current: LoadedConfig): Logger => {
+    const { logging } = current.config;
+    const warn = (message: string) => process.stderr.write(`gpu_monitor: warning: ${message}\n`);
+    logFile = logging.file
+      ? new RotatingLogFile({ path: logging.file, maxBytes: logging.max_size_mb * 1_000_000, maxFiles: logging.max_files }, warn)
+      : null;
+    return createLogger(effectiveLevel(logging.level, flags), { colour: consoleColour(), file: logFile });
   };
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
+  let logger = makeLogger(loaded);
+  const shutdown = new AbortController();
+  let cycle = new AbortController();
+  let reload: LoadedConfig | null = null;
+  const onStop = (signal: NodeJS.Signals) => {
+    logger.info(`${signal} received: finishing the tick in flight`);
+    shutdown.abort();
+    cycle.abort();
+  };
+  const onHangUp = () => {
+    (logFile as RotatingLogFile | null)?.reopen();
+    try {
+      reload = loadConfig(defaultSources(flags.config || undefined));
+      for (const warning of reload.warnings) logger.warn(warning);
+      logger.info(`SIGHUP: config reloaded from ${reload.file ?? "defaults"}; restarting after the tick in flight`);
+      cycle.abort();
+    } catch (error) {
+      logger.error(`SIGHUP: config not reloaded, the running one is kept: ${(error as Error).message}`);
+    }
+  };
+  process.on("SIGTERM", onStop);
+  process.on("SIGINT", onStop);
+  process.on("SIGHUP", onHangUp);
   try {
-    await runAgent({
-      config: loaded.config,
-      logger,
-      stop: stop.signal,
-      offline: flags.offline === true || loaded.offline,
-      nvmlLibrary: resolveNvmlLibrary({ "nvml-library": flags.nvmlLibrary }, loaded),
-    });
+    for (;;) {
+      await runAgent({
+        config: loaded.config,
+        logger,
+        stop: cycle.signal,
+        offline: flags.offline === true || loaded.offline,
+        nvmlLibrary: resolveNvmlLibrary({ "nvml-library": flags.nvmlLibrary }, loaded),
+      });
+      if (shutdown.signal.aborted || reload === null) break;
+      loaded = reload;
+      reload = null;
+      cycle = new AbortController();
+      logger = makeLogger(loaded);
+    }
   } finally {
-    process.off("SIGTERM", onSignal);
-    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onStop);
+    process.off("SIGINT", onStop);
+    process.off("SIGHUP", onHangUp);
   }
 }
 

@@ -25,6 +25,8 @@ export interface AgentOptions {
   offline?: boolean;
   /** Replaces the HTTP attempt in tests of this loop. */
   send?: SendFunction;
+  /** Called once the agent is up (database open, missed windows aggregated): systemd's READY=1. */
+  onStarted?: () => void;
   nvmlLibrary?: string | undefined;
   clock?: Clock;
   /** Replaces openNvml in tests of this loop. */
@@ -106,6 +108,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   aggregate(Math.floor(clock.now() / 1000)); // windows closed while the agent was down
   prune(Math.floor(clock.now() / 1000));
   ship();
+  options.onStarted?.();
 
   try {
     while (!stop.aborted) {

@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { defaultSources, loadConfig, type LoadedConfig } from "../../config/load.ts";
 import { consoleColour, createLogger, effectiveLevel, RotatingLogFile, type Logger } from "../../log.ts";
+import { SystemdNotifier } from "../../platform/systemd.ts";
 import { runAgent } from "../../schedule/agent.ts";
 import { commandConfig, configArg, nvmlLibraryArg, resolveNvmlLibrary } from "../shared.ts";
 
@@ -29,11 +30,19 @@ export async function startAgent(flags: AgentFlags): Promise<void> {
     return createLogger(effectiveLevel(logging.level, flags), { colour: consoleColour(), file: logFile });
   };
   let logger = makeLogger(loaded);
+  const systemd = systemdNotifier(logger);
+  let watchdog: ReturnType<typeof setInterval> | null = null;
+  const onStarted = () => {
+    systemd?.notify(`READY=1\nSTATUS=sampling every ${loaded.config.collection.interval_seconds} s`);
+    // A timer, not the tick: it only fires while the event loop is alive, so a hang gets us restarted.
+    if (systemd?.watchdogIntervalMs && !watchdog) watchdog = setInterval(() => systemd.notify("WATCHDOG=1"), systemd.watchdogIntervalMs);
+  };
   const shutdown = new AbortController();
   let cycle = new AbortController();
   let reload: LoadedConfig | null = null;
   const onStop = (signal: NodeJS.Signals) => {
     logger.info(`${signal} received: finishing the tick in flight`);
+    systemd?.notify("STOPPING=1");
     shutdown.abort();
     cycle.abort();
   };
@@ -43,6 +52,7 @@ export async function startAgent(flags: AgentFlags): Promise<void> {
       reload = loadConfig(defaultSources(flags.config || undefined));
       for (const warning of reload.warnings) logger.warn(warning);
       logger.info(`SIGHUP: config reloaded from ${reload.file ?? "defaults"}; restarting after the tick in flight`);
+      systemd?.notify("RELOADING=1");
       cycle.abort();
     } catch (error) {
       logger.error(`SIGHUP: config not reloaded, the running one is kept: ${(error as Error).message}`);
@@ -59,6 +69,7 @@ export async function startAgent(flags: AgentFlags): Promise<void> {
         stop: cycle.signal,
         offline: flags.offline === true || loaded.offline,
         nvmlLibrary: resolveNvmlLibrary({ "nvml-library": flags.nvmlLibrary }, loaded),
+        onStarted,
       });
       if (shutdown.signal.aborted || reload === null) break;
       loaded = reload;
@@ -67,9 +78,21 @@ export async function startAgent(flags: AgentFlags): Promise<void> {
       logger = makeLogger(loaded);
     }
   } finally {
+    if (watchdog) clearInterval(watchdog);
+    systemd?.close();
     process.off("SIGTERM", onStop);
     process.off("SIGINT", onStop);
     process.off("SIGHUP", onHangUp);
+  }
+}
+
+/** The notifier when systemd started us with Type=notify; a failure to set it up is a warning, not fatal. */
+function systemdNotifier(logger: Logger): SystemdNotifier | null {
+  try {
+    return SystemdNotifier.fromEnvironment();
+  } catch (error) {
+    logger.warn(`systemd notification disabled: ${(error as Error).message}`);
+    return null;
   }
 }
 

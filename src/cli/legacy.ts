@@ -120,6 +120,7 @@ COMMANDS
   export     raw samples or aggregates of a time range
   send       ship pending windows now; --resend WINDOW|failed requeues
   status     the agent at a glance (exit 1 when unhealthy)
+  doctor     check NVML, every GPU, config, database, log, server, service
 
 TIME: "2024-03-20T14:30:00" (local), "2024-03-20 14:30", "2024-03-20T14:30:00+02:00" or "...Z"
 Use 'gpu_monitor <command> --help' for a command's options.

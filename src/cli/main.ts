@@ -20,6 +20,7 @@ const COMMANDS: Record<string, LazyCommand> = {
   export: () => import("./commands/export.ts").then((m) => m.default),
   send: () => import("./commands/send.ts").then((m) => m.default),
   status: () => import("./commands/status.ts").then((m) => m.default),
+  doctor: () => import("./commands/doctor.ts").then((m) => m.default),
 };
 
 export async function main(argv: readonly string[]): Promise<number> {

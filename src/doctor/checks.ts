@@ -1,0 +1,157 @@
+// `gpu_monitor doctor`: every thing the agent needs, checked one by one, each
+// with what to do when it fails.
+
+import { accessSync, closeSync, constants, existsSync, openSync, statSync, unlinkSync } from "node:fs";
+import { dirname } from "node:path";
+import { ProcessNameCache } from "../collect/processNames.ts";
+import { gpuRecord } from "../collect/record.ts";
+import { takeSample } from "../collect/sample.ts";
+import { defaultSources, loadConfig, type LoadedConfig } from "../config/load.ts";
+import { openNvml, type Nvml } from "../nvml/index.ts";
+import { redactUrlCredentials } from "../ship/http.ts";
+import { openDatabase } from "../store/database.ts";
+import { runningAgentPid } from "../store/lock.ts";
+
+export type CheckStatus = "pass" | "fail" | "warn";
+
+export interface Check {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+}
+
+const pass = (name: string, detail: string): Check => ({ name, status: "pass", detail });
+const fail = (name: string, detail: string): Check => ({ name, status: "fail", detail });
+const warn = (name: string, detail: string): Check => ({ name, status: "warn", detail });
+
+export async function runChecks(options: { config?: string | undefined; nvmlLibrary?: string | undefined }): Promise<Check[]> {
+  const checks: Check[] = [];
+  let loaded: LoadedConfig | null = null;
+  try {
+    loaded = loadConfig(defaultSources(options.config));
+    checks.push(pass("config", loaded.file ? `${loaded.file} is valid` : "no config file: offline defaults"));
+    for (const warning of loaded.warnings) checks.push(warn("config", warning));
+  } catch (error) {
+    checks.push(fail("config", `${(error as Error).message} (fix the file; gpu_monitor exits 2 on it)`));
+  }
+  checks.push(...nvmlChecks(options.nvmlLibrary ?? loaded?.config.nvml.library));
+  if (loaded) {
+    checks.push(databaseCheck(loaded.config.database.file));
+    checks.push(agentLine(loaded.config.database.file));
+    checks.push(logCheck(loaded.config.logging.file));
+    checks.push(await serverCheck(loaded));
+  }
+  checks.push(serviceCheck());
+  return checks;
+}
+
+function nvmlChecks(libraryPath: string | undefined): Check[] {
+  let nvml: Nvml;
+  try {
+    nvml = openNvml({ libraryPath });
+  } catch (error) {
+    return [fail("nvml", (error as Error).message)];
+  }
+  try {
+    const host = nvml.host();
+    const checks = [
+      pass("nvml", `${nvml.libraryPath}: driver ${host.driverVersion ?? "?"}, NVML ${host.nvmlVersion ?? "?"}, CUDA ${host.cudaDriverVersion ?? "?"}`),
+    ];
+    const sample = takeSample(nvml, new ProcessNameCache(() => null, () => null));
+    if (sample.host.gpuCount === 0) checks.push(fail("gpus", "NVML reports no GPU: check that the driver sees them (nvidia-smi -L)"));
+    const perGpu: Array<{ index: number; check: Check }> = [];
+    for (const gpu of sample.gpus) {
+      const record = gpuRecord(gpu);
+      const unsupported = Object.entries(record).filter(([key, value]) => value === null && key !== "field_errors").map(([key]) => key);
+      const total = Object.keys(record).filter((key) => key !== "field_errors").length;
+      const errors = Object.entries(gpu.fieldErrors).map(([field, code]) => `${field}: ${code}`);
+      perGpu.push({
+        index: gpu.index,
+        check: (errors.length ? warn : pass)(
+          `gpu ${gpu.index}`,
+          `${gpu.name ?? "?"} (${gpu.uuid}): ${total - unsupported.length} of ${total} metrics` +
+            (unsupported.length ? `; not available: ${unsupported.join(", ")}` : "") +
+            (errors.length ? `; errors: ${errors.join(", ")}` : ""),
+        ),
+      });
+    }
+    for (const failure of sample.failures) {
+      perGpu.push({
+        index: failure.index,
+        check: fail(`gpu ${failure.index}`, `${failure.message}: check dmesg for Xid errors; the GPU may need a reset or a reboot`),
+      });
+    }
+    return [...checks, ...perGpu.sort((a, b) => a.index - b.index).map((entry) => entry.check)];
+  } finally {
+    nvml.close();
+  }
+}
+
+function databaseCheck(file: string): Check {
+  if (!existsSync(file)) {
+    const folder = existingAncestor(dirname(file));
+    try {
+      accessSync(folder, constants.W_OK);
+      return pass("database", `${file} does not exist yet; the agent will create it (${folder} is writable)`);
+    } catch {
+      return fail("database", `${file} cannot be created: ${folder} is not writable by this user`);
+    }
+  }
+  try {
+    const db = openDatabase(file);
+    try {
+      const result = (db.query("PRAGMA quick_check").get() as { quick_check: string }).quick_check;
+      const size = (statSync(file).size / 1e6).toFixed(1);
+      return result === "ok"
+        ? pass("database", `${file}: writable, quick_check ok, ${size} MB`)
+        : fail("database", `${file}: quick_check says ${result}; move it aside and let the agent start a new one`);
+    } finally {
+      db.close();
+    }
+  } catch (error) {
+    return fail("database", (error as Error).message);
+  }
+}
+
+function logCheck(file: string): Check {
+  if (!file) return pass("log", "no log file (logging.file is empty): the console only");
+  const existed = existsSync(file);
+  try {
+    closeSync(openSync(file, "a"));
+    if (!existed) unlinkSync(file);
+    return pass("log", `${file} is writable`);
+  } catch (error) {
+    return fail("log", `${file} is not writable: ${(error as Error).message}`);
+  }
+}
+
+async function serverCheck(loaded: LoadedConfig): Promise<Check> {
+  const { server } = loaded.config;
+  if (!server.url) return warn("server", "no server.url: the agent runs offline and queues every window");
+  const shown = redactUrlCredentials(server.url);
+  const started = performance.now();
+  try {
+    // A GET sends no data; any HTTP answer proves the name, the route and TLS work.
+    const response = await fetch(server.url, { method: "GET", redirect: "manual", signal: AbortSignal.timeout(server.timeout_seconds * 1000) });
+    return pass("server", `${shown}: reachable, answered HTTP ${response.status} to GET in ${Math.round(performance.now() - started)} ms`);
+  } catch (error) {
+    return fail("server", `${shown}: ${(error as Error).message} (check the URL, DNS, the firewall, the proxy and server.ca_file)`);
+  }
+}
+
+function serviceCheck(): Check {
+  const agent = process.platform === "linux" ? "/etc/systemd/system/gpu-monitor.service" : null;
+  if (!agent) return warn("service", `no service check on ${process.platform} yet`);
+  return existsSync(agent) ? pass("service", `${agent} is installed`) : warn("service", `not installed as a systemd service (see packaging/systemd and the README)`);
+}
+
+function existingAncestor(folder: string): string {
+  let current = folder;
+  while (!existsSync(current) && dirname(current) !== current) current = dirname(current);
+  return current;
+}
+
+function agentLine(databaseFile: string): Check {
+  const pid = runningAgentPid(databaseFile);
+  return pid === null ? warn("agent", "not running") : pass("agent", `running (pid ${pid})`);
+}

@@ -1,0 +1,92 @@
+// The compiled agent's own cost: RSS and CPU while it samples 8 fake GPUs.
+// Usage: bun test/bench/agent.ts [--minutes 10] [--fast-seconds 60]
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compile } from "../../packaging/build.ts";
+import { fakeNvmlLibrary, REPO, scenarioFile } from "../helpers/fakeNvml.ts";
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+function readProc(pid: number): { rssKb: number; cpuSeconds: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime + stime
+  return { rssKb, cpuSeconds };
+}
+
+export interface AgentRun {
+  intervalSeconds: number;
+  seconds: number;
+  rssStartMb: number;
+  rssSteadyMb: number;
+  rssMaxMb: number;
+  rssGrowthMb: number;
+  cpuSeconds: number;
+  cpuSecondsPerHour: number;
+  cpuPercent: number;
+}
+
+export async function measureAgent(binary: string, intervalSeconds: number, seconds: number): Promise<AgentRun> {
+  const dir = mkdtempSync(join(tmpdir(), "gpu-monitor-agent-bench-"));
+  writeFileSync(
+    join(dir, "config.json"),
+    JSON.stringify({ collection: { interval_seconds: intervalSeconds }, database: { file: "g.db" }, logging: { file: "" } }),
+  );
+  const agent = Bun.spawn([binary, "run", "-c", join(dir, "config.json")], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", GPU_MONITOR_NVML_LIBRARY: fakeNvmlLibrary("current"), FAKE_NVML_SCENARIO: scenarioFile("eight_gpus") },
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  try {
+    await Bun.sleep(5000); // start-up: load, JIT, database
+    const first = readProc(agent.pid);
+    const rss: number[] = [];
+    const until = Date.now() + seconds * 1000;
+    while (Date.now() < until) {
+      await Bun.sleep(Math.min(5000, Math.max(0, until - Date.now())));
+      rss.push(readProc(agent.pid).rssKb);
+    }
+    const last = readProc(agent.pid);
+    const steady = rss.slice(Math.floor(rss.length / 2)).sort((a, b) => a - b);
+    const cpu = last.cpuSeconds - first.cpuSeconds;
+    return {
+      intervalSeconds,
+      seconds,
+      rssStartMb: first.rssKb / 1024,
+      rssSteadyMb: steady[Math.floor(steady.length / 2)]! / 1024,
+      rssMaxMb: Math.max(...rss) / 1024,
+      rssGrowthMb: (rss.at(-1)! - rss[Math.floor(rss.length / 2)]!) / 1024,
+      cpuSeconds: cpu,
+      cpuSecondsPerHour: (cpu / seconds) * 3600,
+      cpuPercent: (cpu / seconds) * 100,
+    };
+  } finally {
+    agent.kill("SIGTERM");
+    await agent.exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function printAgent(slow: AgentRun, fast: AgentRun): void {
+  console.log(`\nAgent (compiled binary, 8 fake GPUs)`);
+  console.log(`  at ${slow.intervalSeconds} s for ${Math.round(slow.seconds / 60)} min: RSS ${slow.rssStartMb.toFixed(1)} MB after start, ${slow.rssSteadyMb.toFixed(1)} MB steady, ${slow.rssMaxMb.toFixed(1)} MB max, ${slow.rssGrowthMb >= 0 ? "+" : ""}${slow.rssGrowthMb.toFixed(1)} MB over the second half   (target <= 40 MB, no growth)`);
+  console.log(`  CPU ${slow.cpuSeconds.toFixed(2)} s in ${Math.round(slow.seconds / 60)} min = ${slow.cpuSecondsPerHour.toFixed(2)} s per hour   (target <= 0.5 s)`);
+  console.log(`  at ${fast.intervalSeconds} s for ${fast.seconds} s: ${fast.cpuPercent.toFixed(2)} % of one core, RSS ${fast.rssSteadyMb.toFixed(1)} MB steady`);
+}
+
+if (import.meta.main) {
+  const option = (name: string, fallback: number) => {
+    const at = process.argv.indexOf(name);
+    return at > 0 ? Number(process.argv[at + 1]) : fallback;
+  };
+  const binary = join(REPO, ".cache/bench/gpu_monitor");
+  compile({ outfile: binary, version: "bench" });
+  const slow = await measureAgent(binary, 60, option("--minutes", 10) * 60);
+  const fast = await measureAgent(binary, 1, option("--fast-seconds", 60));
+  printAgent(slow, fast);
+}

@@ -1,0 +1,38 @@
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runBinaryAsync } from "../helpers/binary.ts";
+import { fakeNvmlLibrary, scenarioFile } from "../helpers/fakeNvml.ts";
+import { refusedUrl, startServer } from "../helpers/server.ts";
+
+const server = startServer(() => new Response("use POST", { status: 405 }));
+afterAll(() => server.stop());
+
+async function doctor(scenario: string, url: string) {
+  const dir = mkdtempSync(join(tmpdir(), "gpu-monitor-doctor-"));
+  writeFileSync(join(dir, "config.json"), JSON.stringify({ server: { url }, database: { file: "state/g.db" } }));
+  return runBinaryAsync(["doctor", "-c", join(dir, "config.json")], {
+    GPU_MONITOR_NVML_LIBRARY: fakeNvmlLibrary("current"),
+    FAKE_NVML_SCENARIO: scenarioFile(scenario),
+  }, dir);
+}
+
+test("doctor: one line per check, every GPU with what it supports; exit 0 when nothing fails", async () => {
+  const run = await doctor("rtx4090", server.url);
+  const lines = run.stdout.trimEnd().split("\n");
+  expect(lines[0]).toMatch(/^PASS  config +.*config\.json is valid$/);
+  expect(lines[1]).toMatch(/^PASS  nvml +.*libnvidia-ml\.so\.1: driver 550\.67, NVML 12\.550\.67, CUDA 12\.4$/);
+  expect(run.stdout).toMatch(/PASS  gpu 0 +NVIDIA GeForce RTX 4090 \(GPU-5f8a1c2e-7b3d-4e9f-a6c1-2d8e0b4f7a93\): \d+ of \d+ metrics; not available: serial, /);
+  expect(run.stdout).toMatch(/PASS  database +.*g\.db does not exist yet; the agent will create it/);
+  expect(run.stdout).toMatch(/PASS  server +http:\/\/127\.0\.0\.1:\d+\/api\/metrics: reachable, answered HTTP 405 to GET/);
+  expect(run.exitCode).toBe(0);
+});
+
+test("doctor: a lost GPU and an unreachable server fail, with what to do; exit 1", async () => {
+  const run = await doctor("gpu_lost", await refusedUrl());
+  expect(run.stdout).toMatch(/PASS  gpu 0 /);
+  expect(run.stdout).toMatch(/FAIL  gpu 1 +GPU 1: the GPU has fallen off the bus .*the GPU may need a reset or a reboot/);
+  expect(run.stdout).toMatch(/FAIL  server +.*check the URL, DNS, the firewall/);
+  expect(run.exitCode).toBe(1);
+});

@@ -1,0 +1,74 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../../src/config/load.ts";
+import { compiledBinary } from "../helpers/binary.ts";
+import { REPO } from "../helpers/fakeNvml.ts";
+
+function installer(root: string, ...args: string[]) {
+  const run = Bun.spawnSync(["sh", join(REPO, "packaging/install.sh"), ...args], {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", GPU_MONITOR_ROOT: root },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  return { exitCode: run.exitCode, stdout: run.stdout.toString(), stderr: run.stderr.toString() };
+}
+
+describe("packaging/install.sh", () => {
+  test("installs binary, config and unit; a second run changes nothing; uninstall keeps the data unless --purge", () => {
+    const root = mkdtempSync(join(tmpdir(), "gpu-monitor-root-"));
+    const first = installer(root, "install", "--binary", compiledBinary());
+    expect(first.exitCode).toBe(0);
+    const binary = join(root, "usr/local/bin/gpu_monitor");
+    const config = join(root, "etc/gpu_monitor/config.json");
+    const unit = join(root, "etc/systemd/system/gpu-monitor.service");
+    expect(statSync(binary).mode & 0o777).toBe(0o755);
+    expect(statSync(config).mode & 0o777).toBe(0o640);
+    expect(readFileSync(unit, "utf8")).toContain("Type=notify");
+    // The config it writes is valid, and a second run keeps a config that was edited.
+    expect(loadConfig({ explicitPath: config, env: {}, cwd: root, platform: "linux", home: root }).config.database.file).toBe(
+      "/var/lib/gpu_monitor/gpu_metrics.db",
+    );
+    writeFileSync(config, '{ "collection": { "interval_seconds": 30 } }');
+    expect(installer(root, "install", "--binary", compiledBinary()).exitCode).toBe(0);
+    expect(readFileSync(config, "utf8")).toContain('"interval_seconds": 30');
+
+    expect(installer(root, "uninstall").exitCode).toBe(0);
+    expect(existsSync(binary)).toBe(false);
+    expect(existsSync(unit)).toBe(false);
+    expect(existsSync(config)).toBe(true);
+    expect(installer(root, "uninstall", "--purge").exitCode).toBe(0);
+    expect(existsSync(join(root, "etc/gpu_monitor"))).toBe(false);
+  });
+
+  test("without a binary it says what to pass", () => {
+    const run = installer(mkdtempSync(join(tmpdir(), "gpu-monitor-root-")), "install", "--binary", "/nonexistent");
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toContain("pass --binary PATH");
+  });
+
+  test("the systemd unit passes systemd-analyze verify and keeps NVML usable", () => {
+    const unit = readFileSync(join(REPO, "packaging/systemd/gpu-monitor.service"), "utf8");
+    expect(unit).toContain("DeviceAllow=char-nvidia* rw");
+    expect(unit).toContain("PrivateDevices=no");
+    expect(unit).not.toMatch(/^MemoryDenyWriteExecute=yes/m); // bun:ffi needs the JIT
+    const analyze = Bun.which("systemd-analyze");
+    if (!analyze) return; // not on this machine: the content checks above still ran
+    const dir = mkdtempSync(join(tmpdir(), "unit-"));
+    const copy = join(dir, "gpu-monitor.service");
+    writeFileSync(copy, unit.replaceAll("/usr/local/bin/gpu_monitor", "/bin/true"));
+    const verify = Bun.spawnSync([analyze, "verify", copy], { stderr: "pipe" });
+    expect(verify.stderr.toString().trim()).toBe("");
+    expect(verify.exitCode).toBe(0);
+  });
+
+  test("the launchd plist and the WinSW service file name the binary and its run command", () => {
+    const plist = readFileSync(join(REPO, "packaging/launchd/com.targoman.gpu-monitor.plist"), "utf8");
+    expect(plist).toContain("<string>com.targoman.gpu-monitor</string>");
+    expect(plist).toMatch(/<key>ProgramArguments<\/key>\s*<array>\s*<string>\/usr\/local\/bin\/gpu_monitor<\/string>\s*<string>run<\/string>/);
+    const winsw = readFileSync(join(REPO, "packaging/windows/gpu_monitor-service.xml"), "utf8");
+    expect(winsw).toContain("<executable>%BASE%\\gpu_monitor.exe</executable>");
+    expect(winsw).toContain("<arguments>run ");
+  });
+});

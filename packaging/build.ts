@@ -22,6 +22,8 @@ export function compile(options: { target?: string; outfile: string; version: st
     process.execPath,
     "build",
     join(root, "src/main.ts"),
+    // Worker entry points are bundled beside main (see src/workers.ts).
+    join(root, "src/schedule/samplerWorker.ts"),
     "--compile",
     "--bytecode",
     "--format=esm",

@@ -3,11 +3,9 @@
 // data once a day. Failures are logged once per change of state, never per tick.
 
 import { aggregateClosedWindows, aggregationPeriodSeconds } from "../aggregate/aggregator.ts";
-import { ProcessNameCache, osProcessNameLookup } from "../collect/processNames.ts";
-import { takeSample, type GpuSample } from "../collect/sample.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
-import { NvmlError, NvmlUnavailableError, openNvml, type Nvml } from "../nvml/index.ts";
+import type { Nvml } from "../nvml/index.ts";
 import { plainHttpWarning } from "../ship/http.ts";
 import { Shipper, shippingMode, type SendFunction } from "../ship/shipper.ts";
 import { Ledger } from "../store/ledger.ts";
@@ -15,6 +13,7 @@ import { acquireAgentLock } from "../store/lock.ts";
 import { pruneOldData } from "../store/retention.ts";
 import { Store } from "../store/store.ts";
 import { nextTickMs, systemClock, type Clock } from "./clock.ts";
+import { InProcessSampler, WorkerSampler, type TickSampler } from "./samplers.ts";
 
 export interface AgentOptions {
   config: Config;
@@ -35,17 +34,11 @@ export interface AgentOptions {
 
 const PRUNE_EVERY_SECONDS = 86_400;
 
-/** GPU failures that mean the driver, not the GPU: a new NVML session is needed. */
-const DRIVER_LEVEL = new Set([
-  "NVML_ERROR_LIB_RM_VERSION_MISMATCH",
-  "NVML_ERROR_DRIVER_NOT_LOADED",
-  "NVML_ERROR_UNINITIALIZED",
-]);
 
-export async function runAgent(options: AgentOptions): Promise<void> {
+/** Runs until `stop`; resolves with whether a thread stuck in NVML was left behind (then exit the process). */
+export async function runAgent(options: AgentOptions): Promise<{ abandonedThread: boolean }> {
   const { config, logger, stop } = options;
   const clock = options.clock ?? systemClock;
-  const open = options.openNvml ?? ((libraryPath) => openNvml({ libraryPath }));
   const log = logger.withTag("agent");
   const intervalMs = config.collection.interval_seconds * 1000;
   const settings = {
@@ -74,9 +67,22 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     shipper?.kick().catch((error: Error) => log.error(`shipping failed: ${error.message}`));
   };
   const ledger = new Ledger(store.db, store.file);
-  const sampler = new Sampler(open, options.nvmlLibrary, logger.withTag("nvml"), (driverVersion) => {
+  const onReady = (driverVersion: string | null) => {
     if (driverVersion) ledger.setMeta("driver_version", driverVersion);
-  });
+  };
+  const nvmlLog = logger.withTag("nvml");
+  const openStandIn = options.openNvml;
+  const sampler: TickSampler = openStandIn
+    ? new InProcessSampler(() => openStandIn(options.nvmlLibrary), nvmlLog, onReady)
+    : new WorkerSampler({
+        libraryPath: options.nvmlLibrary,
+        log: nvmlLog,
+        onReady,
+        // A healthy NVML answers in milliseconds; a tick waits at most 80 % of the interval, 10 s at most.
+        deadlineMs: Math.min(10_000, intervalMs * 0.8),
+        restartAfterMs: Math.max(120_000, 5 * intervalMs),
+        now: () => clock.now(),
+      });
   let lastTickTs = store.latestSampleTs() ?? 0;
   let lastPruneTs = 0;
   let pruning: Promise<void> | null = null;
@@ -105,6 +111,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
       .finally(() => (pruning = null));
   };
 
+  let abandonedThread = false;
   aggregate(Math.floor(clock.now() / 1000)); // windows closed while the agent was down
   prune(Math.floor(clock.now() / 1000));
   ship();
@@ -124,7 +131,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
         continue;
       }
       if (tickTs <= lastTickTs) continue; // the clock went back: never write over recorded time
-      const sample = sampler.sample(dueMs);
+      const sample = await sampler.sample(dueMs);
       if (sample) {
         try {
           store.writeTick(tickTs, sample);
@@ -140,87 +147,10 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   } finally {
     await shipper?.settle();
     await pruning;
-    sampler.close();
+    abandonedThread = await sampler.close();
     store.close();
     lock.release();
     log.info("stopped");
   }
-}
-
-/** Owns the NVML session: opens it when it can, reopens it after the driver goes away. */
-class Sampler {
-  private nvml: Nvml | null = null;
-  private names: ProcessNameCache | null = null;
-  private lastProblem: string | null = null;
-  private readonly gpuProblems = new Map<number, string>();
-
-  constructor(
-    private readonly open: (libraryPath: string | undefined) => Nvml,
-    private readonly libraryPath: string | undefined,
-    private readonly log: Logger,
-    private readonly onReady: (driverVersion: string | null) => void,
-  ) {}
-
-  /** Every GPU's reading for this tick, or null when NVML cannot be used now. */
-  sample(atMs: number): GpuSample[] | null {
-    const nvml = this.session();
-    if (!nvml) return null;
-    try {
-      const sample = takeSample(nvml, this.names!, () => new Date(atMs));
-      this.reportGpuProblems(sample.failures);
-      if (sample.gpus.length === 0 && sample.failures.length > 0 && sample.failures.every((f) => DRIVER_LEVEL.has(f.code))) {
-        // Every GPU says the driver itself changed or went away: start a new NVML session.
-        this.problem(`every GPU failed with ${sample.failures[0]!.code}; reinitialising NVML`);
-        this.close();
-      }
-      return sample.gpus;
-    } catch (error) {
-      if (!(error instanceof NvmlError) && !(error instanceof NvmlUnavailableError)) throw error;
-      this.problem(`NVML stopped answering (${error.message}); reconnecting`);
-      this.close();
-      return null;
-    }
-  }
-
-  close(): void {
-    this.nvml?.close();
-    this.nvml = null;
-    this.names = null;
-  }
-
-  private session(): Nvml | null {
-    if (this.nvml) return this.nvml;
-    try {
-      const nvml = this.open(this.libraryPath);
-      this.nvml = nvml;
-      this.names = new ProcessNameCache(osProcessNameLookup(), (pid) => nvml.processName(pid));
-      const host = nvml.host();
-      this.onReady(host.driverVersion);
-      this.log.info(`NVML ready: ${nvml.libraryPath}, driver ${host.driverVersion ?? "unknown"}, ${nvml.deviceCount()} GPU(s)`);
-      this.lastProblem = null;
-      return nvml;
-    } catch (error) {
-      this.problem(`${(error as Error).message}; retrying every tick`);
-      return null;
-    }
-  }
-
-  private problem(message: string): void {
-    if (message !== this.lastProblem) this.log.error(message);
-    this.lastProblem = message;
-  }
-
-  private reportGpuProblems(failures: ReadonlyArray<{ index: number; code: string; message: string }>): void {
-    const failing = new Set(failures.map((failure) => failure.index));
-    for (const failure of failures) {
-      if (this.gpuProblems.get(failure.index) !== failure.code) this.log.error(failure.message);
-      this.gpuProblems.set(failure.index, failure.code);
-    }
-    for (const index of this.gpuProblems.keys()) {
-      if (!failing.has(index)) {
-        this.log.info(`GPU ${index} is readable again`);
-        this.gpuProblems.delete(index);
-      }
-    }
-  }
+  return { abandonedThread };
 }

@@ -21,6 +21,8 @@
  * return that code and write nothing. A key that names a group ("memory",
  * "pci", "fan", "ecc", "processes", "clock", "power", ...) with "!NAME" fails
  * every key below it (ecc = !X fails ecc.current, ecc.corrected.volatile, ...).
+ * "gpuN.hang_once_ms = N" (and "gpuN.hang_on_read = K", default 1): the K-th temperature
+ * read after init blocks N ms, as a hung driver call would.
  * "gpuN.symbol.<function> = !NAME" fails that one entry point only (e.g. a _v2
  * symbol that exists but refuses), while its older sibling still answers.
  * See the .conf files in test/fake-nvml/scenarios/ and the key list in parse_gpu_key().
@@ -31,6 +33,9 @@
  * Not thread-safe: tests drive it from one thread.
  */
 
+#if !defined(_WIN32)
+#define _POSIX_C_SOURCE 200809L /* nanosleep under -std=c11 */
+#endif
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,6 +43,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(_WIN32)
+#include <windows.h>
+#else
+#include <time.h>
+#endif
 
 #if defined(_WIN32)
 #define FAKE_API __declspec(dllexport)
@@ -314,6 +324,9 @@ struct nvmlDevice_st {
     unsigned int grow_by, grow_times;
     unsigned int v3_entry_size; /* 24, or 32 for the 535.43-535.86 bug */
     unsigned int compute_calls; /* compute-process calls since init */
+    unsigned int hang_once_ms;  /* one temperature read after init blocks this long (a hung driver call) */
+    unsigned int hang_on_read;  /* ...the n-th (default the first) */
+    unsigned int temperature_reads;
 
     /* "symbol.<nvml function> = !CODE": that one entry point fails, its siblings
      * (the older or newer symbol for the same data) still answer. */
@@ -607,6 +620,10 @@ static int parse_gpu_key(struct nvmlDevice_st *g, const char *key, char *value) 
         if (!parse_u32(value, &g->util_gpu)) return BAD_VALUE();
     } else if (strcmp(key, "utilization.memory") == 0) {
         if (!parse_u32(value, &g->util_memory)) return BAD_VALUE();
+    } else if (strcmp(key, "hang_once_ms") == 0) {
+        if (!parse_u32(value, &g->hang_once_ms)) return BAD_VALUE();
+    } else if (strcmp(key, "hang_on_read") == 0) {
+        if (!parse_u32(value, &g->hang_on_read)) return BAD_VALUE();
     } else if (strcmp(key, "temperature") == 0) {
         if (!parse_u32(value, &g->temperature)) return BAD_VALUE();
     } else if (strcmp(key, "fan.speeds") == 0) {
@@ -907,6 +924,16 @@ static int valid_device(nvmlDevice_t d) {
         for (unsigned int i_ = 0; i_ < (d)->symbol_fail_count; i_++)           \
             if (strcmp((d)->symbol_fail_name[i_], name) == 0) return (d)->symbol_fail_code[i_]; \
     } while (0)
+
+static void fake_sleep_ms(unsigned int ms) {
+#if defined(_WIN32)
+    Sleep(ms);
+#else
+    struct timespec wait = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&wait, &wait) != 0) {
+    }
+#endif
+}
 
 #define SLOT(d, s)                                      \
     do {                                                \
@@ -1214,6 +1241,10 @@ FAKE_API nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device, nvmlTemperat
                                                unsigned int *temp) {
     DEVICE_CALL(device);
     if (!temp || sensorType != NVML_TEMPERATURE_GPU) return NVML_ERROR_INVALID_ARGUMENT;
+    device->temperature_reads++;
+    if (device->hang_once_ms && device->temperature_reads == (device->hang_on_read ? device->hang_on_read : 1)) {
+        fake_sleep_ms(device->hang_once_ms);
+    }
     SLOT(device, S_TEMP);
     *temp = device->temperature;
     return NVML_SUCCESS;

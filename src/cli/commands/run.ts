@@ -63,7 +63,7 @@ export async function startAgent(flags: AgentFlags): Promise<void> {
   process.on("SIGHUP", onHangUp);
   try {
     for (;;) {
-      await runAgent({
+      const outcome = await runAgent({
         config: loaded.config,
         logger,
         stop: cycle.signal,
@@ -71,6 +71,11 @@ export async function startAgent(flags: AgentFlags): Promise<void> {
         nvmlLibrary: resolveNvmlLibrary({ "nvml-library": flags.nvmlLibrary }, loaded),
         onStarted,
       });
+      if (outcome.abandonedThread) {
+        // A Worker blocked inside an NVML call cannot be stopped and would keep the process alive.
+        logger.warn("an NVML call never returned: exiting without waiting for it");
+        if (shutdown.signal.aborted) process.exit(0);
+      }
       if (shutdown.signal.aborted || reload === null) break;
       loaded = reload;
       reload = null;

@@ -1,0 +1,28 @@
+// The sampling Worker: NVML lives on this thread, so an NVML call that never
+// returns blocks only this thread; the agent's loop, aggregation, shipping and
+// the query side go on, and the tick is skipped.
+
+import { openNvml } from "../nvml/index.ts";
+import { NvmlSession, type SessionResult } from "./session.ts";
+
+export type WorkerRequest = { type: "sample"; id: number; atMs: number; libraryPath: string | undefined } | { type: "close" };
+export type WorkerReply = { type: "result"; id: number; result: SessionResult } | { type: "failed"; id: number; message: string } | { type: "closed" };
+
+declare const self: Worker;
+
+let session: NvmlSession | null = null;
+
+self.onmessage = (event: MessageEvent<WorkerRequest>) => {
+  const request = event.data;
+  if (request.type === "close") {
+    session?.close();
+    self.postMessage({ type: "closed" } satisfies WorkerReply);
+    return;
+  }
+  session ??= new NvmlSession(() => openNvml({ libraryPath: request.libraryPath }));
+  try {
+    self.postMessage({ type: "result", id: request.id, result: session.sample(request.atMs) } satisfies WorkerReply);
+  } catch (error) {
+    self.postMessage({ type: "failed", id: request.id, message: (error as Error).message } satisfies WorkerReply);
+  }
+};

@@ -1,0 +1,197 @@
+// What the agent loop asks every tick: this tick's readings, or null. Logs what
+// happens once per change of state, never per tick.
+
+import type { GpuFailure, GpuSample } from "../collect/sample.ts";
+import type { Logger } from "../log.ts";
+import type { Nvml } from "../nvml/index.ts";
+import { SAMPLER_WORKER_URL } from "../workers.ts";
+import type { WorkerReply, WorkerRequest } from "./samplerWorker.ts";
+import { NvmlSession, type SessionResult } from "./session.ts";
+
+export interface TickSampler {
+  sample(atMs: number): Promise<GpuSample[] | null>;
+  /** Resolves true when a thread stuck in an NVML call had to be abandoned (the process must exit by itself). */
+  close(): Promise<boolean>;
+}
+
+/** Turns session results into readings and log lines. */
+class Reporter {
+  private lastProblem: string | null = null;
+  private readonly gpuProblems = new Map<number, string>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly onReady: (driverVersion: string | null) => void,
+  ) {}
+
+  readings(result: SessionResult): GpuSample[] | null {
+    if (result.kind === "unavailable") {
+      this.problem(`${result.message}; retrying every tick`);
+      return null;
+    }
+    if (result.kind === "lost") {
+      this.problem(`NVML stopped answering (${result.message}); reconnecting`);
+      return null;
+    }
+    if (result.opened) {
+      this.onReady(result.opened.driverVersion);
+      this.log.info(`NVML ready: ${result.opened.libraryPath}, driver ${result.opened.driverVersion ?? "unknown"}, ${result.opened.gpuCount} GPU(s)`);
+      this.lastProblem = null;
+    }
+    this.reportGpus(result.failures);
+    if (result.reinitialised) this.problem(`every GPU failed with ${result.reinitialised}; reinitialising NVML`);
+    return result.gpus;
+  }
+
+  problem(message: string): void {
+    if (message !== this.lastProblem) this.log.error(message);
+    this.lastProblem = message;
+  }
+
+  recovered(message: string): void {
+    this.log.info(message);
+    this.lastProblem = null;
+  }
+
+  private reportGpus(failures: readonly GpuFailure[]): void {
+    const failing = new Set(failures.map((failure) => failure.index));
+    for (const failure of failures) {
+      if (this.gpuProblems.get(failure.index) !== failure.code) this.log.error(failure.message);
+      this.gpuProblems.set(failure.index, failure.code);
+    }
+    for (const index of this.gpuProblems.keys()) {
+      if (!failing.has(index)) {
+        this.log.info(`GPU ${index} is readable again`);
+        this.gpuProblems.delete(index);
+      }
+    }
+  }
+}
+
+/** NVML on the loop's own thread: for tests with a stand-in NVML. */
+export class InProcessSampler implements TickSampler {
+  private readonly session: NvmlSession;
+  private readonly reporter: Reporter;
+
+  constructor(open: () => Nvml, log: Logger, onReady: (driverVersion: string | null) => void) {
+    this.session = new NvmlSession(open);
+    this.reporter = new Reporter(log, onReady);
+  }
+
+  async sample(atMs: number): Promise<GpuSample[] | null> {
+    return this.reporter.readings(this.session.sample(atMs));
+  }
+
+  async close(): Promise<boolean> {
+    this.session.close();
+    return false;
+  }
+}
+
+export interface WorkerSamplerOptions {
+  libraryPath: string | undefined;
+  log: Logger;
+  onReady: (driverVersion: string | null) => void;
+  /** How long a tick waits for NVML before it is skipped. */
+  deadlineMs: number;
+  /** How long NVML may stay silent before the Worker is replaced. */
+  restartAfterMs: number;
+  now?: () => number;
+}
+
+/**
+ * NVML on a Worker thread. A call that hangs blocks only that thread: the tick
+ * is skipped after `deadlineMs`, later ticks are skipped while it stays stuck,
+ * sampling resumes when it answers, and after `restartAfterMs` the Worker is
+ * replaced (the stuck thread is abandoned).
+ */
+export class WorkerSampler implements TickSampler {
+  private worker: Worker | null = null;
+  private nextId = 0;
+  private readonly waiting = new Map<number, (reply: WorkerReply) => void>();
+  private hungSince: number | null = null;
+  private readonly reporter: Reporter;
+  private readonly now: () => number;
+
+  constructor(private readonly options: WorkerSamplerOptions) {
+    this.reporter = new Reporter(options.log, options.onReady);
+    this.now = options.now ?? Date.now;
+  }
+
+  async sample(atMs: number): Promise<GpuSample[] | null> {
+    if (this.hungSince !== null) {
+      const silentMs = this.now() - this.hungSince;
+      if (silentMs < this.options.restartAfterMs) return null;
+      this.reporter.problem(`NVML has not answered for ${Math.round(silentMs / 1000)} s: replacing the sampling thread`);
+      this.worker?.terminate();
+      this.worker = null;
+      this.waiting.clear();
+      this.hungSince = null;
+    }
+    const id = ++this.nextId;
+    const reply = await this.request({ type: "sample", id, atMs, libraryPath: this.options.libraryPath }, id);
+    if (reply === null) {
+      this.hungSince = this.now();
+      this.reporter.problem(
+        `an NVML call has not returned within ${this.options.deadlineMs / 1000} s: ticks are skipped until the driver answers`,
+      );
+      return null;
+    }
+    if (reply.type === "failed") {
+      this.reporter.problem(`sampling failed: ${reply.message}`);
+      return null;
+    }
+    return reply.type === "result" ? this.reporter.readings(reply.result) : null;
+  }
+
+  async close(): Promise<boolean> {
+    const worker = this.worker;
+    if (!worker) return false;
+    const stuck = this.hungSince !== null;
+    if (!stuck) {
+      // Let it shut NVML down cleanly, but never wait long for a thread that may be stuck.
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          worker.addEventListener("message", (event: MessageEvent<WorkerReply>) => event.data.type === "closed" && resolve());
+          worker.postMessage({ type: "close" } satisfies WorkerRequest);
+        }),
+        Bun.sleep(1000),
+      ]);
+    }
+    worker.terminate();
+    this.worker = null;
+    return stuck;
+  }
+
+  /** The reply, or null when it did not come within the deadline (it may still come). */
+  private request(request: WorkerRequest, id: number): Promise<WorkerReply | null> {
+    const worker = this.ensureWorker();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(null), this.options.deadlineMs);
+      this.waiting.set(id, (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
+      worker.postMessage(request);
+    });
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(SAMPLER_WORKER_URL);
+    worker.addEventListener("message", (event: MessageEvent<WorkerReply>) => {
+      const reply = event.data;
+      if (reply.type === "closed") return;
+      const resolve = this.waiting.get(reply.id);
+      this.waiting.delete(reply.id);
+      if (this.hungSince !== null) {
+        this.reporter.recovered(`NVML answered again after ${Math.round((this.now() - this.hungSince) / 1000)} s: sampling resumes`);
+        this.hungSince = null;
+      }
+      resolve?.(reply);
+    });
+    worker.addEventListener("error", (event) => this.reporter.problem(`the sampling thread failed: ${event.message}`));
+    this.worker = worker;
+    return worker;
+  }
+}

@@ -41,8 +41,39 @@ export function compile(options: { target?: string; outfile: string; version: st
   }
 }
 
+/** Every release binary: `bun build --compile` target -> file name under dist/. */
+export const RELEASE_TARGETS: ReadonlyArray<readonly [target: string, file: string]> = [
+  ["bun-linux-x64", "gpu_monitor-linux-x64"],
+  ["bun-linux-x64-baseline", "gpu_monitor-linux-x64-baseline"],
+  ["bun-linux-x64-musl", "gpu_monitor-linux-x64-musl"],
+  ["bun-linux-arm64", "gpu_monitor-linux-arm64"],
+  ["bun-linux-arm64-musl", "gpu_monitor-linux-arm64-musl"],
+  ["bun-darwin-x64", "gpu_monitor-darwin-x64"],
+  ["bun-darwin-arm64", "gpu_monitor-darwin-arm64"],
+  ["bun-windows-x64", "gpu_monitor-windows-x64.exe"],
+];
+
+/** Builds every release binary into `folder` and writes SHA256SUMS beside them. */
+export async function buildAll(folder: string, version: string): Promise<string[]> {
+  const lines: string[] = [];
+  for (const [target, file] of RELEASE_TARGETS) {
+    const outfile = join(folder, file);
+    const started = performance.now();
+    compile({ target, outfile, version });
+    const digest = new Bun.CryptoHasher("sha256").update(await Bun.file(outfile).arrayBuffer()).digest("hex");
+    lines.push(`${digest}  ${file}`);
+    console.log(`built ${file} (${target}) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }
+  await Bun.write(join(folder, "SHA256SUMS"), `${lines.join("\n")}\n`);
+  return lines;
+}
+
 if (import.meta.main) {
   const argv = process.argv.slice(2);
+  if (argv.includes("--all")) {
+    await buildAll(resolve(root, "dist"), versionString());
+    process.exit(0);
+  }
   const option = (name: string) => {
     const at = argv.indexOf(name);
     return at >= 0 ? argv[at + 1] : undefined;

@@ -71,9 +71,16 @@ export async function runAgent(options: AgentOptions): Promise<{ abandonedThread
     if (driverVersion) ledger.setMeta("driver_version", driverVersion);
   };
   const nvmlLog = logger.withTag("nvml");
+  const onEvent = (kind: string, gpuIndex: number | null, detail: string) => {
+    try {
+      store.recordEvent(Math.floor(clock.now() / 1000), kind, gpuIndex, detail);
+    } catch (error) {
+      log.error(`event not stored: ${(error as Error).message}`);
+    }
+  };
   const openStandIn = options.openNvml;
   const sampler: TickSampler = openStandIn
-    ? new InProcessSampler(() => openStandIn(options.nvmlLibrary), nvmlLog, onReady)
+    ? new InProcessSampler(() => openStandIn(options.nvmlLibrary), nvmlLog, onReady, onEvent)
     : new WorkerSampler({
         libraryPath: options.nvmlLibrary,
         log: nvmlLog,
@@ -82,6 +89,7 @@ export async function runAgent(options: AgentOptions): Promise<{ abandonedThread
         deadlineMs: Math.min(10_000, intervalMs * 0.8),
         restartAfterMs: Math.max(120_000, 5 * intervalMs),
         now: () => clock.now(),
+        onEvent,
       });
   let lastTickTs = store.latestSampleTs() ?? 0;
   let lastPruneTs = 0;

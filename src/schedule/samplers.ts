@@ -14,7 +14,10 @@ export interface TickSampler {
   close(): Promise<boolean>;
 }
 
-/** Turns session results into readings and log lines. */
+/** Something worth keeping in the database's event log. */
+export type EventSink = (kind: string, gpuIndex: number | null, detail: string) => void;
+
+/** Turns session results into readings, log lines and events, once per change of state. */
 class Reporter {
   private lastProblem: string | null = null;
   private readonly gpuProblems = new Map<number, string>();
@@ -22,46 +25,56 @@ class Reporter {
   constructor(
     private readonly log: Logger,
     private readonly onReady: (driverVersion: string | null) => void,
+    private readonly onEvent: EventSink = () => {},
   ) {}
 
   readings(result: SessionResult): GpuSample[] | null {
     if (result.kind === "unavailable") {
-      this.problem(`${result.message}; retrying every tick`);
+      this.problem(`${result.message}; retrying every tick`, "nvml_unavailable");
       return null;
     }
     if (result.kind === "lost") {
-      this.problem(`NVML stopped answering (${result.message}); reconnecting`);
+      this.problem(`NVML stopped answering (${result.message}); reconnecting`, "nvml_lost");
       return null;
     }
     if (result.opened) {
       this.onReady(result.opened.driverVersion);
+      this.onEvent("nvml_ready", null, `${result.opened.libraryPath}, driver ${result.opened.driverVersion ?? "unknown"}, ${result.opened.gpuCount} GPU(s)`);
       this.log.info(`NVML ready: ${result.opened.libraryPath}, driver ${result.opened.driverVersion ?? "unknown"}, ${result.opened.gpuCount} GPU(s)`);
       this.lastProblem = null;
     }
     this.reportGpus(result.failures);
-    if (result.reinitialised) this.problem(`every GPU failed with ${result.reinitialised}; reinitialising NVML`);
+    if (result.reinitialised) this.problem(`every GPU failed with ${result.reinitialised}; reinitialising NVML`, "nvml_reinit");
     return result.gpus;
   }
 
-  problem(message: string): void {
-    if (message !== this.lastProblem) this.log.error(message);
+  problem(message: string, kind = "problem"): void {
+    if (message !== this.lastProblem) {
+      this.log.error(message);
+      this.onEvent(kind, null, message);
+    }
     this.lastProblem = message;
   }
 
-  recovered(message: string): void {
+  recovered(message: string, kind = "recovered"): void {
     this.log.info(message);
+    this.onEvent(kind, null, message);
     this.lastProblem = null;
   }
 
   private reportGpus(failures: readonly GpuFailure[]): void {
     const failing = new Set(failures.map((failure) => failure.index));
     for (const failure of failures) {
-      if (this.gpuProblems.get(failure.index) !== failure.code) this.log.error(failure.message);
+      if (this.gpuProblems.get(failure.index) !== failure.code) {
+        this.log.error(failure.message);
+        this.onEvent("gpu_failed", failure.index, failure.message);
+      }
       this.gpuProblems.set(failure.index, failure.code);
     }
     for (const index of this.gpuProblems.keys()) {
       if (!failing.has(index)) {
         this.log.info(`GPU ${index} is readable again`);
+        this.onEvent("gpu_recovered", index, `GPU ${index} is readable again`);
         this.gpuProblems.delete(index);
       }
     }
@@ -73,9 +86,9 @@ export class InProcessSampler implements TickSampler {
   private readonly session: NvmlSession;
   private readonly reporter: Reporter;
 
-  constructor(open: () => Nvml, log: Logger, onReady: (driverVersion: string | null) => void) {
+  constructor(open: () => Nvml, log: Logger, onReady: (driverVersion: string | null) => void, onEvent?: EventSink) {
     this.session = new NvmlSession(open);
-    this.reporter = new Reporter(log, onReady);
+    this.reporter = new Reporter(log, onReady, onEvent);
   }
 
   async sample(atMs: number): Promise<GpuSample[] | null> {
@@ -97,6 +110,7 @@ export interface WorkerSamplerOptions {
   /** How long NVML may stay silent before the Worker is replaced. */
   restartAfterMs: number;
   now?: () => number;
+  onEvent?: EventSink;
 }
 
 /**
@@ -114,7 +128,7 @@ export class WorkerSampler implements TickSampler {
   private readonly now: () => number;
 
   constructor(private readonly options: WorkerSamplerOptions) {
-    this.reporter = new Reporter(options.log, options.onReady);
+    this.reporter = new Reporter(options.log, options.onReady, options.onEvent);
     this.now = options.now ?? Date.now;
   }
 
@@ -122,7 +136,7 @@ export class WorkerSampler implements TickSampler {
     if (this.hungSince !== null) {
       const silentMs = this.now() - this.hungSince;
       if (silentMs < this.options.restartAfterMs) return null;
-      this.reporter.problem(`NVML has not answered for ${Math.round(silentMs / 1000)} s: replacing the sampling thread`);
+      this.reporter.problem(`NVML has not answered for ${Math.round(silentMs / 1000)} s: replacing the sampling thread`, "hung_restart");
       this.worker?.terminate();
       this.worker = null;
       this.waiting.clear();
@@ -134,6 +148,7 @@ export class WorkerSampler implements TickSampler {
       this.hungSince = this.now();
       this.reporter.problem(
         `an NVML call has not returned within ${this.options.deadlineMs / 1000} s: ticks are skipped until the driver answers`,
+        "hung",
       );
       return null;
     }
@@ -185,7 +200,7 @@ export class WorkerSampler implements TickSampler {
       const resolve = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
       if (this.hungSince !== null) {
-        this.reporter.recovered(`NVML answered again after ${Math.round((this.now() - this.hungSince) / 1000)} s: sampling resumes`);
+        this.reporter.recovered(`NVML answered again after ${Math.round((this.now() - this.hungSince) / 1000)} s: sampling resumes`, "resumed");
         this.hungSince = null;
       }
       resolve?.(reply);

@@ -98,6 +98,17 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
   ALTER TABLE windows ADD COLUMN fatal_count INTEGER NOT NULL DEFAULT 0;
   `,
+  // 3: what happened to NVML and the GPUs (lost, back, driver gone, hung), for the record.
+  `
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    gpu_index INTEGER,
+    detail TEXT NOT NULL
+  );
+  CREATE INDEX events_ts ON events (ts);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

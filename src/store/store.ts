@@ -243,6 +243,25 @@ export class Store {
     yield* statement.iterate(from, to) as IterableIterator<StoredAggregateRow>;
   }
 
+  // ---- events ---------------------------------------------------------------
+
+  recordEvent(ts: number, kind: string, gpuIndex: number | null, detail: string): void {
+    try {
+      this.db.query("INSERT INTO events (ts, kind, gpu_index, detail) VALUES (?, ?, ?, ?)").run(ts, kind, gpuIndex, detail);
+    } catch (error) {
+      throw asStoreError(error, this.file);
+    }
+  }
+
+  recentEvents(limit: number): Array<{ ts: number; kind: string; gpu_index: number | null; detail: string }> {
+    return this.db.query("SELECT ts, kind, gpu_index, detail FROM events ORDER BY id DESC LIMIT ?").all(limit) as Array<{
+      ts: number;
+      kind: string;
+      gpu_index: number | null;
+      detail: string;
+    }>;
+  }
+
   // ---- retention -------------------------------------------------------------
 
   /**
@@ -259,8 +278,9 @@ export class Store {
       .run(before, Math.max(0, limit - 1)).changes;
   }
 
-  /** Deletes up to `limit` windows older than `before`, with their aggregates and send attempts. */
+  /** Deletes up to `limit` windows older than `before`, with their aggregates and send attempts, and older events. */
   pruneWindows(before: number, limit: number): number {
+    this.db.query("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts < ? ORDER BY id LIMIT ?)").run(before, limit);
     return this.db
       .query(`DELETE FROM windows WHERE start IN (SELECT start FROM windows WHERE start < ? ORDER BY start LIMIT ?)`)
       .run(before, limit).changes;

@@ -21,6 +21,7 @@
  * return that code and write nothing. A key that names a group ("memory",
  * "pci", "fan", "ecc", "processes", "clock", "power", ...) with "!NAME" fails
  * every key below it (ecc = !X fails ecc.current, ecc.corrected.volatile, ...).
+ * "reload_on_change = 1": nvmlDeviceGetCount* re-reads the file when it changes.
  * "gpuN.hang_once_ms = N" (and "gpuN.hang_on_read = K", default 1): the K-th temperature
  * read after init blocks N ms, as a hung driver call would.
  * "gpuN.symbol.<function> = !NAME" fails that one entry point only (e.g. a _v2
@@ -43,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #if defined(_WIN32)
 #include <windows.h>
 #else
@@ -795,6 +797,26 @@ static void host_defaults(void) {
     for (i = 0; i < FAKE_MAX_GPUS; i++) gpu_defaults(&g_gpus[i], i);
 }
 
+/* "reload_on_change = 1": nvmlDeviceGetCount* re-reads the scenario when the file
+ * changed (size or mtime), so a test can lose a GPU, bring it back or add one while
+ * the caller keeps its NVML session. */
+static int g_reload_on_change;
+static long long g_scenario_mtime, g_scenario_size;
+
+static void remember_scenario_stamp(void) {
+    struct stat info;
+    if (g_scenario_path && stat(g_scenario_path, &info) == 0) {
+        g_scenario_mtime = (long long)info.st_mtime;
+        g_scenario_size = (long long)info.st_size;
+    }
+}
+
+static int scenario_changed(void) {
+    struct stat info;
+    if (!g_scenario_path || stat(g_scenario_path, &info) != 0) return 0;
+    return (long long)info.st_mtime != g_scenario_mtime || (long long)info.st_size != g_scenario_size;
+}
+
 static int parse_host_key(const char *key, char *value, int *count_set, unsigned int *count) {
     nvmlReturn_t code = NVML_SUCCESS;
     int is_code = value[0] == '!';
@@ -813,6 +835,10 @@ static int parse_host_key(const char *key, char *value, int *count_set, unsigned
         if (is_code) g_cuda_version_err = code;
         else if (!parse_u64(value, &v) || v > INT_MAX) return BAD_VALUE();
         else g_cuda_version = (int)v;
+    } else if (strcmp(key, "reload_on_change") == 0) {
+        unsigned int on;
+        if (is_code || !parse_u32(value, &on)) return BAD_VALUE();
+        g_reload_on_change = on != 0;
     } else if (strcmp(key, "device_count") == 0) {
         if (is_code) {
             g_count_err = code;
@@ -954,9 +980,11 @@ static nvmlReturn_t do_init(void) {
         g_refcount++;
         return NVML_SUCCESS;
     }
+    g_reload_on_change = 0;
     r = load_scenario();
     if (r != NVML_SUCCESS) return r;
     if (g_init_err != NVML_SUCCESS) return g_init_err;
+    remember_scenario_stamp();
     g_refcount = 1;
     return NVML_SUCCESS;
 }
@@ -964,6 +992,10 @@ static nvmlReturn_t do_init(void) {
 static nvmlReturn_t device_count(unsigned int *count) {
     REQUIRE_INIT();
     if (!count) return NVML_ERROR_INVALID_ARGUMENT;
+    if (g_reload_on_change && scenario_changed()) {
+        g_reload_on_change = 0;
+        if (load_scenario() == NVML_SUCCESS) remember_scenario_stamp();
+    }
     if (g_count_err != NVML_SUCCESS) return g_count_err;
     *count = g_device_count;
     return NVML_SUCCESS;

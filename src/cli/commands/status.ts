@@ -38,6 +38,12 @@ export default defineCommand({
         report.last_sample = last === null ? null : formatTime(last);
         report.gpus = gpus.map((gpu) => ({ uid: gpu.uid, name: gpu.name, last_seen: formatTime(gpu.last_seen) }));
         report.windows = ledger.counts();
+        report.recent_events = store.recentEvents(5).map((event) => ({
+          at: formatTime(event.ts),
+          kind: event.kind,
+          gpu_index: event.gpu_index,
+          detail: event.detail,
+        }));
         report.last_send =
           attempt === null
             ? null
@@ -77,6 +83,9 @@ function statusText(report: Record<string, any>): string {
     `Windows:      ${report.windows ? `${report.windows.pending} pending, ${report.windows.failed} failed, ${report.windows.sent} sent` : "none"}`,
     `Last send:    ${report.last_send ? `${report.last_send.window} ${report.last_send.outcome}${report.last_send.uid ? ` (uid ${report.last_send.uid})` : ""}${report.last_send.error ? `: ${report.last_send.error}` : ""} at ${report.last_send.at}` : "none"}`,
     `Server:       ${report.server ?? "none (offline)"}`,
+    ...(report.recent_events?.length
+      ? ["Events:", ...report.recent_events.map((e: any) => `  ${e.at}  ${e.kind}${e.gpu_index === null ? "" : ` (GPU ${e.gpu_index})`}: ${e.detail}`)]
+      : []),
     `Health:       ${report.healthy ? "ok" : report.problems.join("; ")}`,
   ];
   return lines.join("\n") + "\n";

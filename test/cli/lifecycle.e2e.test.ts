@@ -1,0 +1,80 @@
+// The driver's lifecycle under the compiled agent: not loaded at start then
+// loaded, and a GPU lost then back. Each is logged once and kept in the events table.
+
+import { Database } from "bun:sqlite";
+import { expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compiledBinary } from "../helpers/binary.ts";
+import { fakeNvmlLibrary, scenarioFile } from "../helpers/fakeNvml.ts";
+
+function agentWith(initialScenario: string) {
+  const dir = mkdtempSync(join(tmpdir(), "gpu-monitor-lifecycle-"));
+  const scenario = join(dir, "scenario.conf");
+  writeFileSync(scenario, initialScenario);
+  const config = join(dir, "config.json");
+  writeFileSync(config, JSON.stringify({ collection: { interval_seconds: 1 }, database: { file: "g.db" }, logging: { file: "" } }));
+  const agent = Bun.spawn([compiledBinary(), "run", "-c", config], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", GPU_MONITOR_NVML_LIBRARY: fakeNvmlLibrary("current"), FAKE_NVML_SCENARIO: scenario },
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  let stderr = "";
+  const reading = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of agent.stderr as ReadableStream<Uint8Array>) stderr += decoder.decode(chunk);
+  })();
+  const stop = async () => {
+    agent.kill("SIGTERM");
+    expect(await agent.exited).toBe(0);
+    await reading;
+    return stderr;
+  };
+  const query = <T>(sql: string) => {
+    const db = new Database(join(dir, "g.db"), { readonly: true });
+    try {
+      return db.query(sql).all() as T[];
+    } finally {
+      db.close();
+    }
+  };
+  return { scenario, stop, query };
+}
+
+test("the driver not loaded at start: the agent waits, logs it once, and samples when it appears", async () => {
+  const { scenario, stop, query } = agentWith("init = !DRIVER_NOT_LOADED\n");
+  await Bun.sleep(3500);
+  writeFileSync(scenario, readFileSync(scenarioFile("h100"), "utf8"));
+  await Bun.sleep(3000);
+  const log = await stop();
+  expect(log.match(/the NVIDIA driver is not loaded/g)).toHaveLength(1);
+  expect(log).toContain("NVML ready:");
+  expect(query<{ n: number }>("SELECT count(*) AS n FROM samples")[0]!.n).toBeGreaterThanOrEqual(2);
+  expect(query<{ kind: string }>("SELECT kind FROM events ORDER BY id").map((e) => e.kind)).toEqual(["nvml_unavailable", "nvml_ready"]);
+}, 20_000);
+
+test("a GPU lost and back: the others go on, the event is logged and stored, and it is sampled again", async () => {
+  const twoGpus = (lost: number) =>
+    `reload_on_change = 1\n# lost = ${lost}\ngpu0.name = NVIDIA A100-SXM4-80GB\ngpu0.uuid = GPU-aaaa\ngpu1.name = NVIDIA A100-SXM4-80GB\ngpu1.uuid = GPU-bbbb\ngpu1.lost = ${lost}\n`;
+  const { scenario, stop, query } = agentWith(twoGpus(1));
+  await Bun.sleep(3500);
+  writeFileSync(scenario, twoGpus(0) + "# the GPU came back after a reset\n");
+  await Bun.sleep(3000);
+  const log = await stop();
+  expect(log.match(/GPU 1: the GPU has fallen off the bus/g)).toHaveLength(1);
+  expect(log).toContain("GPU 1 is readable again");
+  const perGpu = query<{ uid: string; n: number; first: number }>(
+    "SELECT g.uid, count(*) AS n, min(s.ts) AS first FROM samples s JOIN gpus g ON g.id = s.gpu_id GROUP BY g.uid ORDER BY g.uid",
+  );
+  expect(perGpu.map((row) => row.uid)).toEqual(["GPU-aaaa", "GPU-bbbb"]);
+  expect(perGpu[0]!.n).toBeGreaterThan(perGpu[1]!.n); // GPU 0 all along, GPU 1 only once it was back
+  expect(perGpu[1]!.n).toBeGreaterThanOrEqual(2);
+  const events = query<{ kind: string; gpu_index: number | null }>("SELECT kind, gpu_index FROM events ORDER BY id");
+  expect(events).toEqual([
+    { kind: "nvml_ready", gpu_index: null },
+    { kind: "gpu_failed", gpu_index: 1 },
+    { kind: "gpu_recovered", gpu_index: 1 },
+  ]);
+}, 20_000);

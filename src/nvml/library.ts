@@ -185,56 +185,47 @@ type BindOutcome = { library: NvmlLibrary } | { reason: string };
 function bindAll(path: string): BindOutcome {
   // nvmlShutdown exists in every NVML ever shipped: binding it alone says whether
   // the file loads at all, and why not.
-  const handles: Array<{ close(): void }> = [];
   try {
-    handles.push(dlopen(path, { nvmlShutdown: { args: [], returns: i32 } }));
+    dlopen(path, { nvmlShutdown: { args: [], returns: i32 } }).close();
   } catch (error) {
     return { reason: shortReason(error, path) };
   }
+  // In Bun one missing symbol fails a whole dlopen: probe each symbol on its own
+  // (and let go of the probe), then bind every symbol present in one dlopen, which
+  // keeps one set of call stubs in memory instead of one per symbol.
+  const present: Record<string, { args: readonly Arg[]; returns: FFIType.i32 }> = {};
+  for (const spec of Object.values(NVML_FUNCTIONS)) {
+    for (const symbol of spec.symbols) {
+      try {
+        dlopen(path, { [symbol]: { args: [], returns: i32 } }).close();
+        present[symbol] = { args: spec.args, returns: i32 };
+      } catch {
+        // not in this driver; an older name may be
+      }
+    }
+  }
+  const library = dlopen(path, present);
+  const calls = library.symbols as unknown as Record<string, NvmlCall>;
   const functions = {} as NvmlLibrary["functions"];
   for (const name of Object.keys(NVML_FUNCTIONS) as NvmlFunctionName[]) {
-    functions[name] = bindFirst(path, NVML_FUNCTIONS[name], handles);
+    functions[name] = chain(NVML_FUNCTIONS[name].symbols.filter((symbol) => symbol in present), calls);
   }
   const missing = REQUIRED.filter((name) => functions[name] === null);
   if (missing.length > 0) {
-    for (const handle of handles) handle.close();
+    library.close();
     return { reason: `not an NVML library: missing ${missing.join(", ")}` };
   }
-  return {
-    library: {
-      path,
-      functions,
-      close: () => {
-        for (const handle of handles) handle.close();
-      },
-    },
-  };
+  return { library: { path, functions, close: () => library.close() } };
 }
 
-/**
- * Binds every symbol of the chain the library has, newest first, each in its own
- * dlopen (in Bun one missing symbol fails the whole call), linked newest to oldest.
- */
-function bindFirst(
-  path: string,
-  spec: { symbols: readonly string[]; args: readonly Arg[] },
-  handles: Array<{ close(): void }>,
-): BoundFunction | null {
-  let newest: BoundFunction | null = null;
-  let tail: BoundFunction | null = null;
-  for (const symbol of spec.symbols) {
-    try {
-      const library = dlopen(path, { [symbol]: { args: spec.args, returns: i32 } });
-      handles.push(library);
-      const bound: BoundFunction = { call: library.symbols[symbol] as unknown as NvmlCall, symbol, older: null };
-      if (tail) tail.older = bound;
-      else newest = bound;
-      tail = bound;
-    } catch {
-      // Not in this driver; the older name may be.
-    }
+/** The symbols a driver has for one function, newest first, linked newest to oldest. */
+function chain(symbols: readonly string[], calls: Record<string, NvmlCall>): BoundFunction | null {
+  let older: BoundFunction | null = null;
+  for (let i = symbols.length - 1; i >= 0; i--) {
+    const symbol = symbols[i]!;
+    older = { call: calls[symbol]!, symbol, older };
   }
-  return newest;
+  return older;
 }
 
 function shortReason(error: unknown, path: string): string {

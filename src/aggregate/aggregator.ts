@@ -15,29 +15,40 @@ export interface AggregationSettings {
  * that was present before it, with coverage 0: "unmonitored" differs from "idle".
  * Returns the window starts written.
  */
-export function aggregateClosedWindows(store: Store, now: number, settings: AggregationSettings): number[] {
+export function aggregateClosedWindows(
+  store: Store,
+  now: number,
+  settings: AggregationSettings,
+  maxWindows = MAX_WINDOWS_PER_CALL,
+): number[] {
   const first = store.firstSampleTs();
   if (first === null) return [];
-  const last = store.lastWindowStart();
-  const from = last === null ? first : last + settings.periodSeconds;
+  const lastEnd = store.lastWindowEnd();
+  // After a change of window length, start at the first new-length window that does
+  // not overlap a stored one, so no sample is counted twice.
+  const from = lastEnd === null ? first : Math.ceil(lastEnd / settings.periodSeconds) * settings.periodSeconds;
   const written: number[] = [];
-  for (const start of closedWindowStarts(from, now, settings.periodSeconds)) {
+  for (const start of closedWindowStarts(from, now, settings.periodSeconds).slice(0, maxWindows)) {
     if (aggregateWindowAt(store, start, settings, now)) written.push(start);
   }
   return written;
 }
 
+/** A long downtime is caught up over several ticks, so one tick never blocks for long. */
+const MAX_WINDOWS_PER_CALL = 1000;
+const DAY = 86_400;
+
 /** Aggregates the window starting at `start` and stores it; false when it was stored before. */
 export function aggregateWindowAt(store: Store, start: number, settings: AggregationSettings, now: number): boolean {
   const samples = store.windowSamples(start, start + settings.periodSeconds);
-  const previous = store.lastSamplesBefore(start);
+  const previous = store.lastSamplesBefore(start, 2 * settings.intervalSeconds);
   const aggregates = aggregateWindow({
     start,
     periodSeconds: settings.periodSeconds,
     intervalSeconds: settings.intervalSeconds,
     samples,
     previous,
-    expectedGpus: previous.keys(),
+    expectedGpus: store.gpusSeenBefore(start, DAY),
   });
   return store.writeWindow(start, settings.periodSeconds, settings.intervalSeconds, now, aggregates);
 }

@@ -1,22 +1,16 @@
 // systemd's notify protocol (Type=notify readiness, watchdog, stopping) without a
 // library: one datagram per state on the unix socket named by $NOTIFY_SOCKET, sent
 // with libc's socket/sendto through bun:ffi (Bun has no unix datagram sockets).
-// The only FFI outside src/nvml/, and only when systemd asked for it.
+// libc comes from src/platform/libc.ts, loaded only when systemd asked for this.
 
-import { dlopen, FFIType, ptr } from "bun:ffi";
+import { ptr } from "bun:ffi";
+import { libc as loadLibc, libcError, type Libc } from "./libc.ts";
 
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
 const SUN_PATH_MAX = 108;
 
-const LIBC_CANDIDATES = ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1", "/lib/ld-musl-x86_64.so.1", "/lib/ld-musl-aarch64.so.1"];
-
-type Libc = {
-  socket: (domain: number, type: number, protocol: number) => number;
-  sendto: (fd: number, buffer: number, length: number, flags: number, address: number, addressLength: number) => number | bigint;
-  close: (fd: number) => number;
-};
 
 /** sockaddr_un for a path, or for the abstract namespace when the path starts with "@". */
 export function unixAddress(path: string): { bytes: Uint8Array; length: number } {
@@ -32,7 +26,6 @@ export function unixAddress(path: string): { bytes: Uint8Array; length: number }
 export class SystemdNotifier {
   private constructor(
     private readonly libc: Libc,
-    private readonly close_: () => void,
     private readonly fd: number,
     private readonly address: { bytes: Uint8Array; length: number },
     /** How often to send WATCHDOG=1 (half of WATCHDOG_USEC), or null. */
@@ -43,13 +36,14 @@ export class SystemdNotifier {
   static fromEnvironment(env: Record<string, string | undefined> = process.env): SystemdNotifier | null {
     const socketPath = env.NOTIFY_SOCKET;
     if (!socketPath) return null;
-    const { libc, close } = openLibc();
+    const libc = loadLibc();
+    if (!libc) throw new Error(`NOTIFY_SOCKET is set but libc could not be loaded for sendto (${libcError()})`);
     const fd = libc.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) throw new Error("socket(AF_UNIX, SOCK_DGRAM) failed");
     const usec = Number(env.WATCHDOG_USEC);
     const forUs = !env.WATCHDOG_PID || Number(env.WATCHDOG_PID) === process.pid;
     const watchdog = Number.isFinite(usec) && usec > 0 && forUs ? Math.max(1, Math.floor(usec / 2000)) : null;
-    return new SystemdNotifier(libc, close, fd, unixAddress(socketPath), watchdog);
+    return new SystemdNotifier(libc, fd, unixAddress(socketPath), watchdog);
   }
 
   /** Sends one state ("READY=1", "WATCHDOG=1", "STOPPING=1", "STATUS=..."); false when it could not. */
@@ -61,23 +55,5 @@ export class SystemdNotifier {
 
   close(): void {
     this.libc.close(this.fd);
-    this.close_();
   }
-}
-
-function openLibc(): { libc: Libc; close: () => void } {
-  const errors: string[] = [];
-  for (const path of LIBC_CANDIDATES) {
-    try {
-      const library = dlopen(path, {
-        socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-        sendto: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i64 },
-        close: { args: [FFIType.i32], returns: FFIType.i32 },
-      });
-      return { libc: library.symbols as unknown as Libc, close: () => library.close() };
-    } catch (error) {
-      errors.push(`${path}: ${(error as Error).message}`);
-    }
-  }
-  throw new Error(`NOTIFY_SOCKET is set but libc could not be loaded for sendto (${errors.join("; ")})`);
 }

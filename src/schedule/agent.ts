@@ -9,7 +9,7 @@ import type { Nvml } from "../nvml/index.ts";
 import { plainHttpWarning } from "../ship/http.ts";
 import { Shipper, shippingMode, type SendFunction } from "../ship/shipper.ts";
 import { Ledger } from "../store/ledger.ts";
-import { acquireAgentLock } from "../store/lock.ts";
+import { acquireAgentLock, sendInProgress } from "../store/lock.ts";
 import { pruneOldData } from "../store/retention.ts";
 import { Store } from "../store/store.ts";
 import { nextTickMs, systemClock, type Clock } from "./clock.ts";
@@ -33,6 +33,8 @@ export interface AgentOptions {
 }
 
 const PRUNE_EVERY_SECONDS = 86_400;
+/** A step back of more than this is taken as the clock having been wrong before. */
+const BIG_CLOCK_STEP_SECONDS = 3600;
 
 
 /** Runs until `stop`; resolves with whether a thread stuck in NVML was left behind (then exit the process). */
@@ -62,13 +64,25 @@ export async function runAgent(options: AgentOptions): Promise<{ abandonedThread
   if (insecure && !offline) log.warn(insecure);
   const shipper = offline
     ? null
-    : new Shipper({ store, config, logger, stop, ...(options.send ? { send: options.send } : {}), now: () => clock.now() / 1000 });
+    : new Shipper({
+        store,
+        config,
+        logger,
+        stop,
+        ...(options.send ? { send: options.send } : {}),
+        now: () => clock.now() / 1000,
+        skipWhile: () => sendInProgress(config.database.file),
+      });
   const ship = () => {
     shipper?.kick().catch((error: Error) => log.error(`shipping failed: ${error.message}`));
   };
   const ledger = new Ledger(store.db, store.file);
   const onReady = (driverVersion: string | null) => {
-    if (driverVersion) ledger.setMeta("driver_version", driverVersion);
+    try {
+      if (driverVersion) ledger.setMeta("driver_version", driverVersion);
+    } catch (error) {
+      log.error(`driver version not stored: ${(error as Error).message}`);
+    }
   };
   const nvmlLog = logger.withTag("nvml");
   const onEvent = (kind: string, gpuIndex: number | null, detail: string) => {
@@ -90,6 +104,7 @@ export async function runAgent(options: AgentOptions): Promise<{ abandonedThread
         restartAfterMs: Math.max(120_000, 5 * intervalMs),
         now: () => clock.now(),
         onEvent,
+        stop,
       });
   let lastTickTs = store.latestSampleTs() ?? 0;
   let lastPruneTs = 0;
@@ -106,10 +121,12 @@ export async function runAgent(options: AgentOptions): Promise<{ abandonedThread
   const prune = (nowSeconds: number) => {
     if (pruning || nowSeconds - lastPruneTs < PRUNE_EVERY_SECONDS) return;
     lastPruneTs = nowSeconds;
-    pruning = pruneOldData(store, nowSeconds, {
-      rawDays: config.retention.raw_days,
-      aggregatedDays: config.retention.aggregated_days,
-    })
+    pruning = pruneOldData(
+      store,
+      nowSeconds,
+      { rawDays: config.retention.raw_days, aggregatedDays: config.retention.aggregated_days },
+      { stop },
+    )
       .then((result) => {
         if (result.samples + result.windows > 0) {
           log.info(`retention: deleted ${result.samples} raw sample(s) and ${result.windows} window(s)`);
@@ -138,15 +155,24 @@ export async function runAgent(options: AgentOptions): Promise<{ abandonedThread
         log.warn(`missed the tick at ${new Date(dueMs).toISOString()} (woke ${Math.round((nowMs - dueMs) / 1000)} s late)`);
         continue;
       }
-      if (tickTs <= lastTickTs) continue; // the clock went back: never write over recorded time
-      const sample = await sampler.sample(dueMs);
-      if (sample) {
-        try {
+      if (tickTs <= lastTickTs) {
+        // The clock went back. A small step: skip, never write over recorded time.
+        // A big one means the stored future was the mistake (a bad clock at boot):
+        // say so once and go on storing from now.
+        if (lastTickTs - tickTs <= BIG_CLOCK_STEP_SECONDS) continue;
+        log.warn(
+          `the clock is ${lastTickTs - tickTs} s behind the newest stored sample (${new Date(lastTickTs * 1000).toISOString()}): it was wrong then or is wrong now; storing from now on`,
+        );
+        lastTickTs = 0;
+      }
+      try {
+        const sample = await sampler.sample(dueMs);
+        if (sample) {
           store.writeTick(tickTs, sample);
           lastTickTs = tickTs;
-        } catch (error) {
-          log.error(`tick at ${new Date(dueMs).toISOString()} not stored: ${(error as Error).message}`);
         }
+      } catch (error) {
+        log.error(`tick at ${new Date(dueMs).toISOString()} not stored: ${(error as Error).message}`);
       }
       aggregate(tickTs);
       prune(tickTs);

@@ -111,6 +111,8 @@ export interface WorkerSamplerOptions {
   restartAfterMs: number;
   now?: () => number;
   onEvent?: EventSink;
+  /** A tick waiting on NVML gives up at once when the agent stops. */
+  stop?: AbortSignal;
 }
 
 /**
@@ -144,6 +146,10 @@ export class WorkerSampler implements TickSampler {
     }
     const id = ++this.nextId;
     const reply = await this.request({ type: "sample", id, atMs, libraryPath: this.options.libraryPath }, id);
+    if (reply === null && this.options.stop?.aborted) {
+      if (this.waiting.has(id)) this.hungSince = this.now(); // still inside NVML: do not wait for it on close
+      return null;
+    }
     if (reply === null) {
       this.hungSince = this.now();
       this.reporter.problem(
@@ -181,10 +187,18 @@ export class WorkerSampler implements TickSampler {
   /** The reply, or null when it did not come within the deadline (it may still come). */
   private request(request: WorkerRequest, id: number): Promise<WorkerReply | null> {
     const worker = this.ensureWorker();
+    const stop = this.options.stop;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(null), this.options.deadlineMs);
+      const giveUp = () => {
+        clearTimeout(timer);
+        resolve(null);
+      };
+      const timer = setTimeout(giveUp, this.options.deadlineMs);
+      stop?.addEventListener("abort", giveUp, { once: true });
       this.waiting.set(id, (reply) => {
         clearTimeout(timer);
+        stop?.removeEventListener("abort", giveUp);
+        this.waiting.delete(id);
         resolve(reply);
       });
       worker.postMessage(request);
@@ -198,7 +212,6 @@ export class WorkerSampler implements TickSampler {
       const reply = event.data;
       if (reply.type === "closed") return;
       const resolve = this.waiting.get(reply.id);
-      this.waiting.delete(reply.id);
       if (this.hungSince !== null) {
         this.reporter.recovered(`NVML answered again after ${Math.round((this.now() - this.hungSince) / 1000)} s: sampling resumes`, "resumed");
         this.hungSince = null;

@@ -37,6 +37,8 @@ export interface ShipperOptions {
   stop?: AbortSignal;
   /** `gpu_monitor send`: try the oldest pending window now, whatever its backoff says. */
   ignoreBackoff?: boolean;
+  /** The agent ships nothing while this says so (a `gpu_monitor send` is at work). */
+  skipWhile?: () => boolean;
 }
 
 export class Shipper {
@@ -47,6 +49,7 @@ export class Shipper {
   private readonly send: SendFunction;
   private readonly log: Logger;
   private draining: Promise<ShipResult[]> | null = null;
+  private pausedUntil = 0;
 
   constructor(private readonly options: ShipperOptions) {
     const { config } = options;
@@ -68,7 +71,16 @@ export class Shipper {
 
   /** Starts draining unless a drain is under way; resolves when it ends. */
   kick(): Promise<ShipResult[]> {
-    this.draining ??= this.drain().finally(() => (this.draining = null));
+    if (this.options.skipWhile?.()) return Promise.resolve([]);
+    if (this.pausedUntil > this.now()) return Promise.resolve([]);
+    this.draining ??= this.drain()
+      .catch((error: Error) => {
+        // The ledger could not be written (disk full, locked): back off instead of
+        // sending the same window again on every tick.
+        this.pausedUntil = this.now() + this.options.config.server.retry_initial_seconds;
+        throw error;
+      })
+      .finally(() => (this.draining = null));
     return this.draining;
   }
 
@@ -97,6 +109,11 @@ export class Shipper {
     const body = uploadBody(window.start, window.period_seconds, this.target.contractNumber, host, gpus);
     const attemptedAt = this.now();
     const result = await this.send(this.target, body, idempotencyKey(host.machineId, window.start), this.options.stop);
+    if (this.options.stop?.aborted && result.outcome !== "sent") {
+      // Interrupted by a shutdown or reload, not a failure: the window stays pending and
+      // goes first on the next start, with the same Idempotency-Key.
+      return { windowStart: window.start, outcome: "retryable", error: "interrupted by shutdown", serverUid: null, httpStatus: null, state: "pending", nextAttemptAt: null };
+    }
     const settings = this.options.config.server;
     let state: ShipResult["state"] = "sent";
     let nextAttemptAt: number | null = null;

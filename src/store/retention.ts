@@ -20,7 +20,7 @@ export async function pruneOldData(
   store: Store,
   nowSeconds: number,
   settings: RetentionSettings,
-  options: { batchRows?: number; yieldBetween?: () => Promise<void> } = {},
+  options: { batchRows?: number; yieldBetween?: () => Promise<void>; stop?: AbortSignal } = {},
 ): Promise<PruneResult> {
   const batchRows = options.batchRows ?? 1000;
   const pause = options.yieldBetween ?? (() => new Promise<void>((resolve) => setTimeout(resolve, 0)));
@@ -30,7 +30,7 @@ export async function pruneOldData(
     const deleted = store.pruneSamples(rawCutoff, batchRows);
     result.samples += deleted;
     result.batches++;
-    if (deleted < batchRows) break;
+    if (deleted < batchRows || options.stop?.aborted) break; // the rest waits for the next prune
     await pause();
   }
   const aggregateCutoff = nowSeconds - settings.aggregatedDays * DAY;
@@ -38,7 +38,13 @@ export async function pruneOldData(
     const deleted = store.pruneWindows(aggregateCutoff, Math.max(1, Math.floor(batchRows / 20)));
     result.windows += deleted;
     result.batches++;
-    if (deleted < Math.max(1, Math.floor(batchRows / 20))) break;
+    if (deleted < Math.max(1, Math.floor(batchRows / 20)) || options.stop?.aborted) break;
+    await pause();
+  }
+  for (;;) {
+    const deleted = store.pruneEvents(aggregateCutoff, batchRows);
+    result.batches++;
+    if (deleted < batchRows || options.stop?.aborted) break;
     await pause();
   }
   return result;

@@ -187,14 +187,32 @@ export class Store {
       .all(from, to) as RawSample[];
   }
 
-  /** Each GPU's last sample before `ts`: the baseline for a window's energy. */
-  lastSamplesBefore(ts: number): Map<number, { ts: number; energy_mj: number | null }> {
+  /** Each GPU's last sample in [ts - lookback, ts): the baseline for a window's energy. */
+  lastSamplesBefore(ts: number, lookbackSeconds: number): Map<number, { ts: number; energy_mj: number | null }> {
+    // SQLite takes the other columns from the row holding max(ts).
     const rows = this.db
-      .query(
-        `SELECT gpu_id, ts, energy_mj FROM samples WHERE ts = (SELECT max(ts) FROM samples WHERE ts < ?)`,
-      )
-      .all(ts) as Array<{ gpu_id: number; ts: number; energy_mj: number | null }>;
+      .query(`SELECT gpu_id, max(ts) AS ts, energy_mj FROM samples WHERE ts < ? AND ts >= ? GROUP BY gpu_id`)
+      .all(ts, ts - lookbackSeconds) as Array<{ gpu_id: number; ts: number; energy_mj: number | null }>;
     return new Map(rows.map((row) => [row.gpu_id, { ts: row.ts, energy_mj: row.energy_mj }]));
+  }
+
+  /**
+   * GPUs a window should account for even without samples: those seen in the day
+   * before it. A GPU that was lost gets coverage 0 rather than vanishing; one
+   * taken out of the host drops off after a day.
+   */
+  gpusSeenBefore(ts: number, withinSeconds: number): number[] {
+    return (
+      this.db.query("SELECT id FROM gpus WHERE first_seen < ? AND last_seen >= ? ORDER BY id").all(ts, ts - withinSeconds) as Array<{
+        id: number;
+      }>
+    ).map((row) => row.id);
+  }
+
+  /** The last stored window's end, or null. */
+  lastWindowEnd(): number | null {
+    const row = this.db.query("SELECT start + period_seconds AS end FROM windows ORDER BY start DESC LIMIT 1").get() as { end: number } | null;
+    return row?.end ?? null;
   }
 
   // ---- windows and aggregates ----------------------------------------------------
@@ -278,9 +296,13 @@ export class Store {
       .run(before, Math.max(0, limit - 1)).changes;
   }
 
-  /** Deletes up to `limit` windows older than `before`, with their aggregates and send attempts, and older events. */
+  /** Deletes up to `limit` events older than `before`. */
+  pruneEvents(before: number, limit: number): number {
+    return this.db.query("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts < ? ORDER BY id LIMIT ?)").run(before, limit).changes;
+  }
+
+  /** Deletes up to `limit` windows older than `before`, with their aggregates and send attempts. */
   pruneWindows(before: number, limit: number): number {
-    this.db.query("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts < ? ORDER BY id LIMIT ?)").run(before, limit);
     return this.db
       .query(`DELETE FROM windows WHERE start IN (SELECT start FROM windows WHERE start < ? ORDER BY start LIMIT ?)`)
       .run(before, limit).changes;

@@ -8,12 +8,12 @@ import { join } from "node:path";
 import { compiledBinary, runBinary } from "../helpers/binary.ts";
 import { fakeNvmlLibrary, scenarioFile } from "../helpers/fakeNvml.ts";
 
-function hungAgent(hangMs: number, onRead = 3) {
+function hungAgent(hangMs: number, onRead = 3, intervalSeconds = 1) {
   const dir = mkdtempSync(join(tmpdir(), "gpu-monitor-hang-"));
   const scenario = join(dir, "scenario.conf");
   writeFileSync(scenario, `${readFileSync(scenarioFile("h100"), "utf8")}\ngpu0.hang_once_ms = ${hangMs}\ngpu0.hang_on_read = ${onRead}\n`);
   const config = join(dir, "config.json");
-  writeFileSync(config, JSON.stringify({ collection: { interval_seconds: 1, aggregation_interval_seconds: 2 }, database: { file: "g.db" }, logging: { file: "" } }));
+  writeFileSync(config, JSON.stringify({ collection: { interval_seconds: intervalSeconds, aggregation_interval_seconds: 2 * intervalSeconds }, database: { file: "g.db" }, logging: { file: "" } }));
   const env = { GPU_MONITOR_NVML_LIBRARY: fakeNvmlLibrary("current"), FAKE_NVML_SCENARIO: scenario };
   const agent = Bun.spawn([compiledBinary(), "run", "-c", config], {
     cwd: dir,
@@ -50,12 +50,13 @@ test("a hung NVML call skips ticks without stopping the agent; sampling resumes 
   expect(windows.some((w: { gpus: Array<{ coverage: number }> }) => w.gpus[0]!.coverage < 1)).toBe(true);
 }, 30_000);
 
-test("SIGTERM while an NVML call hangs: exit 0 within 2 s", async () => {
-  const { agent, reading } = hungAgent(60_000, 1);
-  await Bun.sleep(2500);
+test("SIGTERM while an NVML call hangs, inside its 10 s deadline: exit 0 within 2 s", async () => {
+  const { agent, reading } = hungAgent(60_000, 1, 15); // 15 s interval: the tick would wait up to 10 s
+  const firstTick = Math.ceil((Date.now() + 500) / 15_000) * 15_000;
+  await Bun.sleep(firstTick - Date.now() + 2000); // the first tick is inside the hung call now
   const started = performance.now();
   agent.kill("SIGTERM");
   expect(await agent.exited).toBe(0);
   expect(performance.now() - started).toBeLessThan(2000);
   await reading;
-}, 20_000);
+}, 40_000);

@@ -143,6 +143,22 @@ describe("the agent loop", () => {
     expect([...times].sort((a, b) => a - b)).toEqual(times);
   });
 
+  test("a clock that was days ahead and is put right: sampling goes on from the true time", async () => {
+    const file = tempDatabase();
+    const lines = await runFor({
+      file,
+      clock: new TestClock(1_000_000),
+      ticks: 8,
+      onRead: (reads, clock) => {
+        if (reads === 1) clock.ms += 10 * 86_400_000; // wrong by 10 days after the first sample...
+        if (reads === 4) clock.ms -= 10 * 86_400_000; // ...and put right after the fourth
+      },
+    });
+    const times = sampleTimes(file);
+    expect(times.filter((t) => t < 2000).length).toBeGreaterThanOrEqual(4); // stored again at the true time
+    expect(lines.some((line) => line.includes("behind the newest stored sample"))).toBe(true);
+  });
+
   test("NVML unavailable at start: the agent keeps going, logs once, and samples when the driver appears", async () => {
     const file = tempDatabase();
     const stop = new AbortController();

@@ -170,6 +170,30 @@ describe("windows", () => {
     store.close();
   });
 
+  test("a GPU lost mid-way gets coverage-0 records in the windows after, not silence", () => {
+    const store = Store.open(tempDatabase());
+    for (let t = 1000; t < 1030; t++) store.writeTick(t, t < 1015 ? eightGpus(t) : eightGpus(t).slice(0, 7)); // GPU 8 lost at 1015
+    aggregateClosedWindows(store, 1030, { periodSeconds: 10, intervalSeconds: 1 });
+    const lost = store.db.query("SELECT window_start, sample_count, coverage FROM aggregates WHERE gpu_id = 8 ORDER BY 1").all();
+    expect(lost).toEqual([
+      { window_start: 1000, sample_count: 10, coverage: 1 },
+      { window_start: 1010, sample_count: 5, coverage: 0.5 },
+      { window_start: 1020, sample_count: 0, coverage: 0 },
+    ]);
+    store.close();
+  });
+
+  test("a new window length starts after the last stored window: no sample is counted twice", () => {
+    const store = Store.open(tempDatabase());
+    for (let t = 1000; t < 1100; t++) store.writeTick(t, eightGpus(t).slice(0, 1));
+    aggregateClosedWindows(store, 1040, { periodSeconds: 10, intervalSeconds: 1 }); // 1000..1039
+    aggregateClosedWindows(store, 1100, { periodSeconds: 15, intervalSeconds: 1 }); // then 15 s windows
+    const windows = store.db.query("SELECT start, period_seconds AS p FROM windows ORDER BY start").all() as Array<{ start: number; p: number }>;
+    for (let i = 1; i < windows.length; i++) expect(windows[i]!.start).toBeGreaterThanOrEqual(windows[i - 1]!.start + windows[i - 1]!.p);
+    expect(windows.at(-1)).toEqual({ start: 1080, p: 15 });
+    store.close();
+  });
+
   test("retention deletes old samples and windows in batches, leaving the rest", async () => {
     const store = Store.open(tempDatabase());
     const day = 86_400;

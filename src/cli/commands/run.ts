@@ -61,22 +61,37 @@ export async function startAgent(flags: AgentFlags): Promise<void> {
   process.on("SIGTERM", onStop);
   process.on("SIGINT", onStop);
   process.on("SIGHUP", onHangUp);
+  let fallback: LoadedConfig | null = null; // the config that ran before a reload
   try {
     for (;;) {
-      const outcome = await runAgent({
-        config: loaded.config,
-        logger,
-        stop: cycle.signal,
-        offline: flags.offline === true || loaded.offline,
-        nvmlLibrary: resolveNvmlLibrary({ "nvml-library": flags.nvmlLibrary }, loaded),
-        onStarted,
-      });
+      let outcome: Awaited<ReturnType<typeof runAgent>>;
+      try {
+        outcome = await runAgent({
+          config: loaded.config,
+          logger,
+          stop: cycle.signal,
+          offline: flags.offline === true || loaded.offline,
+          nvmlLibrary: resolveNvmlLibrary({ "nvml-library": flags.nvmlLibrary }, loaded),
+          onStarted,
+        });
+      } catch (error) {
+        if (!fallback || shutdown.signal.aborted) throw error;
+        // The reloaded config parses but cannot run (its database cannot be opened, say).
+        logger.error(`the reloaded config cannot run (${(error as Error).message}); going back to the previous one`);
+        loaded = fallback;
+        fallback = null;
+        cycle = new AbortController();
+        logger = makeLogger(loaded);
+        continue;
+      }
+      fallback = null;
       if (outcome.abandonedThread) {
         // A Worker blocked inside an NVML call cannot be stopped and would keep the process alive.
         logger.warn("an NVML call never returned: exiting without waiting for it");
         if (shutdown.signal.aborted) process.exit(0);
       }
       if (shutdown.signal.aborted || reload === null) break;
+      fallback = loaded;
       loaded = reload;
       reload = null;
       cycle = new AbortController();

@@ -6,8 +6,10 @@ import { parseTime } from "../../query/time.ts";
 import { utcIso } from "../../ship/payload.ts";
 import { Shipper } from "../../ship/shipper.ts";
 import { Ledger } from "../../store/ledger.ts";
-import { acquireAgentLock, runningAgentPid } from "../../store/lock.ts";
+import { acquireSendLock, runningAgentPid } from "../../store/lock.ts";
+import { StoreError } from "../../store/database.ts";
 import { Store } from "../../store/store.ts";
+import { existsSync } from "node:fs";
 import { EXIT, UsageError } from "../errors.ts";
 import { commandConfig, configArg } from "../shared.ts";
 
@@ -21,12 +23,16 @@ export default defineCommand({
   async run({ args }) {
     const loaded = commandConfig(args);
     const { config } = loaded;
+    if (!existsSync(config.database.file)) {
+      throw new StoreError(`no database at ${config.database.file} yet: nothing has been collected to send`);
+    }
     const store = Store.open(config.database.file);
     try {
       const ledger = new Ledger(store.db, store.file);
       if (args.resend !== undefined) {
         const which = args.resend === "failed" ? "failed" : windowStart(parseTime(args.resend), aggregationPeriodSeconds(config.collection));
         const count = ledger.requeue(which);
+        if (count === 0 && which !== "failed") throw new UsageError(`no window starts at ${utcIso(which)} (the window holding ${args.resend})`);
         process.stdout.write(`requeued ${count} window(s)${which === "failed" ? "" : ` (${utcIso(which)})`}\n`);
       }
       const agent = runningAgentPid(config.database.file);
@@ -37,7 +43,7 @@ export default defineCommand({
       if (!config.server.url) {
         throw new UsageError(`server.url is not set${loaded.file ? ` in ${loaded.file}` : " (no config file)"}: there is nowhere to send to`);
       }
-      const lock = acquireAgentLock(config.database.file); // no agent may start sending beside us
+      const lock = acquireSendLock(config.database.file); // an agent starting meanwhile leaves shipping to us
       try {
         const logger = createLogger(effectiveLevel("WARNING", { verbose: args.verbose }));
         const shipper = new Shipper({ store, config, logger, ignoreBackoff: true });

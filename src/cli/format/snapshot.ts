@@ -1,6 +1,7 @@
 // `snapshot` output in its three formats.
 
 import type { GpuRecord, SnapshotDocument } from "../../collect/record.ts";
+import { ORIGINAL_FIELDS } from "../../query/records.ts";
 import { toCsv, type CsvValue } from "./csv.ts";
 import { renderTable } from "./table.ts";
 
@@ -23,18 +24,7 @@ type ScalarKey = Exclude<keyof GpuRecord, "fan_speeds" | "clock_event_reason_nam
 
 /** Columns after `timestamp`, in record order; lists are joined with ";". */
 export const SNAPSHOT_CSV_COLUMNS = [
-  "uid",
-  "pci_bus_id",
-  "name",
-  "temperature",
-  "memory_used",
-  "memory_total",
-  "gpu_utilization",
-  "memory_utilization",
-  "power_usage",
-  "fan_speed",
-  "graphics_clock",
-  "memory_clock",
+  ...ORIGINAL_FIELDS,
   "index",
   "serial",
   "memory_free",

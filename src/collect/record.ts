@@ -2,6 +2,7 @@
 // order and units (power in watts), then ours. JSON, CSV and the store use it.
 
 import { clockEventReasonNames } from "../nvml/index.ts";
+import { formatUtc } from "../query/time.ts";
 import type { GpuFailure, GpuSample, Sample } from "./sample.ts";
 
 export interface ProcessRecord {
@@ -114,16 +115,11 @@ export interface SnapshotDocument {
   errors: Array<{ index: number; error: string; message: string }>;
 }
 
-/** ISO 8601 in UTC to the second, e.g. 2024-03-20T14:30:00Z. */
-export function isoSeconds(date: Date): string {
-  return `${date.toISOString().slice(0, 19)}Z`;
-}
-
-export function snapshotDocument(sample: Sample): SnapshotDocument {
+export function snapshotDocument(sample: Sample, hostname: string): SnapshotDocument {
   return {
-    timestamp: isoSeconds(sample.takenAt),
+    timestamp: formatUtc(Math.floor(sample.takenAt.getTime() / 1000)),
     host: {
-      hostname: sample.host.hostname,
+      hostname,
       driver_version: sample.host.driverVersion,
       nvml_version: sample.host.nvmlVersion,
       cuda_driver_version: sample.host.cudaDriverVersion,

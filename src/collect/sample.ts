@@ -1,12 +1,10 @@
 // One reading of every GPU: what `snapshot` prints and what the agent stores.
 // A GPU that cannot be read is reported as a failure; the others are still read.
 
-import { hostname } from "node:os";
 import { NvmlError, type GpuProcess, type GpuReading, type Nvml } from "../nvml/index.ts";
 import type { ProcessNameCache } from "./processNames.ts";
 
 export interface HostSummary {
-  hostname: string;
   driverVersion: string | null;
   nvmlVersion: string | null;
   cudaDriverVersion: string | null;
@@ -60,7 +58,7 @@ export function takeSample(nvml: Nvml, names: ProcessNameCache, now: () => Date 
   const host = nvml.host();
   return {
     takenAt,
-    host: { hostname: hostname(), ...host, nvmlLibrary: nvml.libraryPath, gpuCount: count },
+    host: { ...host, nvmlLibrary: nvml.libraryPath, gpuCount: count },
     gpus,
     failures,
   };

@@ -70,7 +70,6 @@ export const ConfigSchema = v.strictObject({
 });
 
 export type Config = v.InferOutput<typeof ConfigSchema>;
-export type ConfigInput = v.InferInput<typeof ConfigSchema>;
 
 /** The known keys under a dotted path, for "did you mean" hints. */
 export function knownKeys(path: readonly string[]): string[] {

@@ -8,6 +8,8 @@ import {
   check,
   DRIVER_NOT_LOADED,
   FUNCTION_NOT_FOUND,
+  LIB_RM_VERSION_MISMATCH,
+  NO_PERMISSION,
   NOT_SUPPORTED,
   failureScope,
   INSUFFICIENT_SIZE,
@@ -124,9 +126,9 @@ function initFailureMessage(code: number, symbol: string, path: string): string 
   switch (code) {
     case DRIVER_NOT_LOADED:
       return `the NVIDIA driver is not loaded (${what}): load it (modprobe nvidia, or reboot after installing the driver)`;
-    case 4:
+    case NO_PERMISSION:
       return `no permission to use NVML (${what}): run as a user that may open /dev/nvidia*`;
-    case 18:
+    case LIB_RM_VERSION_MISMATCH:
       return `the NVML library does not match the running kernel driver (${what}): reboot, or reload the nvidia kernel module after a driver upgrade`;
     default:
       return `NVML failed to initialise: ${returnCodeMessage(code)} (${what})`;

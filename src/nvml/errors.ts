@@ -57,8 +57,13 @@ export const NOT_FOUND = 6;
 export const INSUFFICIENT_SIZE = 7;
 export const DRIVER_NOT_LOADED = 9;
 export const FUNCTION_NOT_FOUND = 13;
+export const IRQ_ISSUE = 11;
 export const GPU_IS_LOST = 15;
+export const RESET_REQUIRED = 16;
+export const LIB_RM_VERSION_MISMATCH = 18;
 export const NO_DATA = 21;
+export const GPU_NOT_FOUND = 28;
+export const UNINITIALIZED = 1;
 export const ARGUMENT_VERSION_MISMATCH = 25;
 
 /** An NVML call returned something other than success. */
@@ -100,7 +105,15 @@ export function check(code: number, call: string, context?: string): void {
  */
 export type FailureScope = "absent" | "gpu" | "field";
 
-const GPU_FATAL = new Set([1, 9, 11, 15, 16, 18, 28]);
+const GPU_FATAL = new Set([
+  UNINITIALIZED,
+  DRIVER_NOT_LOADED,
+  IRQ_ISSUE,
+  GPU_IS_LOST,
+  RESET_REQUIRED,
+  LIB_RM_VERSION_MISMATCH,
+  GPU_NOT_FOUND,
+]);
 const ABSENT = new Set([NOT_SUPPORTED, NO_PERMISSION, NOT_FOUND, FUNCTION_NOT_FOUND, NO_DATA]);
 
 export function failureScope(code: number): FailureScope {

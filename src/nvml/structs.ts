@@ -47,9 +47,6 @@ export interface MemoryInfo {
   reservedBytes: number | null;
 }
 
-/** nvmlMemory_t: unsigned long long total, free, used (24 bytes). */
-export const MEMORY_V1_SIZE = 24;
-
 /** nvmlMemory_v2_t: unsigned int version; [4 bytes padding]; u64 total, reserved, free, used. */
 export const MEMORY_V2_SIZE = 40;
 /** NVML_STRUCT_VERSION(Memory, 2) = sizeof(nvmlMemory_v2_t) | 2 << 24. */

@@ -44,6 +44,11 @@ function offsetMinutes(zone: string): number {
   return sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2) || "0"));
 }
 
+/** ISO 8601 in UTC to the second, e.g. 2024-03-20T14:00:00Z (uploads, snapshot). */
+export function formatUtc(epochSeconds: number): string {
+  return `${new Date(epochSeconds * 1000).toISOString().slice(0, 19)}Z`;
+}
+
 /** ISO 8601 in local time with its offset, e.g. 2024-03-20T14:30:00+01:00. */
 export function formatTime(epochSeconds: number): string {
   const date = new Date(epochSeconds * 1000);

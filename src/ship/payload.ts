@@ -2,6 +2,7 @@
 
 import { createHash } from "node:crypto";
 import type { OutputRecord } from "../query/records.ts";
+import { formatUtc } from "../query/time.ts";
 
 export interface HostIdentity {
   hostname: string;
@@ -19,11 +20,6 @@ export interface UploadBody {
   gpus: OutputRecord[];
 }
 
-/** Window start as ISO 8601 in UTC, e.g. 2024-03-20T14:00:00Z. */
-export function utcIso(epochSeconds: number): string {
-  return `${new Date(epochSeconds * 1000).toISOString().slice(0, 19)}Z`;
-}
-
 export function uploadBody(
   windowStart: number,
   periodSeconds: number,
@@ -33,7 +29,7 @@ export function uploadBody(
 ): UploadBody {
   return {
     contract_number: contractNumber ?? null,
-    aggregation_time: utcIso(windowStart),
+    aggregation_time: formatUtc(windowStart),
     period_seconds: periodSeconds,
     host: {
       hostname: host.hostname,

@@ -12,7 +12,8 @@ import type { Store } from "../store/store.ts";
 import { VERSION } from "../version.ts";
 import { retryDelaySeconds } from "./backoff.ts";
 import { redactUrlCredentials, sendUpload, type AttemptResult, type UploadTarget } from "./http.ts";
-import { idempotencyKey, uploadBody, utcIso, type HostIdentity } from "./payload.ts";
+import { formatUtc } from "../query/time.ts";
+import { idempotencyKey, uploadBody, type HostIdentity } from "./payload.ts";
 
 export interface ShipResult {
   windowStart: number;
@@ -145,7 +146,7 @@ export class Shipper {
       },
       { state, nextAttemptAt, fatalCount },
     );
-    const when = utcIso(window.start);
+    const when = formatUtc(window.start);
     if (state === "sent") this.log.info(`window ${when} sent (uid ${result.serverUid}, ${result.latencyMs} ms)`);
     else if (state === "failed") this.log.error(`window ${when} failed for good after ${fatalCount} permanent failures: ${result.error}`);
     else this.log.warn(`window ${when} not sent: ${result.error}; next try in ${Math.round((nextAttemptAt ?? attemptedAt) - attemptedAt)} s`);

@@ -217,10 +217,6 @@ export class Store {
 
   // ---- windows and aggregates ----------------------------------------------------
 
-  lastWindowStart(): number | null {
-    return (this.db.query("SELECT max(start) AS start FROM windows").get() as { start: number | null }).start;
-  }
-
   hasWindow(start: number): boolean {
     return this.db.query("SELECT 1 FROM windows WHERE start = ?").get(start) !== null;
   }

@@ -5,7 +5,7 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { compiledBinary, runBinary } from "../helpers/binary.ts";
+import { runBinary, spawnAgent } from "../helpers/binary.ts";
 import { fakeNvmlLibrary, scenarioFile } from "../helpers/fakeNvml.ts";
 
 function hungAgent(hangMs: number, onRead = 3, intervalSeconds = 1) {
@@ -13,34 +13,29 @@ function hungAgent(hangMs: number, onRead = 3, intervalSeconds = 1) {
   const scenario = join(dir, "scenario.conf");
   writeFileSync(scenario, `${readFileSync(scenarioFile("h100"), "utf8")}\ngpu0.hang_once_ms = ${hangMs}\ngpu0.hang_on_read = ${onRead}\n`);
   const config = join(dir, "config.json");
-  writeFileSync(config, JSON.stringify({ collection: { interval_seconds: intervalSeconds, aggregation_interval_seconds: 2 * intervalSeconds }, database: { file: "g.db" }, logging: { file: "" } }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      collection: { interval_seconds: intervalSeconds, aggregation_interval_seconds: 2 * intervalSeconds },
+      database: { file: "g.db" },
+      logging: { file: "" },
+    }),
+  );
   const env = { GPU_MONITOR_NVML_LIBRARY: fakeNvmlLibrary("current"), FAKE_NVML_SCENARIO: scenario };
-  const agent = Bun.spawn([compiledBinary(), "run", "-c", config], {
-    cwd: dir,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
-    stdout: "ignore",
-    stderr: "pipe",
-  });
-  let stderr = "";
-  const reading = (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of agent.stderr as ReadableStream<Uint8Array>) stderr += decoder.decode(chunk);
-  })();
-  return { agent, dir, config, env, log: () => stderr, reading };
+  return { agent: spawnAgent(["run", "-c", config], env, dir), dir, config, env };
 }
 
 test("a hung NVML call skips ticks without stopping the agent; sampling resumes when it returns", async () => {
-  const { agent, config, env, dir, log, reading } = hungAgent(3500);
+  const { agent, config, env, dir } = hungAgent(3500);
   await Bun.sleep(4000);
   // Mid-hang, the agent still serves: its lock, its database and the loop are alive.
   const midHang = JSON.parse(runBinary(["status", "-f", "json", "-c", config], env, dir).stdout);
-  expect(midHang.agent).toEqual({ running: true, pid: agent.pid });
+  expect(midHang.agent).toEqual({ running: true, pid: agent.process.pid });
   await Bun.sleep(4000);
-  agent.kill("SIGTERM");
-  expect(await agent.exited).toBe(0);
-  await reading;
-  expect(log()).toContain("an NVML call has not returned within 0.8 s: ticks are skipped until the driver answers");
-  expect(log()).toMatch(/NVML answered again after \d+ s: sampling resumes/);
+  const { exitCode, log } = await agent.stop();
+  expect(exitCode).toBe(0);
+  expect(log).toContain("an NVML call has not returned within 0.8 s: ticks are skipped until the driver answers");
+  expect(log).toMatch(/NVML answered again after \d+ s: sampling resumes/);
   const samples = JSON.parse(runBinary(["export", "--from", "2020-01-01", "-c", config], env, dir).stdout);
   const times = samples.map((g: { timestamp: string }) => Date.parse(g.timestamp) / 1000);
   const gaps = times.slice(1).map((t: number, i: number) => t - times[i]);
@@ -51,12 +46,11 @@ test("a hung NVML call skips ticks without stopping the agent; sampling resumes 
 }, 30_000);
 
 test("SIGTERM while an NVML call hangs, inside its 10 s deadline: exit 0 within 2 s", async () => {
-  const { agent, reading } = hungAgent(60_000, 1, 15); // 15 s interval: the tick would wait up to 10 s
+  const { agent } = hungAgent(60_000, 1, 15); // 15 s interval: the tick would wait up to 10 s
   const firstTick = Math.ceil((Date.now() + 500) / 15_000) * 15_000;
   await Bun.sleep(firstTick - Date.now() + 2000); // the first tick is inside the hung call now
   const started = performance.now();
-  agent.kill("SIGTERM");
-  expect(await agent.exited).toBe(0);
+  const { exitCode } = await agent.stop();
+  expect(exitCode).toBe(0);
   expect(performance.now() - started).toBeLessThan(2000);
-  await reading;
 }, 40_000);

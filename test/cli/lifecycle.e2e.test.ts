@@ -6,7 +6,7 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { compiledBinary } from "../helpers/binary.ts";
+import { spawnAgent } from "../helpers/binary.ts";
 import { fakeNvmlLibrary, scenarioFile } from "../helpers/fakeNvml.ts";
 
 function agentWith(initialScenario: string) {
@@ -15,22 +15,15 @@ function agentWith(initialScenario: string) {
   writeFileSync(scenario, initialScenario);
   const config = join(dir, "config.json");
   writeFileSync(config, JSON.stringify({ collection: { interval_seconds: 1 }, database: { file: "g.db" }, logging: { file: "" } }));
-  const agent = Bun.spawn([compiledBinary(), "run", "-c", config], {
-    cwd: dir,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", GPU_MONITOR_NVML_LIBRARY: fakeNvmlLibrary("current"), FAKE_NVML_SCENARIO: scenario },
-    stdout: "ignore",
-    stderr: "pipe",
-  });
-  let stderr = "";
-  const reading = (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of agent.stderr as ReadableStream<Uint8Array>) stderr += decoder.decode(chunk);
-  })();
+  const agent = spawnAgent(
+    ["run", "-c", config],
+    { GPU_MONITOR_NVML_LIBRARY: fakeNvmlLibrary("current"), FAKE_NVML_SCENARIO: scenario },
+    dir,
+  );
   const stop = async () => {
-    agent.kill("SIGTERM");
-    expect(await agent.exited).toBe(0);
-    await reading;
-    return stderr;
+    const { exitCode, log } = await agent.stop();
+    expect(exitCode).toBe(0);
+    return log;
   };
   const query = <T>(sql: string) => {
     const db = new Database(join(dir, "g.db"), { readonly: true });

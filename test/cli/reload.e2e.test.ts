@@ -5,7 +5,7 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { compiledBinary, runBinary } from "../helpers/binary.ts";
+import { runBinary, spawnAgent } from "../helpers/binary.ts";
 import { fakeNvmlLibrary, scenarioFile } from "../helpers/fakeNvml.ts";
 
 test("SIGHUP reloads a good config, keeps the running one over a bad one, and logs to the file", async () => {
@@ -18,44 +18,28 @@ test("SIGHUP reloads a good config, keeps the running one over a bad one, and lo
   });
   writeFileSync(configPath, JSON.stringify(config(5)));
   const env = { GPU_MONITOR_NVML_LIBRARY: fakeNvmlLibrary("current"), FAKE_NVML_SCENARIO: scenarioFile("h100") };
-  const agent = Bun.spawn([compiledBinary(), "run", "-c", configPath], {
-    cwd: dir,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  let stderr = "";
-  const reading = (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of agent.stderr as ReadableStream<Uint8Array>) stderr += decoder.decode(chunk);
-  })();
-  const waitFor = async (text: string) => {
-    const until = Date.now() + 8000;
-    while (!stderr.includes(text) && Date.now() < until) await Bun.sleep(50);
-    return stderr.includes(text);
-  };
+  const agent = spawnAgent(["run", "-c", configPath], env, dir);
+  const waitFor = (text: string) => agent.waitFor(text);
 
   expect(await waitFor("windows of 5 s")).toBe(true);
   await Bun.sleep(1500);
   writeFileSync(configPath, JSON.stringify(config(10)));
-  agent.kill("SIGHUP");
+  agent.process.kill("SIGHUP");
   expect(await waitFor("SIGHUP: config reloaded")).toBe(true);
   expect(await waitFor("windows of 10 s")).toBe(true);
 
   writeFileSync(configPath, '{ "collection": { "interval_seconds": "often" } }');
-  agent.kill("SIGHUP");
+  agent.process.kill("SIGHUP");
   expect(await waitFor("SIGHUP: config not reloaded, the running one is kept")).toBe(true);
-  expect(stderr).toContain("collection.interval_seconds: expected a whole number of seconds");
+  expect(agent.log()).toContain("collection.interval_seconds: expected a whole number of seconds");
   await Bun.sleep(2500);
-  expect(agent.exitCode).toBeNull(); // still running, still sampling
+  expect(agent.process.exitCode).toBeNull(); // still running, still sampling
   writeFileSync(join(dir, "ok.json"), JSON.stringify(config(10)));
   const status = JSON.parse(runBinary(["status", "-f", "json", "-c", join(dir, "ok.json")], env, dir).stdout);
-  expect(status.agent).toEqual({ running: true, pid: agent.pid });
+  expect(status.agent).toEqual({ running: true, pid: agent.process.pid });
   expect(Date.now() / 1000 - Date.parse(status.last_sample) / 1000).toBeLessThan(3);
 
-  agent.kill("SIGTERM");
-  expect(await agent.exited).toBe(0);
-  await reading;
+  expect((await agent.stop()).exitCode).toBe(0);
   const logFile = readFileSync(join(dir, "logs", "agent.log"), "utf8");
   expect(logFile).toContain("SIGHUP: config reloaded");
   expect(logFile).toContain("agent: stopped");

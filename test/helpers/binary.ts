@@ -49,3 +49,43 @@ export async function runBinaryAsync(args: string[], env: Record<string, string>
   ]);
   return { exitCode, stdout, stderr };
 }
+
+export interface RunningAgent {
+  process: ReturnType<typeof Bun.spawn>;
+  /** Everything written to stderr so far. */
+  log(): string;
+  /** Resolves true once stderr holds `text`, false after `timeoutMs`. */
+  waitFor(text: string, timeoutMs?: number): Promise<boolean>;
+  /** Sends `signal`, waits for the exit and the rest of stderr. */
+  stop(signal?: NodeJS.Signals): Promise<{ exitCode: number; log: string }>;
+}
+
+/** Starts the compiled binary (usually `run`) in the background, collecting its stderr. */
+export function spawnAgent(args: string[], env: Record<string, string>, cwd: string): RunningAgent {
+  const child = Bun.spawn([compiledBinary(), ...args], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  let stderr = "";
+  const reading = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stderr as ReadableStream<Uint8Array>) stderr += decoder.decode(chunk);
+  })();
+  return {
+    process: child,
+    log: () => stderr,
+    async waitFor(text, timeoutMs = 8000) {
+      const until = Date.now() + timeoutMs;
+      while (!stderr.includes(text) && Date.now() < until) await Bun.sleep(50);
+      return stderr.includes(text);
+    },
+    async stop(signal = "SIGTERM") {
+      child.kill(signal);
+      const exitCode = await child.exited;
+      await reading;
+      return { exitCode, log: stderr };
+    },
+  };
+}

@@ -4,7 +4,7 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { aggregateClosedWindows } from "../../src/aggregate/aggregator.ts";
-import { openDatabase, StoreError } from "../../src/store/database.ts";
+import { StoreError } from "../../src/store/database.ts";
 import { pruneOldData } from "../../src/store/retention.ts";
 import { SCHEMA_VERSION } from "../../src/store/schema.ts";
 import { Store } from "../../src/store/store.ts";
@@ -215,10 +215,4 @@ describe("windows", () => {
     ]);
     store.close();
   });
-});
-
-test("openDatabase turns SQLite's codes into messages", () => {
-  const file = tempDatabase();
-  openDatabase(file).close();
-  expect(statSync(file).isFile()).toBe(true);
 });

@@ -2,8 +2,8 @@ import { defineCommand } from "citty";
 import { aggregationPeriodSeconds } from "../../aggregate/aggregator.ts";
 import { windowStart } from "../../aggregate/windows.ts";
 import { createLogger, effectiveLevel } from "../../log.ts";
-import { parseTime } from "../../query/time.ts";
-import { utcIso } from "../../ship/payload.ts";
+import { formatUtc, parseTime } from "../../query/time.ts";
+
 import { Shipper } from "../../ship/shipper.ts";
 import { Ledger } from "../../store/ledger.ts";
 import { acquireSendLock, runningAgentPid } from "../../store/lock.ts";
@@ -32,8 +32,8 @@ export default defineCommand({
       if (args.resend !== undefined) {
         const which = args.resend === "failed" ? "failed" : windowStart(parseTime(args.resend), aggregationPeriodSeconds(config.collection));
         const count = ledger.requeue(which);
-        if (count === 0 && which !== "failed") throw new UsageError(`no window starts at ${utcIso(which)} (the window holding ${args.resend})`);
-        process.stdout.write(`requeued ${count} window(s)${which === "failed" ? "" : ` (${utcIso(which)})`}\n`);
+        if (count === 0 && which !== "failed") throw new UsageError(`no window starts at ${formatUtc(which)} (the window holding ${args.resend})`);
+        process.stdout.write(`requeued ${count} window(s)${which === "failed" ? "" : ` (${formatUtc(which)})`}\n`);
       }
       const agent = runningAgentPid(config.database.file);
       if (agent !== null && agent !== process.pid) {
@@ -50,10 +50,10 @@ export default defineCommand({
         const results = await shipper.kick();
         if (results.length === 0) process.stdout.write("nothing to send\n");
         for (const result of results) {
-          const at = utcIso(result.windowStart);
+          const at = formatUtc(result.windowStart);
           if (result.state === "sent") process.stdout.write(`${at} sent (uid ${result.serverUid})\n`);
           else if (result.state === "failed") process.stdout.write(`${at} failed for good: ${result.error}\n`);
-          else process.stdout.write(`${at} not sent: ${result.error}; queued for ${utcIso(Math.ceil(result.nextAttemptAt ?? 0))}\n`);
+          else process.stdout.write(`${at} not sent: ${result.error}; queued for ${formatUtc(Math.ceil(result.nextAttemptAt ?? 0))}\n`);
         }
         if (results.at(-1) && results.at(-1)!.state !== "sent") process.exitCode = EXIT.failure;
       } finally {

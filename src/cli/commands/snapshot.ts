@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { hostname } from "node:os";
 import { snapshotDocument } from "../../collect/record.ts";
 import { ProcessNameCache, osProcessNameLookup } from "../../collect/processNames.ts";
 import { takeSample } from "../../collect/sample.ts";
@@ -31,7 +32,7 @@ export default defineCommand({
     try {
       const names = new ProcessNameCache(osProcessNameLookup(), (pid) => nvml.processName(pid));
       const sample = takeSample(nvml, names);
-      process.stdout.write(renderSnapshot(snapshotDocument(sample), format));
+      process.stdout.write(renderSnapshot(snapshotDocument(sample, hostname()), format));
       if (sample.host.gpuCount === 0) process.stderr.write("NVML reports no GPUs on this host\n");
       for (const failure of sample.failures) process.stderr.write(`gpu_monitor: ${failure.message}\n`);
       if (sample.failures.length > 0) process.exitCode = 1;

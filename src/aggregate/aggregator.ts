@@ -40,13 +40,13 @@ const DAY = 86_400;
 
 /** Aggregates the window starting at `start` and stores it; false when it was stored before. */
 export function aggregateWindowAt(store: Store, start: number, settings: AggregationSettings, now: number): boolean {
-  const samples = store.windowSamples(start, start + settings.periodSeconds);
+  const series = store.windowSeries(start, start + settings.periodSeconds);
   const previous = store.lastSamplesBefore(start, 2 * settings.intervalSeconds);
   const aggregates = aggregateWindow({
     start,
     periodSeconds: settings.periodSeconds,
     intervalSeconds: settings.intervalSeconds,
-    samples,
+    series,
     previous,
     expectedGpus: store.gpusSeenBefore(start, DAY),
   });

@@ -42,59 +42,87 @@ export interface GpuAggregate {
   metrics: { [K in AggregatedMetric]: MetricSummary | null };
 }
 
+/**
+ * One GPU's samples of a window as columns: times ascending, and each metric's
+ * values at those times. Columns keep the aggregation loops tight (an hour of 8
+ * GPUs is 400,000 values) and are how compacted blocks decode.
+ */
+export interface GpuSeries {
+  gpuId: number;
+  ts: readonly number[];
+  energy: readonly (number | null)[];
+  metrics: { readonly [K in AggregatedMetric]: readonly (number | null)[] };
+}
+
 export interface WindowInput {
   start: number;
   periodSeconds: number;
   intervalSeconds: number;
-  /** The window's raw samples, any order. */
-  samples: readonly RawSample[];
+  /** The window's samples, one series per GPU. */
+  series: readonly GpuSeries[];
   /** Each GPU's last sample before the window, to count the energy spent across the boundary. */
   previous: ReadonlyMap<number, { ts: number; energy_mj: number | null }>;
   /** GPUs that get a record even without samples here (they were present before the window). */
   expectedGpus: Iterable<number>;
 }
 
+const NO_SAMPLES = (gpuId: number): GpuSeries => seriesFromSamples([], gpuId)[0]!;
+
 export function aggregateWindow(input: WindowInput): GpuAggregate[] {
   const expected = input.periodSeconds / input.intervalSeconds;
+  const byGpu = new Map<number, GpuSeries>();
+  for (const gpuId of input.expectedGpus) byGpu.set(gpuId, NO_SAMPLES(gpuId));
+  for (const series of input.series) byGpu.set(series.gpuId, series);
+  return [...byGpu.values()]
+    .sort((a, b) => a.gpuId - b.gpuId)
+    .map((series) => ({
+      gpuId: series.gpuId,
+      sampleCount: series.ts.length,
+      coverage: expected > 0 ? Math.min(1, series.ts.length / expected) : 0,
+      energyMillijoules: energyUsed(series.ts, series.energy, input.previous.get(series.gpuId), input.start, input.intervalSeconds),
+      metrics: summarise(series),
+    }));
+}
+
+/** Rows (any order, any GPUs) as one series per GPU, ordered by GPU. `onlyGpu` gives an empty series for that GPU when there are no rows. */
+export function seriesFromSamples(samples: readonly RawSample[], onlyGpu?: number): GpuSeries[] {
   const byGpu = new Map<number, RawSample[]>();
-  for (const gpuId of input.expectedGpus) byGpu.set(gpuId, []);
-  for (const sample of input.samples) {
+  if (onlyGpu !== undefined) byGpu.set(onlyGpu, []);
+  for (const sample of samples) {
     let list = byGpu.get(sample.gpu_id);
     if (!list) byGpu.set(sample.gpu_id, (list = []));
     list.push(sample);
   }
-  const aggregates: GpuAggregate[] = [];
-  for (const [gpuId, samples] of [...byGpu].sort((a, b) => a[0] - b[0])) {
-    samples.sort((a, b) => a.ts - b.ts);
-    aggregates.push({
-      gpuId,
-      sampleCount: samples.length,
-      coverage: expected > 0 ? Math.min(1, samples.length / expected) : 0,
-      energyMillijoules: energyUsed(samples, input.previous.get(gpuId), input.start, input.intervalSeconds),
-      metrics: summarise(samples),
+  return [...byGpu]
+    .sort((a, b) => a[0] - b[0])
+    .map(([gpuId, rows]) => {
+      rows.sort((a, b) => a.ts - b.ts);
+      const metrics = {} as Record<AggregatedMetric, (number | null)[]>;
+      for (const metric of AGGREGATED_METRICS) metrics[metric] = rows.map((row) => row[metric]);
+      return { gpuId, ts: rows.map((row) => row.ts), energy: rows.map((row) => row.energy_mj), metrics };
     });
-  }
-  return aggregates;
 }
 
-function summarise(samples: readonly RawSample[]): GpuAggregate["metrics"] {
+function summarise(series: GpuSeries): GpuAggregate["metrics"] {
   const metrics = {} as GpuAggregate["metrics"];
-  for (const metric of AGGREGATED_METRICS) {
-    let sum = 0;
-    let count = 0;
-    let min = Infinity;
-    let max = -Infinity;
-    for (const sample of samples) {
-      const value = sample[metric];
-      if (value === null) continue;
-      sum += value;
-      count++;
-      if (value < min) min = value;
-      if (value > max) max = value;
-    }
-    metrics[metric] = count === 0 ? null : { avg: sum / count, min, max };
-  }
+  for (const metric of AGGREGATED_METRICS) metrics[metric] = summariseColumn(series.metrics[metric]);
   return metrics;
+}
+
+function summariseColumn(values: readonly (number | null)[]): MetricSummary | null {
+  let sum = 0;
+  let count = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]!;
+    if (value === null) continue;
+    sum += value;
+    count++;
+    if (value < min) min = value;
+    if (value > max) max = value;
+  }
+  return count === 0 ? null : { avg: sum / count, min, max };
 }
 
 /**
@@ -105,15 +133,16 @@ function summarise(samples: readonly RawSample[]): GpuAggregate["metrics"] {
  * windows and none is counted twice.
  */
 export function energyUsed(
-  samples: readonly { ts: number; energy_mj: number | null }[],
+  ts: readonly number[],
+  energy: readonly (number | null)[],
   previous: { ts: number; energy_mj: number | null } | undefined,
   windowStartTs: number,
   intervalSeconds: number,
 ): number | null {
   let last = previous && windowStartTs - previous.ts <= 2 * intervalSeconds ? previous.energy_mj : null;
   let total: number | null = null;
-  for (const sample of samples) {
-    const value = sample.energy_mj;
+  for (let i = 0; i < ts.length; i++) {
+    const value = energy[i]!;
     if (value === null) continue;
     if (last !== null && value >= last) total = (total ?? 0) + (value - last);
     last = value;

@@ -64,7 +64,7 @@ export async function writeGroups(
 }
 
 /** Collects small writes into ~64 KB chunks: one await per chunk, not per row. */
-class BufferedOutput implements Output {
+export class BufferedOutput implements Output {
   private pending = "";
   constructor(private readonly out: Output) {}
   async write(text: string): Promise<void> {

@@ -3,7 +3,8 @@
 
 import { clockEventReasonNames } from "../nvml/index.ts";
 import { AGGREGATED_METRICS, type AggregatedMetric } from "../store/schema.ts";
-import type { StoredAggregateRow, StoredSampleRow } from "../store/store.ts";
+import type { SampleRow } from "../store/sampleBlocks.ts";
+import type { GpuIdentity, StoredAggregateRow, StoredSampleRow } from "../store/store.ts";
 
 export const ORIGINAL_FIELDS = [
   "uid",
@@ -24,37 +25,55 @@ export type OutputRecord = Record<string, string | number | boolean | null | str
 
 const watts = (milliwatts: number | null) => (milliwatts === null ? null : milliwatts / 1000);
 
+type FieldValue = OutputRecord[string];
+
+/**
+ * A raw record's fields in output order: the original tool's first, then ours.
+ * `perGpu` fields depend only on the GPU, so a writer can render them once per GPU.
+ */
+export type RawField =
+  | { name: string; perGpu: true; value: (gpu: GpuIdentity) => FieldValue }
+  | { name: string; perGpu: false; value: (row: SampleRow) => FieldValue };
+
+export const RAW_FIELDS: readonly RawField[] = [
+  { name: "uid", perGpu: true, value: (row) => row.uid },
+  { name: "pci_bus_id", perGpu: true, value: (row) => row.pci_bus_id },
+  { name: "name", perGpu: true, value: (row) => row.name },
+  { name: "temperature", perGpu: false, value: (row) => row.temperature },
+  { name: "memory_used", perGpu: false, value: (row) => row.memory_used },
+  { name: "memory_total", perGpu: true, value: (row) => row.memory_total },
+  { name: "gpu_utilization", perGpu: false, value: (row) => row.gpu_utilization },
+  { name: "memory_utilization", perGpu: false, value: (row) => row.memory_utilization },
+  { name: "power_usage", perGpu: false, value: (row) => watts(row.power_mw) },
+  { name: "fan_speed", perGpu: false, value: (row) => row.fan_speed },
+  { name: "graphics_clock", perGpu: false, value: (row) => row.graphics_clock },
+  { name: "memory_clock", perGpu: false, value: (row) => row.memory_clock },
+  { name: "serial", perGpu: true, value: (row) => row.serial },
+  { name: "memory_free", perGpu: false, value: (row) => row.memory_free },
+  { name: "memory_reserved", perGpu: true, value: (row) => row.memory_reserved },
+  { name: "power_limit", perGpu: false, value: (row) => watts(row.power_limit_mw) },
+  { name: "energy_consumption", perGpu: false, value: (row) => row.energy_mj },
+  { name: "sm_clock", perGpu: false, value: (row) => row.sm_clock },
+  { name: "performance_state", perGpu: false, value: (row) => row.performance_state },
+  { name: "clock_event_reasons", perGpu: false, value: (row) => row.clock_event_reasons },
+  {
+    name: "clock_event_reason_names",
+    perGpu: false,
+    value: (row) => (row.clock_event_reasons === null ? null : clockEventReasonNames(row.clock_event_reasons)),
+  },
+  { name: "ecc_enabled", perGpu: true, value: (row) => (row.ecc_enabled === null ? null : row.ecc_enabled === 1) },
+  { name: "ecc_errors_corrected", perGpu: false, value: (row) => row.ecc_errors_corrected },
+  { name: "ecc_errors_uncorrected", perGpu: false, value: (row) => row.ecc_errors_uncorrected },
+  { name: "encoder_utilization", perGpu: false, value: (row) => row.encoder_utilization },
+  { name: "decoder_utilization", perGpu: false, value: (row) => row.decoder_utilization },
+  { name: "pcie_link_generation", perGpu: false, value: (row) => row.pcie_link_generation },
+  { name: "pcie_link_width", perGpu: false, value: (row) => row.pcie_link_width },
+];
+
 export function rawRecord(row: StoredSampleRow): OutputRecord {
-  return {
-    uid: row.uid,
-    pci_bus_id: row.pci_bus_id,
-    name: row.name,
-    temperature: row.temperature,
-    memory_used: row.memory_used,
-    memory_total: row.memory_total,
-    gpu_utilization: row.gpu_utilization,
-    memory_utilization: row.memory_utilization,
-    power_usage: watts(row.power_mw),
-    fan_speed: row.fan_speed,
-    graphics_clock: row.graphics_clock,
-    memory_clock: row.memory_clock,
-    serial: row.serial,
-    memory_free: row.memory_free,
-    memory_reserved: row.memory_reserved,
-    power_limit: watts(row.power_limit_mw),
-    energy_consumption: row.energy_mj,
-    sm_clock: row.sm_clock,
-    performance_state: row.performance_state,
-    clock_event_reasons: row.clock_event_reasons,
-    clock_event_reason_names: row.clock_event_reasons === null ? null : clockEventReasonNames(row.clock_event_reasons),
-    ecc_enabled: row.ecc_enabled === null ? null : row.ecc_enabled === 1,
-    ecc_errors_corrected: row.ecc_errors_corrected,
-    ecc_errors_uncorrected: row.ecc_errors_uncorrected,
-    encoder_utilization: row.encoder_utilization,
-    decoder_utilization: row.decoder_utilization,
-    pcie_link_generation: row.pcie_link_generation,
-    pcie_link_width: row.pcie_link_width,
-  };
+  const record: OutputRecord = {};
+  for (const field of RAW_FIELDS) record[field.name] = field.perGpu ? field.value(row) : field.value(row);
+  return record;
 }
 
 /** Output name of each aggregated metric; power is stored in mW and shown in W. */

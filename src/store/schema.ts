@@ -109,6 +109,40 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX events_ts ON events (ts);
   `,
+  // 4: raw samples of closed hours, compacted into one block per GPU per hour
+  // (sampleBlocks.ts): each metric's values over the hour as one encoded column.
+  `
+  CREATE TABLE sample_blocks (
+    id INTEGER PRIMARY KEY,
+    start INTEGER NOT NULL,
+    gpu_id INTEGER NOT NULL REFERENCES gpus(id),
+    sample_count INTEGER NOT NULL,
+    first_ts INTEGER NOT NULL,
+    last_ts INTEGER NOT NULL,
+    ts BLOB NOT NULL,
+    temperature BLOB NOT NULL,
+    memory_used BLOB NOT NULL,
+    memory_free_plus_used BLOB NOT NULL,
+    gpu_utilization BLOB NOT NULL,
+    memory_utilization BLOB NOT NULL,
+    power_mw BLOB NOT NULL,
+    power_limit_mw BLOB NOT NULL,
+    fan_speed BLOB NOT NULL,
+    graphics_clock BLOB NOT NULL,
+    sm_clock BLOB NOT NULL,
+    memory_clock BLOB NOT NULL,
+    energy_mj BLOB NOT NULL,
+    performance_state BLOB NOT NULL,
+    clock_event_reasons BLOB NOT NULL,
+    ecc_errors_corrected BLOB NOT NULL,
+    ecc_errors_uncorrected BLOB NOT NULL,
+    encoder_utilization BLOB NOT NULL,
+    decoder_utilization BLOB NOT NULL,
+    pcie_link_generation BLOB NOT NULL,
+    pcie_link_width BLOB NOT NULL,
+    UNIQUE (start, gpu_id)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

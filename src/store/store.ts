@@ -1,28 +1,15 @@
 // Reads and writes of the agent's data. Each collection tick is one transaction.
 
 import type { Database, Statement } from "bun:sqlite";
-import type { GpuAggregate, RawSample } from "../aggregate/windows.ts";
+import { seriesFromSamples, type GpuAggregate, type GpuSeries, type RawSample } from "../aggregate/windows.ts";
 import { fanSummary } from "../collect/record.ts";
 import type { GpuSample } from "../collect/sample.ts";
 import { asStoreError, openDatabase, type OpenStoreOptions } from "./database.ts";
-import { AGGREGATED_METRICS } from "./schema.ts";
+import { BLOCK_COLUMNS, BLOCK_SECONDS, blockRows, blockStart, decodeBlockColumns, encodeBlock, mergeOrdered, SAMPLE_COLUMNS, type SampleRow } from "./sampleBlocks.ts";
+import { AGGREGATED_METRICS, type AggregatedMetric } from "./schema.ts";
 
 /** A raw sample joined with its GPU's identity, as queries return it. */
-export interface StoredSampleRow extends RawSample {
-  uid: string;
-  pci_bus_id: string | null;
-  name: string | null;
-  serial: string | null;
-  memory_total: number | null;
-  memory_reserved: number | null;
-  ecc_enabled: number | null;
-  performance_state: number | null;
-  clock_event_reasons: number | null;
-  ecc_errors_corrected: number | null;
-  ecc_errors_uncorrected: number | null;
-  pcie_link_generation: number | null;
-  pcie_link_width: number | null;
-}
+export type StoredSampleRow = SampleRow & GpuIdentity;
 
 /** One GPU's aggregate of one window, joined with its identity. */
 export interface StoredAggregateRow {
@@ -40,30 +27,56 @@ export interface StoredAggregateRow {
   [metric: string]: number | string | null;
 }
 
-const SAMPLE_COLUMNS = [
-  "temperature",
-  "memory_used",
-  "memory_free",
-  "gpu_utilization",
-  "memory_utilization",
-  "power_mw",
-  "power_limit_mw",
-  "fan_speed",
-  "graphics_clock",
-  "sm_clock",
-  "memory_clock",
-  "energy_mj",
-  "performance_state",
-  "clock_event_reasons",
-  "ecc_errors_corrected",
-  "ecc_errors_uncorrected",
-  "encoder_utilization",
-  "decoder_utilization",
-  "pcie_link_generation",
-  "pcie_link_width",
-] as const;
 
 const AGGREGATE_COLUMNS = AGGREGATED_METRICS.flatMap((m) => [m, `${m}_min`, `${m}_max`]);
+
+export interface GpuIdentity {
+  uid: string;
+  pci_bus_id: string | null;
+  name: string | null;
+  serial: string | null;
+  memory_total: number | null;
+  memory_reserved: number | null;
+  ecc_enabled: number | null;
+}
+
+const ENERGY = SAMPLE_COLUMNS.indexOf("energy_mj");
+/** The block columns aggregation decodes (by index in SAMPLE_COLUMNS); used memory is among them, as free memory needs it. */
+const WINDOW_BLOCK_COLUMNS = [ENERGY, ...AGGREGATED_METRICS.map((metric) => SAMPLE_COLUMNS.indexOf(metric))];
+
+/** Rows of [gpu_id, ts, energy_mj, ...AGGREGATED_METRICS], ordered by time, as one series per GPU. */
+function seriesFromColumns(rows: ReadonlyArray<ReadonlyArray<number | null>>): GpuSeries[] {
+  const byGpu = new Map<number, { ts: number[]; energy: Array<number | null>; metrics: Array<Array<number | null>> }>();
+  for (const row of rows) {
+    const gpuId = row[0] as number;
+    let series = byGpu.get(gpuId);
+    if (!series) byGpu.set(gpuId, (series = { ts: [], energy: [], metrics: AGGREGATED_METRICS.map(() => []) }));
+    series.ts.push(row[1] as number);
+    series.energy.push(row[2]!);
+    for (let m = 0; m < AGGREGATED_METRICS.length; m++) series.metrics[m]!.push(row[3 + m]!);
+  }
+  return [...byGpu].map(([gpuId, series]) => ({
+    gpuId,
+    ts: series.ts,
+    energy: series.energy,
+    metrics: Object.fromEntries(AGGREGATED_METRICS.map((metric, m) => [metric, series.metrics[m]!])) as unknown as GpuSeries["metrics"],
+  }));
+}
+
+/** One GPU's series from several parts, each ordered by time; on a shared time the earlier part's sample is kept. */
+function mergeSeries(parts: readonly GpuSeries[]): GpuSeries {
+  if (parts.length === 1) return parts[0]!;
+  const rows = new Map<number, RawSample>();
+  for (const part of parts) {
+    for (let i = 0; i < part.ts.length; i++) {
+      if (rows.has(part.ts[i]!)) continue;
+      const row = { ts: part.ts[i]!, gpu_id: part.gpuId, energy_mj: part.energy[i]! } as RawSample;
+      for (const metric of AGGREGATED_METRICS) row[metric] = part.metrics[metric][i]!;
+      rows.set(row.ts, row);
+    }
+  }
+  return seriesFromSamples([...rows.values()], parts[0]!.gpuId)[0]!;
+}
 
 const IDENTITY = "g.uid, g.pci_bus_id, g.name, g.serial, g.memory_total";
 
@@ -160,40 +173,195 @@ export class Store {
     return id;
   }
 
-  // ---- raw samples -----------------------------------------------------------
+  // ---- raw samples ---------------------------------------------------------
+  // The open hour's samples are rows of `samples`; closed hours are compacted into
+  // `sample_blocks` (sampleBlocks.ts). Every read below sees both as one.
 
   firstSampleTs(): number | null {
-    return (this.db.query("SELECT min(ts) AS ts FROM samples").get() as { ts: number | null }).ts;
+    const row = this.db
+      .query("SELECT min(ts) AS ts FROM (SELECT min(ts) AS ts FROM samples UNION ALL SELECT min(first_ts) FROM sample_blocks)")
+      .get() as { ts: number | null };
+    return row.ts;
   }
 
   latestSampleTs(): number | null {
-    return (this.db.query("SELECT max(ts) AS ts FROM samples").get() as { ts: number | null }).ts;
+    const row = this.db
+      .query("SELECT max(ts) AS ts FROM (SELECT max(ts) AS ts FROM samples UNION ALL SELECT max(last_ts) FROM sample_blocks)")
+      .get() as { ts: number | null };
+    return row.ts;
   }
 
-  /** Raw samples with ts in [from, to), ordered by time then GPU, streamed. */
-  *samplesBetween(from: number, to: number): Generator<StoredSampleRow> {
-    const statement = this.db.query(
-      `SELECT s.*, ${IDENTITY}, g.memory_reserved, g.ecc_enabled
-       FROM samples s JOIN gpus g ON g.id = s.gpu_id
-       WHERE s.ts >= ? AND s.ts < ? ORDER BY s.ts, s.gpu_id`,
+  /**
+   * Every sample with ts in [from, to), ordered by time then GPU, an hour at a
+   * time: memory stays that of one hour whatever the range.
+   */
+  *sampleRows(from: number, to: number): Generator<SampleRow[]> {
+    const first = this.firstSampleTs();
+    const latest = this.latestSampleTs();
+    if (first === null || latest === null) return;
+    const lo = Math.max(from, first);
+    const hi = Math.min(to, latest + 1);
+    const rawRows = this.db.query(
+      `SELECT ts, gpu_id, ${SAMPLE_COLUMNS.join(", ")} FROM samples WHERE ts >= ? AND ts < ? ORDER BY ts, gpu_id`,
     );
-    yield* statement.iterate(from, to) as IterableIterator<StoredSampleRow>;
+    const blocks = this.db.query(
+      `SELECT gpu_id, sample_count, ts, ${BLOCK_COLUMNS.join(", ")} FROM sample_blocks WHERE start = ? ORDER BY gpu_id`,
+    );
+    for (let hour = blockStart(lo); hour < hi; hour += BLOCK_SECONDS) {
+      const lists: SampleRow[][] = [rawRows.all(Math.max(lo, hour), Math.min(hi, hour + BLOCK_SECONDS)) as SampleRow[]];
+      for (const block of blocks.values(hour) as unknown[][]) {
+        lists.push(blockRows(block[0] as number, hour, block[1] as number, block[2] as Uint8Array, block.slice(3) as Uint8Array[], lo, hi));
+      }
+      const merged = mergeOrdered(lists); // raw rows first: a sample written after its hour was compacted wins
+      if (merged.length > 0) yield merged;
+    }
   }
 
-  /** A window's samples with only what aggregation reads: no join, so an hour of 8 GPUs reads in milliseconds. */
-  windowSamples(from: number, to: number): RawSample[] {
-    return this.db
-      .query(`SELECT ts, gpu_id, energy_mj, ${AGGREGATED_METRICS.join(", ")} FROM samples WHERE ts >= ? AND ts < ?`)
-      .all(from, to) as RawSample[];
+  /** Raw samples with ts in [from, to), joined with their GPU, ordered by time then GPU, streamed. */
+  *samplesBetween(from: number, to: number): Generator<StoredSampleRow> {
+    const identities = this.gpuIdentities();
+    for (const rows of this.sampleRows(from, to)) {
+      for (const row of rows) {
+        const gpu = identities.get(row.gpu_id)!;
+        yield {
+          ...row,
+          uid: gpu.uid,
+          pci_bus_id: gpu.pci_bus_id,
+          name: gpu.name,
+          serial: gpu.serial,
+          memory_total: gpu.memory_total,
+          memory_reserved: gpu.memory_reserved,
+          ecc_enabled: gpu.ecc_enabled,
+        };
+      }
+    }
+  }
+
+  /** Every GPU ever stored, by id. */
+  gpuIdentities(): Map<number, GpuIdentity> {
+    const gpus = this.db.query(`SELECT id, uid, pci_bus_id, name, serial, memory_total, memory_reserved, ecc_enabled FROM gpus`).all() as Array<
+      { id: number } & GpuIdentity
+    >;
+    return new Map(gpus.map(({ id, ...gpu }) => [id, gpu]));
+  }
+
+  /** A window's samples, one series per GPU ordered by GPU: what aggregation reads, as columns. */
+  windowSeries(from: number, to: number): GpuSeries[] {
+    const parts = new Map<number, GpuSeries[]>(); // raw rows first: a sample written after its hour was compacted wins
+    const add = (series: GpuSeries) => {
+      const list = parts.get(series.gpuId);
+      if (list) list.push(series);
+      else parts.set(series.gpuId, [series]);
+    };
+    const raw = this.db
+      .query(`SELECT gpu_id, ts, energy_mj, ${AGGREGATED_METRICS.join(", ")} FROM samples WHERE ts >= ? AND ts < ? ORDER BY ts, gpu_id`)
+      .values(from, to) as Array<Array<number | null>>;
+    if (raw.length > 0) for (const series of seriesFromColumns(raw)) add(series);
+    const blocks = this.db
+      .query(
+        `SELECT gpu_id, start, sample_count, ts, ${WINDOW_BLOCK_COLUMNS.map((index) => BLOCK_COLUMNS[index]).join(", ")}
+         FROM sample_blocks WHERE start >= ? AND start < ? ORDER BY start, gpu_id`,
+      )
+      .values(blockStart(from), to) as unknown[][];
+    for (const block of blocks) {
+      const columns = new Map(WINDOW_BLOCK_COLUMNS.map((index, at) => [index, block[4 + at] as Uint8Array]));
+      const decoded = decodeBlockColumns(block[1] as number, block[2] as number, block[3] as Uint8Array, columns);
+      // Only the part of the block inside the window (a window shorter than an hour).
+      let lo = 0;
+      while (lo < decoded.ts.length && decoded.ts[lo]! < from) lo++;
+      let hi = decoded.ts.length;
+      while (hi > lo && decoded.ts[hi - 1]! >= to) hi--;
+      if (hi === lo) continue;
+      const cut = <T>(values: T[]) => (lo === 0 && hi === values.length ? values : values.slice(lo, hi));
+      const metrics = {} as Record<AggregatedMetric, Array<number | null>>;
+      for (const metric of AGGREGATED_METRICS) metrics[metric] = cut(decoded.values.get(SAMPLE_COLUMNS.indexOf(metric))!);
+      add({ gpuId: block[0] as number, ts: cut(decoded.ts), energy: cut(decoded.values.get(ENERGY)!), metrics });
+    }
+    return [...parts.keys()].sort((a, b) => a - b).map((gpuId) => mergeSeries(parts.get(gpuId)!));
   }
 
   /** Each GPU's last sample in [ts - lookback, ts): the baseline for a window's energy. */
   lastSamplesBefore(ts: number, lookbackSeconds: number): Map<number, { ts: number; energy_mj: number | null }> {
+    const last = new Map<number, { ts: number; energy_mj: number | null }>();
+    // Blocks first, raw rows over them: only the times and the energy column are decoded.
+    const blocks = this.db
+      .query(`SELECT gpu_id, start, sample_count, ts, energy_mj FROM sample_blocks WHERE start >= ? AND start < ? AND last_ts >= ? ORDER BY start`)
+      .values(blockStart(ts - lookbackSeconds), ts, ts - lookbackSeconds) as unknown[][];
+    for (const block of blocks) {
+      const decoded = decodeBlockColumns(block[1] as number, block[2] as number, block[3] as Uint8Array, new Map([[ENERGY, block[4] as Uint8Array]]));
+      const energy = decoded.values.get(ENERGY)!;
+      for (let i = decoded.ts.length - 1; i >= 0; i--) {
+        const time = decoded.ts[i]!;
+        if (time >= ts) continue;
+        if (time >= ts - lookbackSeconds && time >= (last.get(block[0] as number)?.ts ?? -Infinity)) {
+          last.set(block[0] as number, { ts: time, energy_mj: energy[i]! });
+        }
+        break;
+      }
+    }
     // SQLite takes the other columns from the row holding max(ts).
     const rows = this.db
       .query(`SELECT gpu_id, max(ts) AS ts, energy_mj FROM samples WHERE ts < ? AND ts >= ? GROUP BY gpu_id`)
       .all(ts, ts - lookbackSeconds) as Array<{ gpu_id: number; ts: number; energy_mj: number | null }>;
-    return new Map(rows.map((row) => [row.gpu_id, { ts: row.ts, energy_mj: row.energy_mj }]));
+    for (const row of rows) {
+      if (row.ts >= (last.get(row.gpu_id)?.ts ?? -Infinity)) last.set(row.gpu_id, { ts: row.ts, energy_mj: row.energy_mj });
+    }
+    return last;
+  }
+
+  /**
+   * Compacts the raw samples of hours ending at or before `until` into blocks,
+   * oldest first: at most `maxHours`, and no new hour once `budgetMs` is spent.
+   * Each hour is one transaction: its rows move to blocks whole or not at all.
+   * Returns the hours done.
+   */
+  compactHours(until: number, limits: { maxHours?: number; budgetMs?: number } = {}): number {
+    const started = performance.now();
+    let done = 0;
+    const oldest = this.db.query("SELECT min(ts) AS ts FROM samples");
+    while (done < (limits.maxHours ?? Infinity) && performance.now() - started < (limits.budgetMs ?? Infinity)) {
+      const first = (oldest.get() as { ts: number | null }).ts;
+      if (first === null) break;
+      const hour = blockStart(first);
+      if (hour + BLOCK_SECONDS > until) break;
+      this.compactHour(hour);
+      done++;
+    }
+    return done;
+  }
+
+  private compactHour(hour: number): void {
+    const readRaw = this.db.query(`SELECT ts, gpu_id, ${SAMPLE_COLUMNS.join(", ")} FROM samples WHERE ts >= ? AND ts < ? ORDER BY ts`);
+    const readBlock = this.db.query(
+      `SELECT gpu_id, sample_count, ts, ${BLOCK_COLUMNS.join(", ")} FROM sample_blocks WHERE start = ? AND gpu_id = ?`,
+    );
+    const writeBlock = this.db.query(
+      `INSERT OR REPLACE INTO sample_blocks (start, gpu_id, sample_count, first_ts, last_ts, ts, ${BLOCK_COLUMNS.join(", ")})
+       VALUES (${new Array(6 + BLOCK_COLUMNS.length).fill("?").join(", ")})`,
+    );
+    const deleteRaw = this.db.query("DELETE FROM samples WHERE ts >= ? AND ts < ?");
+    try {
+      this.db.transaction(() => {
+        const byGpu = new Map<number, SampleRow[]>();
+        for (const row of readRaw.all(hour, hour + BLOCK_SECONDS) as SampleRow[]) {
+          let rows = byGpu.get(row.gpu_id);
+          if (!rows) byGpu.set(row.gpu_id, (rows = []));
+          rows.push(row);
+        }
+        for (const [gpuId, raw] of byGpu) {
+          // An hour compacted before (the clock was set back into it) keeps its samples; the newer raw rows win.
+          const existing = readBlock.values(hour, gpuId)[0] as unknown[] | undefined;
+          const rows = existing
+            ? mergeOrdered([raw, blockRows(gpuId, hour, existing[1] as number, existing[2] as Uint8Array, existing.slice(3) as Uint8Array[])])
+            : raw;
+          const block = encodeBlock(hour, rows);
+          writeBlock.run(hour, gpuId, block.sampleCount, block.firstTs, block.lastTs, block.ts, ...block.columns);
+        }
+        deleteRaw.run(hour, hour + BLOCK_SECONDS);
+      }).immediate();
+    } catch (error) {
+      throw asStoreError(error, this.file);
+    }
   }
 
   /**
@@ -290,6 +458,25 @@ export class Store {
            AND ts <= coalesce((SELECT ts FROM samples WHERE ts < ?1 ORDER BY ts LIMIT 1 OFFSET ?2), ?1)`,
       )
       .run(before, Math.max(0, limit - 1)).changes;
+  }
+
+  /**
+   * Deletes up to `limit` blocks wholly older than `before` (an hour straddling
+   * it waits until it is all old). Returns the blocks and the samples they held.
+   */
+  pruneBlocks(before: number, limit: number): { blocks: number; samples: number } {
+    try {
+      return this.db.transaction(() => {
+        const victims = this.db
+          .query("SELECT id, sample_count FROM sample_blocks WHERE start + ? <= ? ORDER BY start LIMIT ?")
+          .all(BLOCK_SECONDS, before, limit) as Array<{ id: number; sample_count: number }>;
+        const remove = this.db.query("DELETE FROM sample_blocks WHERE id = ?");
+        for (const victim of victims) remove.run(victim.id);
+        return { blocks: victims.length, samples: victims.reduce((sum, victim) => sum + victim.sample_count, 0) };
+      }).immediate();
+    } catch (error) {
+      throw asStoreError(error, this.file);
+    }
   }
 
   /** Deletes up to `limit` events older than `before`. */

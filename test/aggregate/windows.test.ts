@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { aggregateWindow, closedWindowStarts, energyUsed, windowStart, type RawSample } from "../../src/aggregate/windows.ts";
+import { aggregateWindow, closedWindowStarts, energyUsed as energyOfColumns, seriesFromSamples, windowStart, type RawSample } from "../../src/aggregate/windows.ts";
 
 function sample(ts: number, gpu_id: number, values: Partial<RawSample> = {}): RawSample {
   return {
@@ -21,6 +21,11 @@ function sample(ts: number, gpu_id: number, values: Partial<RawSample> = {}): Ra
     decoder_utilization: null,
     ...values,
   };
+}
+
+/** energyUsed over rows, as the tests write them. */
+function energyUsed(rows: Array<{ ts: number; energy_mj: number | null }>, ...rest: [{ ts: number; energy_mj: number | null } | undefined, number, number]) {
+  return energyOfColumns(rows.map((row) => row.ts), rows.map((row) => row.energy_mj), ...rest);
 }
 
 describe("windows", () => {
@@ -46,11 +51,11 @@ describe("a window's aggregate", () => {
       start: 100,
       periodSeconds: 10,
       intervalSeconds: 1,
-      samples: [
+      series: seriesFromSamples([
+        sample(102, 1, { temperature: 45, power_mw: 150_000, fan_speed: 34 }),
         sample(100, 1, { temperature: 40, power_mw: 100_000, fan_speed: 30 }),
         sample(101, 1, { temperature: 50, power_mw: 200_000, fan_speed: null }),
-        sample(102, 1, { temperature: 45, power_mw: 150_000, fan_speed: 34 }),
-      ],
+      ]),
       previous: new Map(),
       expectedGpus: [],
     });
@@ -67,7 +72,7 @@ describe("a window's aggregate", () => {
       start: 100,
       periodSeconds: 10,
       intervalSeconds: 1,
-      samples: [sample(100, 1, { temperature: 40 })],
+      series: seriesFromSamples([sample(100, 1, { temperature: 40 })]),
       previous: new Map([
         [1, { ts: 99, energy_mj: null }],
         [2, { ts: 99, energy_mj: null }],
@@ -83,7 +88,7 @@ describe("a window's aggregate", () => {
 
   test("coverage never exceeds 1", () => {
     const samples = Array.from({ length: 12 }, (_, i) => sample(100 + i * 0.5, 1));
-    expect(aggregateWindow({ start: 100, periodSeconds: 5, intervalSeconds: 1, samples, previous: new Map(), expectedGpus: [] })[0]!.coverage).toBe(1);
+    expect(aggregateWindow({ start: 100, periodSeconds: 5, intervalSeconds: 1, series: seriesFromSamples(samples), previous: new Map(), expectedGpus: [] })[0]!.coverage).toBe(1);
   });
 });
 

@@ -3,6 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { GpuSample } from "../../src/collect/sample.ts";
+import { Store } from "../../src/store/store.ts";
 
 export function gpuSample(overrides: Partial<GpuSample> = {}): GpuSample {
   return {
@@ -58,4 +59,18 @@ export function eightGpus(tick = 0): GpuSample[] {
 
 export function tempDatabase(): string {
   return join(mkdtempSync(join(tmpdir(), "gpu-monitor-db-")), "gpu_metrics.db");
+}
+
+/**
+ * Every sample stored in a database file, rows and compacted blocks alike, read
+ * as the query commands read them (a closed hour may have moved into a block
+ * while a test ran).
+ */
+export function storedSamples(file: string): Array<{ ts: number; gpu_id: number; uid: string }> {
+  const store = Store.open(file, { readonly: true });
+  try {
+    return [...store.samplesBetween(0, 2 ** 40)].map((row) => ({ ts: row.ts, gpu_id: row.gpu_id, uid: row.uid }));
+  } finally {
+    store.close();
+  }
 }

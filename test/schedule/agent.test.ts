@@ -9,7 +9,7 @@ import { NvmlUnavailableError, type Nvml } from "../../src/nvml/index.ts";
 import type { Clock } from "../../src/schedule/clock.ts";
 import { runAgent } from "../../src/schedule/agent.ts";
 import { Store } from "../../src/store/store.ts";
-import { gpuSample, tempDatabase } from "../helpers/samples.ts";
+import { gpuSample, storedSamples, tempDatabase } from "../helpers/samples.ts";
 
 class TestClock implements Clock {
   /** Added during the next sleep: a suspend or a paused VM. */
@@ -79,10 +79,7 @@ async function runFor(options: {
 }
 
 function sampleTimes(file: string): number[] {
-  const store = Store.open(file, { readonly: true });
-  const times = store.db.query("SELECT DISTINCT ts FROM samples ORDER BY ts").all() as Array<{ ts: number }>;
-  store.close();
-  return times.map((row) => row.ts);
+  return [...new Set(storedSamples(file).map((row) => row.ts))];
 }
 
 function windows(file: string): Array<{ start: number; coverage: number }> {
@@ -125,6 +122,13 @@ describe("the agent loop", () => {
     const gap = windows(file).filter((w) => w.start > 1005 && w.start < 4600);
     expect(gap.length).toBeGreaterThan(700); // every unmonitored window is there...
     expect(gap.every((w) => w.coverage === 0)).toBe(true); // ...with coverage 0
+    // The hour before the gap is closed and aggregated: its samples were compacted into blocks.
+    const store = Store.open(file, { readonly: true });
+    expect(store.db.query("SELECT start, gpu_id, sample_count FROM sample_blocks ORDER BY gpu_id").all()).toEqual([
+      { start: 0, gpu_id: 1, sample_count: 4 },
+      { start: 0, gpu_id: 2, sample_count: 4 },
+    ]);
+    store.close();
   });
 
   test("the clock stepping back never writes over recorded time", async () => {

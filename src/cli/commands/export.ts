@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
-import { aggregateGroups, rawGroups } from "../../query/collection.ts";
+import { aggregateGroups } from "../../query/collection.ts";
 import { QUERY_FORMATS, stdoutOutput, writeGroups, type QueryFormat } from "../../query/output.ts";
+import { writeRawRange } from "../../query/rawOutput.ts";
 import { formatTime, parseTime } from "../../query/time.ts";
 import { Store } from "../../store/store.ts";
 import { UsageError } from "../errors.ts";
@@ -27,8 +28,10 @@ export default defineCommand({
     const { config } = commandConfig(args);
     const store = Store.open(config.database.file, { readonly: true });
     try {
-      const groups = args.level === "raw" ? rawGroups(store, from, to) : aggregateGroups(store, from, to);
-      const written = await writeGroups(groups, format, stdoutOutput, { compact: true });
+      const written =
+        args.level === "raw"
+          ? await writeRawRange(store, from, to, format, stdoutOutput)
+          : await writeGroups(aggregateGroups(store, from, to), format, stdoutOutput, { compact: true });
       if (written === 0) {
         const what = args.level === "raw" ? "raw samples" : "aggregates";
         process.stderr.write(`No data: no ${what} from ${formatTime(from)} to ${formatTime(to)} in ${config.database.file}\n`);

@@ -11,12 +11,18 @@ import { RAW_FIELDS, type OutputRecord } from "./records.ts";
 import { formatTime } from "./time.ts";
 
 type FieldValue = OutputRecord[string];
-type Part = string | ((row: SampleRow) => FieldValue);
+type Renderer = (row: SampleRow) => string;
+
+/** Lists come memoised per value (the reason names), so their JSON is too. */
+const listJson = new WeakMap<object, string>();
 
 function jsonValue(value: FieldValue): string {
   if (value === null) return "null";
   if (typeof value === "number") return Number.isFinite(value) ? String(value) : "null";
-  return JSON.stringify(value);
+  if (!Array.isArray(value)) return JSON.stringify(value);
+  let json = listJson.get(value);
+  if (json === undefined) listJson.set(value, (json = JSON.stringify(value)));
+  return json;
 }
 
 function csvValue(value: FieldValue): string {
@@ -24,46 +30,39 @@ function csvValue(value: FieldValue): string {
 }
 
 /**
- * One GPU's record as alternating text and sample fields: consecutive text (the
- * GPU's own fields, names, separators) is joined at build time.
+ * One GPU's record renderer: the GPU's own fields, the names and separators are
+ * fixed text; each sample field is an interpolation. It is compiled into one
+ * template literal because that renders a record in one step, where adding up
+ * 40 pieces with += cost four times as long (the export benchmark). The fixed
+ * text goes in as arguments, never into the source, so nothing in it needs escaping.
  */
-function recordParts(gpu: GpuIdentity, format: QueryFormat): Part[] {
-  const parts: Part[] = [];
+function compileRenderer(gpu: GpuIdentity, format: QueryFormat): Renderer {
+  const texts: string[] = [];
+  const fields: Array<(row: SampleRow) => FieldValue> = [];
   let text = format === "json" ? "{" : "";
   RAW_FIELDS.forEach((field, index) => {
     const separator = index === 0 ? "" : ",";
-    if (format === "json") text += `${separator}${JSON.stringify(field.name)}:`;
-    else text += separator;
+    text += format === "json" ? `${separator}${JSON.stringify(field.name)}:` : separator;
     if (field.perGpu) {
       const value = field.value(gpu);
       text += format === "json" ? jsonValue(value) : csvValue(value);
     } else {
-      parts.push(text, field.value);
+      texts.push(text);
+      fields.push(field.value);
       text = "";
     }
   });
-  parts.push(format === "json" ? `${text}}` : text);
-  return parts;
-}
-
-function render(parts: readonly Part[], row: SampleRow, format: QueryFormat): string {
-  let out = "";
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i]!;
-    if (typeof part === "string") out += part;
-    else {
-      const value = part(row);
-      out += typeof value === "number" ? String(value) : format === "json" ? jsonValue(value) : csvValue(value);
-    }
-  }
-  return out;
+  texts.push(format === "json" ? `${text}}` : text);
+  const body = fields.map((_, i) => `\${t[${i}]}\${typeof (v = f[${i}](r)) === "number" ? v : other(v)}`).join("");
+  const source = `const t = texts, f = fields; return (r) => { let v; return \`${body}\${t[${fields.length}]}\`; };`;
+  return new Function("texts", "fields", "other", source)(texts, fields, format === "json" ? jsonValue : csvValue) as Renderer;
 }
 
 /** Writes the raw samples with ts in [from, to) as export prints them; returns how many timestamps were written. */
 export async function writeRawRange(store: Store, from: number, to: number, format: QueryFormat, out: Output): Promise<number> {
   const buffered = new BufferedOutput(out);
   const gpus = store.gpuIdentities();
-  const parts = new Map<number, Part[]>();
+  const renderers = new Map<number, Renderer>();
   let groups = 0;
   let current = -1;
   let prefix = "";
@@ -71,8 +70,8 @@ export async function writeRawRange(store: Store, from: number, to: number, form
   let headerDue = format === "csv";
   for (const rows of store.sampleRows(from, to)) {
     for (const row of rows) {
-      let gpuParts = parts.get(row.gpu_id);
-      if (!gpuParts) parts.set(row.gpu_id, (gpuParts = recordParts(gpus.get(row.gpu_id)!, format)));
+      let render = renderers.get(row.gpu_id);
+      if (!render) renderers.set(row.gpu_id, (render = compileRenderer(gpus.get(row.gpu_id)!, format)));
       if (row.ts !== current) {
         if (format === "json") text += `${groups === 0 ? "[\n  " : "]},\n  "}{"timestamp":${JSON.stringify(formatTime(row.ts))},"gpus":[`;
         else prefix = `${csvField(formatTime(row.ts))},`;
@@ -81,7 +80,7 @@ export async function writeRawRange(store: Store, from: number, to: number, form
       } else if (format === "json") {
         text += ",";
       }
-      text += format === "json" ? render(gpuParts, row, format) : `${prefix}${render(gpuParts, row, format)}\n`;
+      text += format === "json" ? render(row) : `${prefix}${render(row)}\n`;
     }
     headerDue = false;
     await buffered.write(text);

@@ -27,6 +27,14 @@ const watts = (milliwatts: number | null) => (milliwatts === null ? null : milli
 
 type FieldValue = OutputRecord[string];
 
+/** A mask's reason names, one frozen list per mask: a GPU shows a handful of masks over an hour of samples. */
+const reasonNamesByMask = new Map<number, readonly string[]>();
+function reasonNames(mask: number): string[] {
+  let names = reasonNamesByMask.get(mask);
+  if (!names) reasonNamesByMask.set(mask, (names = Object.freeze(clockEventReasonNames(mask))));
+  return names as string[];
+}
+
 /**
  * A raw record's fields in output order: the original tool's first, then ours.
  * `perGpu` fields depend only on the GPU, so a writer can render them once per GPU.
@@ -59,7 +67,7 @@ export const RAW_FIELDS: readonly RawField[] = [
   {
     name: "clock_event_reason_names",
     perGpu: false,
-    value: (row) => (row.clock_event_reasons === null ? null : clockEventReasonNames(row.clock_event_reasons)),
+    value: (row) => (row.clock_event_reasons === null ? null : reasonNames(row.clock_event_reasons)),
   },
   { name: "ecc_enabled", perGpu: true, value: (row) => (row.ecc_enabled === null ? null : row.ecc_enabled === 1) },
   { name: "ecc_errors_corrected", perGpu: false, value: (row) => row.ecc_errors_corrected },

@@ -121,8 +121,11 @@ function encodeFloat64(values: ArrayLike<number | null>): Uint8Array {
   return out.bytes();
 }
 
-/** Decodes `count` values. Throws on bytes that do not hold exactly `count` values. */
-export function decodeColumn(bytes: Uint8Array, count: number): Array<number | null> {
+/**
+ * Decodes `count` values. Throws on bytes that do not hold exactly `count` values.
+ * With `limit`, stops once the first `limit` values are known (a minute early in an hour).
+ */
+export function decodeColumn(bytes: Uint8Array, count: number, limit = count): Array<number | null> {
   const into = new Array<number | null>(count);
   if (bytes.length === 0) throw new ColumnCodecError("empty column");
   if (bytes[0] === MODE_FLOAT64) return decodeFloat64(bytes, count);
@@ -130,7 +133,8 @@ export function decodeColumn(bytes: Uint8Array, count: number): Array<number | n
   let at = 1;
   let filled = 0;
   let previous = 0;
-  while (at < bytes.length) {
+  const stopAt = limit < count ? limit : Infinity; // without a limit, read to the end to catch surplus values
+  while (at < bytes.length && filled < stopAt) {
     // Unsigned LEB128. The tag and the zigzag sign sit in the low bits of the first byte,
     // read with bit operators: % on a double compiles to fmod, ten times slower.
     const first = bytes[at++]!;
@@ -160,7 +164,7 @@ export function decodeColumn(bytes: Uint8Array, count: number): Array<number | n
       throw new ColumnCodecError(`unknown token tag ${tag}`);
     }
   }
-  if (filled !== count) throw new ColumnCodecError(`column holds ${filled} values, its block ${count}`);
+  if (filled < limit || (limit === count && filled !== count)) throw new ColumnCodecError(`column holds ${filled} values, its block ${count}`);
   return into;
 }
 

@@ -85,23 +85,40 @@ export function encodeBlock(start: number, rows: readonly SampleRow[]): EncodedB
   return { sampleCount: rows.length, firstTs: rows[0]?.ts ?? start, lastTs: rows.at(-1)?.ts ?? start, ts: encodeColumn(steps), columns };
 }
 
-/** A block's times and the columns asked for (by index in SAMPLE_COLUMNS), decoded. */
+/**
+ * A block's times and the columns asked for (by index in SAMPLE_COLUMNS),
+ * decoded up to the last sample before `to`: a minute early in an hour decodes
+ * only that far.
+ */
 export function decodeBlockColumns(
   start: number,
   sampleCount: number,
   ts: Uint8Array,
   columns: ReadonlyMap<number, Uint8Array>,
+  to = Infinity,
 ): { ts: number[]; values: Map<number, Array<number | null>> } {
   const times = decodeColumn(ts, sampleCount) as number[];
   let time = start;
-  for (let i = 0; i < sampleCount; i++) times[i] = time += times[i]!;
+  let length = sampleCount;
+  for (let i = 0; i < sampleCount; i++) {
+    times[i] = time += times[i]!;
+    if (time >= to) {
+      length = i;
+      break;
+    }
+  }
+  times.length = length;
   const values = new Map<number, Array<number | null>>();
-  for (const [index, bytes] of columns) values.set(index, decodeColumn(bytes, sampleCount));
+  for (const [index, bytes] of columns) {
+    const decoded = decodeColumn(bytes, sampleCount, length);
+    decoded.length = length;
+    values.set(index, decoded);
+  }
   const free = values.get(MEMORY_FREE);
   if (free) {
     const used = values.get(MEMORY_USED);
     if (!used) throw new Error("free memory decodes only with used memory");
-    for (let i = 0; i < sampleCount; i++) {
+    for (let i = 0; i < length; i++) {
       const value = free[i]!;
       if (value !== null && used[i] !== null) free[i] = value - used[i]!;
     }
@@ -119,10 +136,10 @@ export function blockRows(
   from = -Infinity,
   to = Infinity,
 ): SampleRow[] {
-  const decoded = decodeBlockColumns(start, sampleCount, ts, new Map(columns.map((bytes, index) => [index, bytes])));
+  const decoded = decodeBlockColumns(start, sampleCount, ts, new Map(columns.map((bytes, index) => [index, bytes])), to);
   const c = SAMPLE_COLUMNS.map((_, index) => decoded.values.get(index)!);
   const rows: SampleRow[] = [];
-  for (let i = 0; i < sampleCount; i++) {
+  for (let i = 0; i < decoded.ts.length; i++) {
     const time = decoded.ts[i]!;
     if (time < from || time >= to) continue;
     // Written out in full: one object shape for every row keeps the readers fast.

@@ -178,15 +178,22 @@ export class Store {
   // `sample_blocks` (sampleBlocks.ts). Every read below sees both as one.
 
   firstSampleTs(): number | null {
+    // Blocks through their (start, gpu_id) index: the oldest hour's blocks only, never a scan of every block.
     const row = this.db
-      .query("SELECT min(ts) AS ts FROM (SELECT min(ts) AS ts FROM samples UNION ALL SELECT min(first_ts) FROM sample_blocks)")
+      .query(
+        `SELECT min(ts) AS ts FROM (SELECT min(ts) AS ts FROM samples
+           UNION ALL SELECT min(first_ts) FROM sample_blocks WHERE start = (SELECT min(start) FROM sample_blocks))`,
+      )
       .get() as { ts: number | null };
     return row.ts;
   }
 
   latestSampleTs(): number | null {
     const row = this.db
-      .query("SELECT max(ts) AS ts FROM (SELECT max(ts) AS ts FROM samples UNION ALL SELECT max(last_ts) FROM sample_blocks)")
+      .query(
+        `SELECT max(ts) AS ts FROM (SELECT max(ts) AS ts FROM samples
+           UNION ALL SELECT max(last_ts) FROM sample_blocks WHERE start = (SELECT max(start) FROM sample_blocks))`,
+      )
       .get() as { ts: number | null };
     return row.ts;
   }
@@ -265,7 +272,7 @@ export class Store {
       .values(blockStart(from), to) as unknown[][];
     for (const block of blocks) {
       const columns = new Map(WINDOW_BLOCK_COLUMNS.map((index, at) => [index, block[4 + at] as Uint8Array]));
-      const decoded = decodeBlockColumns(block[1] as number, block[2] as number, block[3] as Uint8Array, columns);
+      const decoded = decodeBlockColumns(block[1] as number, block[2] as number, block[3] as Uint8Array, columns, to);
       // Only the part of the block inside the window (a window shorter than an hour).
       let lo = 0;
       while (lo < decoded.ts.length && decoded.ts[lo]! < from) lo++;
@@ -288,7 +295,7 @@ export class Store {
       .query(`SELECT gpu_id, start, sample_count, ts, energy_mj FROM sample_blocks WHERE start >= ? AND start < ? AND last_ts >= ? ORDER BY start`)
       .values(blockStart(ts - lookbackSeconds), ts, ts - lookbackSeconds) as unknown[][];
     for (const block of blocks) {
-      const decoded = decodeBlockColumns(block[1] as number, block[2] as number, block[3] as Uint8Array, new Map([[ENERGY, block[4] as Uint8Array]]));
+      const decoded = decodeBlockColumns(block[1] as number, block[2] as number, block[3] as Uint8Array, new Map([[ENERGY, block[4] as Uint8Array]]), ts);
       const energy = decoded.values.get(ENERGY)!;
       for (let i = decoded.ts.length - 1; i >= 0; i--) {
         const time = decoded.ts[i]!;
@@ -468,8 +475,8 @@ export class Store {
     try {
       return this.db.transaction(() => {
         const victims = this.db
-          .query("SELECT id, sample_count FROM sample_blocks WHERE start + ? <= ? ORDER BY start LIMIT ?")
-          .all(BLOCK_SECONDS, before, limit) as Array<{ id: number; sample_count: number }>;
+          .query("SELECT id, sample_count FROM sample_blocks WHERE start <= ? ORDER BY start LIMIT ?")
+          .all(before - BLOCK_SECONDS, limit) as Array<{ id: number; sample_count: number }>;
         const remove = this.db.query("DELETE FROM sample_blocks WHERE id = ?");
         for (const victim of victims) remove.run(victim.id);
         return { blocks: victims.length, samples: victims.reduce((sum, victim) => sum + victim.sample_count, 0) };

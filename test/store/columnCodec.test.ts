@@ -47,3 +47,10 @@ describe("column codec", () => {
     expect(() => decodeColumn(new Uint8Array([1, 0x80]), 1)).toThrow("truncated");
   });
 });
+
+test("a limit stops decoding once the first values are known, and still refuses bytes that end before it", () => {
+  const values = [5, 5, null, 7, 8, 9];
+  const bytes = encodeColumn(values);
+  expect(decodeColumn(bytes, 6, 4).slice(0, 4)).toEqual([5, 5, null, 7]);
+  expect(() => decodeColumn(encodeColumn([1, 2]), 6, 4)).toThrow(ColumnCodecError);
+});

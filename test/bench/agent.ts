@@ -30,7 +30,12 @@ export interface AgentRun {
   cpuPercent: number;
 }
 
-export async function measureAgent(binary: string, intervalSeconds: number, seconds: number): Promise<AgentRun> {
+export async function measureAgent(
+  binary: string,
+  intervalSeconds: number,
+  seconds: number,
+  extraEnv: Record<string, string> = {},
+): Promise<AgentRun> {
   const dir = mkdtempSync(join(tmpdir(), "gpu-monitor-agent-bench-"));
   writeFileSync(
     join(dir, "config.json"),
@@ -38,7 +43,12 @@ export async function measureAgent(binary: string, intervalSeconds: number, seco
   );
   const agent = Bun.spawn([binary, "run", "-c", join(dir, "config.json")], {
     cwd: dir,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", GPU_MONITOR_NVML_LIBRARY: fakeNvmlLibrary("current"), FAKE_NVML_SCENARIO: scenarioFile("eight_gpus") },
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      GPU_MONITOR_NVML_LIBRARY: fakeNvmlLibrary("current"),
+      FAKE_NVML_SCENARIO: scenarioFile("eight_gpus"),
+      ...extraEnv,
+    },
     stdout: "ignore",
     stderr: "ignore",
   });
@@ -72,8 +82,8 @@ export async function measureAgent(binary: string, intervalSeconds: number, seco
   }
 }
 
-export function printAgent(slow: AgentRun, fast: AgentRun): void {
-  console.log(`\nAgent (compiled binary, 8 fake GPUs)`);
+export function printAgent(label: string, slow: AgentRun, fast: AgentRun): void {
+  console.log(`\nAgent (compiled binary, 8 fake GPUs), ${label}`);
   console.log(`  at ${slow.intervalSeconds} s for ${Math.round(slow.seconds / 60)} min: RSS ${slow.rssStartMb.toFixed(1)} MB after start, ${slow.rssSteadyMb.toFixed(1)} MB steady, ${slow.rssMaxMb.toFixed(1)} MB max, ${slow.rssGrowthMb >= 0 ? "+" : ""}${slow.rssGrowthMb.toFixed(1)} MB over the second half   (target <= 40 MB, no growth)`);
   console.log(`  CPU ${slow.cpuSeconds.toFixed(2)} s in ${Math.round(slow.seconds / 60)} min = ${slow.cpuSecondsPerHour.toFixed(2)} s per hour   (target <= 0.5 s)`);
   console.log(`  at ${fast.intervalSeconds} s for ${fast.seconds} s: ${fast.cpuPercent.toFixed(2)} % of one core, RSS ${fast.rssSteadyMb.toFixed(1)} MB steady`);
@@ -86,7 +96,15 @@ if (import.meta.main) {
   };
   const binary = join(REPO, ".cache/bench/gpu_monitor");
   compile({ outfile: binary, version: "bench" });
-  const slow = await measureAgent(binary, 60, option("--minutes", 10) * 60);
-  const fast = await measureAgent(binary, 1, option("--fast-seconds", 60));
-  printAgent(slow, fast);
+  // The agent as shipped, and with Bun's defaults (GPU_MONITOR_RUNTIME_TUNING=0), side by side over the same minutes.
+  const untuned = { GPU_MONITOR_RUNTIME_TUNING: "0" };
+  const minutes = option("--minutes", 10);
+  const [slow, slowDefault] = await Promise.all([measureAgent(binary, 60, minutes * 60), measureAgent(binary, 60, minutes * 60, untuned)]);
+  const fastSeconds = option("--fast-seconds", 60);
+  const [fast, fastDefault] = await Promise.all([measureAgent(binary, 1, fastSeconds), measureAgent(binary, 1, fastSeconds, untuned)]);
+  printAgent("as shipped (idle-GC timer off, no optimising JIT tiers)", slow, fast);
+  printAgent("with Bun's defaults (GPU_MONITOR_RUNTIME_TUNING=0)", slowDefault, fastDefault);
+  console.log(
+    `\n  shipped / defaults: RSS ${(slow.rssSteadyMb / slowDefault.rssSteadyMb).toFixed(2)}x, CPU at 60 s ${(slow.cpuSecondsPerHour / slowDefault.cpuSecondsPerHour).toFixed(2)}x, at 1 s ${(fast.cpuPercent / fastDefault.cpuPercent).toFixed(2)}x`,
+  );
 }

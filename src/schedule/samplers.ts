@@ -171,13 +171,14 @@ export class WorkerSampler implements TickSampler {
     const stuck = this.hungSince !== null;
     if (!stuck) {
       // Let it shut NVML down cleanly, but never wait long for a thread that may be stuck.
-      await Promise.race([
-        new Promise<void>((resolve) => {
-          worker.addEventListener("message", (event: MessageEvent<WorkerReply>) => event.data.type === "closed" && resolve());
-          worker.postMessage({ type: "close" } satisfies WorkerRequest);
-        }),
-        Bun.sleep(1000),
-      ]);
+      // A cleared timer, not Bun.sleep: a pending sleep would keep the process alive for its second.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 1000);
+        worker.addEventListener("message", (event: MessageEvent<WorkerReply>) => event.data.type === "closed" && resolve());
+        worker.postMessage({ type: "close" } satisfies WorkerRequest);
+      });
+      clearTimeout(timer);
     }
     worker.terminate();
     this.worker = null;

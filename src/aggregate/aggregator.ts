@@ -2,7 +2,8 @@
 // every window missed while the agent was down.
 
 import type { Store } from "../store/store.ts";
-import { aggregateWindow, closedWindowStarts } from "./windows.ts";
+import { RunningWindow } from "./running.ts";
+import { aggregateWindow, closedWindowStarts, windowStart, type RawSample } from "./windows.ts";
 
 export interface AggregationSettings {
   periodSeconds: number;
@@ -19,6 +20,7 @@ export function aggregateClosedWindows(
   store: Store,
   now: number,
   settings: AggregationSettings,
+  running: RunningWindow | null = null,
   maxWindows = MAX_WINDOWS_PER_CALL,
 ): number[] {
   const first = store.firstSampleTs();
@@ -29,7 +31,7 @@ export function aggregateClosedWindows(
   const from = lastEnd === null ? first : Math.ceil(lastEnd / settings.periodSeconds) * settings.periodSeconds;
   const written: number[] = [];
   for (const start of closedWindowStarts(from, now, settings.periodSeconds).slice(0, maxWindows)) {
-    if (aggregateWindowAt(store, start, settings, now)) written.push(start);
+    if (aggregateWindowAt(store, start, settings, now, running?.start === start ? running : null)) written.push(start);
   }
   return written;
 }
@@ -38,8 +40,20 @@ export function aggregateClosedWindows(
 const MAX_WINDOWS_PER_CALL = 1000;
 const DAY = 86_400;
 
-/** Aggregates the window starting at `start` and stores it; false when it was stored before. */
-export function aggregateWindowAt(store: Store, start: number, settings: AggregationSettings, now: number): boolean {
+/**
+ * Aggregates the window starting at `start` and stores it; false when it was stored
+ * before. A running window that followed every tick of it gives the aggregate at no
+ * cost; otherwise it is computed from the stored samples.
+ */
+export function aggregateWindowAt(
+  store: Store,
+  start: number,
+  settings: AggregationSettings,
+  now: number,
+  running: RunningWindow | null = null,
+): boolean {
+  const expectedGpus = store.gpusSeenBefore(start, DAY);
+  if (running) return store.writeWindow(start, settings.periodSeconds, settings.intervalSeconds, now, running.result(expectedGpus));
   const series = store.windowSeries(start, start + settings.periodSeconds);
   const previous = store.lastSamplesBefore(start, 2 * settings.intervalSeconds);
   const aggregates = aggregateWindow({
@@ -48,9 +62,30 @@ export function aggregateWindowAt(store: Store, start: number, settings: Aggrega
     intervalSeconds: settings.intervalSeconds,
     series,
     previous,
-    expectedGpus: store.gpusSeenBefore(start, DAY),
+    expectedGpus,
   });
   return store.writeWindow(start, settings.periodSeconds, settings.intervalSeconds, now, aggregates);
+}
+
+/**
+ * The running window after a stored tick: the same one fed with it, a new one at a
+ * window's first tick, or null when the window cannot be followed whole (it held
+ * samples before the agent started, or ticks came out of order): it is then
+ * aggregated from the stored samples when it closes.
+ */
+export function followTick(
+  store: Store,
+  running: RunningWindow | null,
+  tickTs: number,
+  rows: readonly RawSample[],
+  settings: AggregationSettings,
+): RunningWindow | null {
+  const start = windowStart(tickTs, settings.periodSeconds);
+  if (running?.start !== start) {
+    if (store.hasSamplesBetween(start, tickTs)) return null;
+    running = new RunningWindow(start, settings.periodSeconds, settings.intervalSeconds, store.lastSamplesBefore(start, 2 * settings.intervalSeconds));
+  }
+  return running.add(tickTs, rows) ? running : null;
 }
 
 export function aggregationPeriodSeconds(collection: {

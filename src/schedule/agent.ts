@@ -2,7 +2,8 @@
 // each tick in one transaction, aggregates windows as they close, and prunes old
 // data once a day. Failures are logged once per change of state, never per tick.
 
-import { aggregateClosedWindows, aggregationPeriodSeconds } from "../aggregate/aggregator.ts";
+import { aggregateClosedWindows, aggregationPeriodSeconds, followTick } from "../aggregate/aggregator.ts";
+import type { RunningWindow } from "../aggregate/running.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import type { Nvml } from "../nvml/index.ts";
@@ -11,6 +12,7 @@ import { Shipper, shippingMode, type SendFunction } from "../ship/shipper.ts";
 import { Ledger } from "../store/ledger.ts";
 import { acquireAgentLock, sendInProgress } from "../store/lock.ts";
 import { pruneOldData } from "../store/retention.ts";
+import type { SampleRow } from "../store/sampleBlocks.ts";
 import { Store } from "../store/store.ts";
 import { nextTickMs, systemClock, type Clock } from "./clock.ts";
 import { InProcessSampler, WorkerSampler, type TickSampler } from "./samplers.ts";
@@ -112,6 +114,16 @@ export async function runAgent(options: AgentOptions): Promise<{ abandonedThread
   let lastPruneTs = 0;
   let pruning: Promise<void> | null = null;
 
+  // The open window, aggregated as its ticks are stored (running.ts); null when it cannot be followed whole.
+  let running: RunningWindow | null = null;
+  const followStoredTick = (tickTs: number, rows: SampleRow[]): RunningWindow | null => {
+    try {
+      return followTick(store, running, tickTs, rows, settings);
+    } catch (error) {
+      log.error(`following the window failed (it is aggregated from the database instead): ${(error as Error).message}`);
+      return null;
+    }
+  };
   const aggregate = (nowSeconds: number) => {
     try {
       // Closed hours first: no tick writes into them any more, and an hour-long window then reads 8 blocks, not 28,800 rows.
@@ -121,7 +133,7 @@ export async function runAgent(options: AgentOptions): Promise<{ abandonedThread
       log.error(`compacting raw samples failed (they stay as rows, and are read as such): ${(error as Error).message}`);
     }
     try {
-      const written = aggregateClosedWindows(store, nowSeconds, settings);
+      const written = aggregateClosedWindows(store, nowSeconds, settings, running);
       if (written.length > 0) log.debug(`aggregated ${written.length} window(s), last at ${written.at(-1)}`);
     } catch (error) {
       log.error(`aggregation failed: ${(error as Error).message}`);
@@ -174,16 +186,19 @@ export async function runAgent(options: AgentOptions): Promise<{ abandonedThread
         );
         lastTickTs = 0;
       }
+      let rows: SampleRow[] | null = null;
       try {
         const sample = await sampler.sample(dueMs);
         if (sample) {
-          store.writeTick(tickTs, sample);
+          rows = store.writeTick(tickTs, sample);
           lastTickTs = tickTs;
         }
       } catch (error) {
         log.error(`tick at ${new Date(dueMs).toISOString()} not stored: ${(error as Error).message}`);
       }
       aggregate(tickTs);
+      // After aggregate(): the first tick of a window replaces the running window that was just closed.
+      if (rows) running = followStoredTick(tickTs, rows);
       prune(tickTs);
       ship();
     }

@@ -119,42 +119,56 @@ export class Store {
    * Stores one tick's readings in one transaction: all of it or nothing. IMMEDIATE
    * takes the write lock first, so a busy database is waited for (busy_timeout);
    * a deferred transaction upgrading to write in WAL mode would fail at once.
+   * Returns the rows as stored (watts in mW, the fans' mean), for the running window.
    */
-  writeTick(ts: number, gpus: readonly GpuSample[]): void {
+  writeTick(ts: number, gpus: readonly GpuSample[]): SampleRow[] {
     try {
-      this.db.transaction(() => {
+      return this.db.transaction(() => {
+        const rows: SampleRow[] = [];
         for (const gpu of gpus) {
-          const gpuId = this.upsertGpu(gpu, ts);
-          this.insertSample.run(
+          const row: SampleRow = {
             ts,
-            gpuId,
-            gpu.temperatureCelsius,
-            gpu.memoryUsedBytes,
-            gpu.memoryFreeBytes,
-            gpu.gpuUtilizationPercent,
-            gpu.memoryUtilizationPercent,
-            milliwatts(gpu.powerUsageWatts),
-            milliwatts(gpu.powerLimitWatts),
-            fanSummary(gpu.fanSpeedsPercent),
-            gpu.graphicsClockMhz,
-            gpu.smClockMhz,
-            gpu.memoryClockMhz,
-            gpu.energyMillijoules,
-            gpu.performanceState,
-            gpu.clockEventReasons,
-            gpu.eccErrorsCorrected,
-            gpu.eccErrorsUncorrected,
-            gpu.encoderUtilizationPercent,
-            gpu.decoderUtilizationPercent,
-            gpu.pcieLinkGeneration,
-            gpu.pcieLinkWidth,
-          );
+            gpu_id: this.upsertGpu(gpu, ts),
+            temperature: gpu.temperatureCelsius,
+            memory_used: gpu.memoryUsedBytes,
+            memory_free: gpu.memoryFreeBytes,
+            gpu_utilization: gpu.gpuUtilizationPercent,
+            memory_utilization: gpu.memoryUtilizationPercent,
+            power_mw: milliwatts(gpu.powerUsageWatts),
+            power_limit_mw: milliwatts(gpu.powerLimitWatts),
+            fan_speed: fanSummary(gpu.fanSpeedsPercent),
+            graphics_clock: gpu.graphicsClockMhz,
+            sm_clock: gpu.smClockMhz,
+            memory_clock: gpu.memoryClockMhz,
+            energy_mj: gpu.energyMillijoules,
+            performance_state: gpu.performanceState,
+            clock_event_reasons: gpu.clockEventReasons,
+            ecc_errors_corrected: gpu.eccErrorsCorrected,
+            ecc_errors_uncorrected: gpu.eccErrorsUncorrected,
+            encoder_utilization: gpu.encoderUtilizationPercent,
+            decoder_utilization: gpu.decoderUtilizationPercent,
+            pcie_link_generation: gpu.pcieLinkGeneration,
+            pcie_link_width: gpu.pcieLinkWidth,
+          };
+          this.insertSample.run(row.ts, row.gpu_id, ...SAMPLE_COLUMNS.map((column) => row[column]));
+          rows.push(row);
         }
+        return rows;
       }).immediate();
     } catch (error) {
       this.gpuIds.clear(); // a rolled-back insert may have left a cached id that does not exist
       throw asStoreError(error, this.file);
     }
+  }
+
+  /** Whether any sample, row or block, has ts in [from, to). */
+  hasSamplesBetween(from: number, to: number): boolean {
+    if (this.db.query("SELECT 1 FROM samples WHERE ts >= ? AND ts < ? LIMIT 1").get(from, to) !== null) return true;
+    return (
+      this.db
+        .query("SELECT 1 FROM sample_blocks WHERE start >= ? AND start < ? AND last_ts >= ? AND first_ts < ? LIMIT 1")
+        .get(blockStart(from), to, from, to) !== null
+    );
   }
 
   private upsertGpu(gpu: GpuSample, ts: number): number {

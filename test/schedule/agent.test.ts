@@ -1,7 +1,9 @@
 // The agent loop with a clock the test drives and a TypeScript stand-in for NVML
 // (the binding itself is tested through bun:ffi in test/nvml/).
 
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
+import { aggregateWindow } from "../../src/aggregate/windows.ts";
+import { AGGREGATED_METRICS } from "../../src/store/schema.ts";
 import * as v from "valibot";
 import { ConfigSchema } from "../../src/config/schema.ts";
 import { createLogger } from "../../src/log.ts";
@@ -34,7 +36,14 @@ function standInNvml(onRead: (reads: number) => void): Nvml {
     deviceCount: () => 2,
     readGpu: (index) => {
       if (index === 0) onRead(++reads);
-      return gpuSample({ index, uuid: `GPU-${index}`, energyMillijoules: reads * 1000 });
+      return gpuSample({
+        index,
+        uuid: `GPU-${index}`,
+        energyMillijoules: reads * 1000,
+        temperatureCelsius: 40 + ((reads * 3 + index) % 7),
+        powerUsageWatts: 300 + reads * 0.123 + index,
+        fanSpeedsPercent: reads % 4 === 0 ? null : [30 + (reads % 5), 41],
+      });
     },
     processName: () => null,
     close: () => {},
@@ -100,6 +109,38 @@ describe("the agent loop", () => {
       { start: 1000, coverage: 0.8 }, // 1001-1004: the agent started at 1000.3
       { start: 1005, coverage: 1 },
     ]);
+  });
+
+  test("windows are aggregated as their ticks arrive, to the same numbers as from the stored samples", async () => {
+    const file = tempDatabase();
+    const fromDatabase = spyOn(Store.prototype, "windowSeries");
+    try {
+      await runFor({ file, clock: new TestClock(1_000_000), ticks: 23 });
+      expect(fromDatabase).not.toHaveBeenCalled(); // every window was followed whole
+    } finally {
+      fromDatabase.mockRestore();
+    }
+    const store = Store.open(file, { readonly: true });
+    const stored = [...store.aggregatesBetween(0, 2 ** 40)];
+    expect(new Set(stored.map((row) => row.window_start))).toEqual(new Set([1000, 1005, 1010, 1015]));
+    for (const row of stored) {
+      const [expected] = aggregateWindow({
+        start: row.window_start,
+        periodSeconds: 5,
+        intervalSeconds: 1,
+        series: store.windowSeries(row.window_start, row.window_start + 5).filter((series) => series.gpuId === row.gpu_id),
+        previous: store.lastSamplesBefore(row.window_start, 2),
+        expectedGpus: [row.gpu_id],
+      });
+      expect(row.sample_count).toBe(expected!.sampleCount);
+      expect(row.energy_mj).toBe(expected!.energyMillijoules);
+      for (const metric of AGGREGATED_METRICS) {
+        expect([row[metric], row[`${metric}_min`], row[`${metric}_max`]]).toEqual(
+          expected!.metrics[metric] ? [expected!.metrics[metric]!.avg, expected!.metrics[metric]!.min, expected!.metrics[metric]!.max] : [null, null, null],
+        );
+      }
+    }
+    store.close();
   });
 
   test("a suspend (the clock jumps an hour ahead) gives no burst of catch-up samples and no duplicate windows", async () => {

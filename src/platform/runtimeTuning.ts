@@ -31,11 +31,14 @@ export function tunedEnvironment(env: Readonly<Record<string, string | undefined
   return tuned;
 }
 
-/** The command line that starts this same program again: a compiled binary, or bun with the script. */
-export function selfCommand(execPath: string, argv: readonly string[]): string[] {
+/**
+ * The command line that starts this compiled binary again, or null when this is
+ * not one (`bun src/main.ts`): a restart could not carry bun's own flags, such as
+ * --cpu-prof, and a developer's run needs no tuning.
+ */
+export function selfCommand(execPath: string, argv: readonly string[]): string[] | null {
   const [, script, ...args] = argv;
-  const compiled = script === undefined || script.startsWith("/$bunfs/");
-  return compiled ? [execPath, ...args] : [execPath, script, ...args];
+  return script?.startsWith("/$bunfs/") ? [execPath, ...args] : null;
 }
 
 /**
@@ -45,10 +48,12 @@ export function selfCommand(execPath: string, argv: readonly string[]): string[]
  */
 export function execTunedRuntime(): string | null {
   if (process.env[MARKER] === "1" || process.env.GPU_MONITOR_RUNTIME_TUNING === "0") return null;
+  // Linux and macOS have execve; Windows gets the settings from its service definition.
   if (process.platform !== "linux" && process.platform !== "darwin") return null;
   const c = libc();
   if (!c) return "libc not loaded";
   const command = selfCommand(process.execPath, process.argv);
+  if (!command) return null;
   const env = Object.entries(tunedEnvironment(process.env)).map(([key, value]) => `${key}=${value}`);
   // C strings and the NULL-terminated pointer arrays execve wants; kept referenced until the call.
   const strings = [...command, ...env].map((text) => Buffer.from(`${text}\0`, "utf8"));

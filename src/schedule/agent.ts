@@ -35,7 +35,7 @@ export interface AgentOptions {
 }
 
 const PRUNE_EVERY_SECONDS = 86_400;
-/** A backlog of hours to compact (a database from before compaction) is worked off between ticks, this long per tick. */
+/** A backlog of blocks to compact (a database from before compaction) is worked off between ticks, this long per tick. */
 const COMPACTION_BUDGET_MS = 100;
 /** A step back of more than this is taken as the clock having been wrong before. */
 const BIG_CLOCK_STEP_SECONDS = 3600;
@@ -126,9 +126,9 @@ export async function runAgent(options: AgentOptions): Promise<{ abandonedThread
   };
   const aggregate = (nowSeconds: number) => {
     try {
-      // Closed hours first: no tick writes into them any more, and an hour-long window then reads 8 blocks, not 28,800 rows.
-      const compacted = store.compactHours(nowSeconds, { budgetMs: COMPACTION_BUDGET_MS });
-      if (compacted > 0) log.debug(`compacted ${compacted} hour(s) of raw samples into blocks`);
+      // Closed block spans (10 minutes): no tick writes into them any more, and reads decode them faster than rows.
+      const compacted = store.compactBlocks(nowSeconds, { budgetMs: COMPACTION_BUDGET_MS });
+      if (compacted > 0) log.debug(`compacted ${compacted} span(s) of raw samples into blocks`);
     } catch (error) {
       log.error(`compacting raw samples failed (they stay as rows, and are read as such): ${(error as Error).message}`);
     }

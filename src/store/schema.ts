@@ -109,8 +109,8 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX events_ts ON events (ts);
   `,
-  // 4: raw samples of closed hours, compacted into one block per GPU per hour
-  // (sampleBlocks.ts): each metric's values over the hour as one encoded column.
+  // 4: raw samples of closed 10-minute spans, compacted into one block per GPU per
+  // span (sampleBlocks.ts): each metric's values over the span as one encoded column.
   `
   CREATE TABLE sample_blocks (
     id INTEGER PRIMARY KEY,

@@ -66,6 +66,13 @@ function seriesFromColumns(rows: ReadonlyArray<ReadonlyArray<number | null>>): G
 /** One GPU's series from several parts, each ordered by time; on a shared time the earlier part's sample is kept. */
 function mergeSeries(parts: readonly GpuSeries[]): GpuSeries {
   if (parts.length === 1) return parts[0]!;
+  // The usual case: consecutive blocks (and the open span's rows) that do not overlap: joined end to end.
+  const ordered = [...parts].sort((a, b) => a.ts[0]! - b.ts[0]!);
+  if (ordered.every((part, i) => i === 0 || part.ts[0]! > ordered[i - 1]!.ts.at(-1)!)) {
+    const metrics = {} as Record<AggregatedMetric, Array<number | null>>;
+    for (const metric of AGGREGATED_METRICS) metrics[metric] = ordered.flatMap((part) => part.metrics[metric]);
+    return { gpuId: parts[0]!.gpuId, ts: ordered.flatMap((part) => part.ts), energy: ordered.flatMap((part) => part.energy), metrics };
+  }
   const rows = new Map<number, RawSample>();
   for (const part of parts) {
     for (let i = 0; i < part.ts.length; i++) {
@@ -188,11 +195,11 @@ export class Store {
   }
 
   // ---- raw samples ---------------------------------------------------------
-  // The open hour's samples are rows of `samples`; closed hours are compacted into
+  // The open block's samples are rows of `samples`; closed blocks are compacted into
   // `sample_blocks` (sampleBlocks.ts). Every read below sees both as one.
 
   firstSampleTs(): number | null {
-    // Blocks through their (start, gpu_id) index: the oldest hour's blocks only, never a scan of every block.
+    // Blocks through their (start, gpu_id) index: the oldest span's blocks only, never a scan of every block.
     const row = this.db
       .query(
         `SELECT min(ts) AS ts FROM (SELECT min(ts) AS ts FROM samples
@@ -213,8 +220,8 @@ export class Store {
   }
 
   /**
-   * Every sample with ts in [from, to), ordered by time then GPU, an hour at a
-   * time: memory stays that of one hour whatever the range.
+   * Every sample with ts in [from, to), ordered by time then GPU, a block span
+   * (10 minutes) at a time: memory stays that of one span whatever the range.
    */
   *sampleRows(from: number, to: number): Generator<SampleRow[]> {
     const first = this.firstSampleTs();
@@ -228,12 +235,12 @@ export class Store {
     const blocks = this.db.query(
       `SELECT gpu_id, sample_count, ts, ${BLOCK_COLUMNS.join(", ")} FROM sample_blocks WHERE start = ? ORDER BY gpu_id`,
     );
-    for (let hour = blockStart(lo); hour < hi; hour += BLOCK_SECONDS) {
-      const lists: SampleRow[][] = [rawRows.all(Math.max(lo, hour), Math.min(hi, hour + BLOCK_SECONDS)) as SampleRow[]];
-      for (const block of blocks.values(hour) as unknown[][]) {
-        lists.push(blockRows(block[0] as number, hour, block[1] as number, block[2] as Uint8Array, block.slice(3) as Uint8Array[], lo, hi));
+    for (let span = blockStart(lo); span < hi; span += BLOCK_SECONDS) {
+      const lists: SampleRow[][] = [rawRows.all(Math.max(lo, span), Math.min(hi, span + BLOCK_SECONDS)) as SampleRow[]];
+      for (const block of blocks.values(span) as unknown[][]) {
+        lists.push(blockRows(block[0] as number, span, block[1] as number, block[2] as Uint8Array, block.slice(3) as Uint8Array[], lo, hi));
       }
-      const merged = mergeOrdered(lists); // raw rows first: a sample written after its hour was compacted wins
+      const merged = mergeOrdered(lists); // raw rows first: a sample written after its block was compacted wins
       if (merged.length > 0) yield merged;
     }
   }
@@ -268,7 +275,7 @@ export class Store {
 
   /** A window's samples, one series per GPU ordered by GPU: what aggregation reads, as columns. */
   windowSeries(from: number, to: number): GpuSeries[] {
-    const parts = new Map<number, GpuSeries[]>(); // raw rows first: a sample written after its hour was compacted wins
+    const parts = new Map<number, GpuSeries[]>(); // raw rows first: a sample written after its block was compacted wins
     const add = (series: GpuSeries) => {
       const list = parts.get(series.gpuId);
       if (list) list.push(series);
@@ -287,7 +294,7 @@ export class Store {
     for (const block of blocks) {
       const columns = new Map(WINDOW_BLOCK_COLUMNS.map((index, at) => [index, block[4 + at] as Uint8Array]));
       const decoded = decodeBlockColumns(block[1] as number, block[2] as number, block[3] as Uint8Array, columns, to);
-      // Only the part of the block inside the window (a window shorter than an hour).
+      // Only the part of the block inside the window (a window shorter than a block).
       let lo = 0;
       while (lo < decoded.ts.length && decoded.ts[lo]! < from) lo++;
       let hi = decoded.ts.length;
@@ -331,27 +338,27 @@ export class Store {
   }
 
   /**
-   * Compacts the raw samples of hours ending at or before `until` into blocks,
-   * oldest first: at most `maxHours`, and no new hour once `budgetMs` is spent.
-   * Each hour is one transaction: its rows move to blocks whole or not at all.
-   * Returns the hours done.
+   * Compacts the raw samples of block spans ending at or before `until` into
+   * blocks, oldest first: at most `maxBlocks` spans, and no new one once `budgetMs`
+   * is spent. Each span is one transaction: its rows move to blocks whole or not
+   * at all. Returns the spans done.
    */
-  compactHours(until: number, limits: { maxHours?: number; budgetMs?: number } = {}): number {
+  compactBlocks(until: number, limits: { maxBlocks?: number; budgetMs?: number } = {}): number {
     const started = performance.now();
     let done = 0;
     const oldest = this.db.query("SELECT min(ts) AS ts FROM samples");
-    while (done < (limits.maxHours ?? Infinity) && performance.now() - started < (limits.budgetMs ?? Infinity)) {
+    while (done < (limits.maxBlocks ?? Infinity) && performance.now() - started < (limits.budgetMs ?? Infinity)) {
       const first = (oldest.get() as { ts: number | null }).ts;
       if (first === null) break;
-      const hour = blockStart(first);
-      if (hour + BLOCK_SECONDS > until) break;
-      this.compactHour(hour);
+      const span = blockStart(first);
+      if (span + BLOCK_SECONDS > until) break;
+      this.compactSpan(span);
       done++;
     }
     return done;
   }
 
-  private compactHour(hour: number): void {
+  private compactSpan(span: number): void {
     const readRaw = this.db.query(`SELECT ts, gpu_id, ${SAMPLE_COLUMNS.join(", ")} FROM samples WHERE ts >= ? AND ts < ? ORDER BY ts`);
     const readBlock = this.db.query(
       `SELECT gpu_id, sample_count, ts, ${BLOCK_COLUMNS.join(", ")} FROM sample_blocks WHERE start = ? AND gpu_id = ?`,
@@ -364,21 +371,21 @@ export class Store {
     try {
       this.db.transaction(() => {
         const byGpu = new Map<number, SampleRow[]>();
-        for (const row of readRaw.all(hour, hour + BLOCK_SECONDS) as SampleRow[]) {
+        for (const row of readRaw.all(span, span + BLOCK_SECONDS) as SampleRow[]) {
           let rows = byGpu.get(row.gpu_id);
           if (!rows) byGpu.set(row.gpu_id, (rows = []));
           rows.push(row);
         }
         for (const [gpuId, raw] of byGpu) {
-          // An hour compacted before (the clock was set back into it) keeps its samples; the newer raw rows win.
-          const existing = readBlock.values(hour, gpuId)[0] as unknown[] | undefined;
+          // A span compacted before (the clock was set back into it) keeps its samples; the newer raw rows win.
+          const existing = readBlock.values(span, gpuId)[0] as unknown[] | undefined;
           const rows = existing
-            ? mergeOrdered([raw, blockRows(gpuId, hour, existing[1] as number, existing[2] as Uint8Array, existing.slice(3) as Uint8Array[])])
+            ? mergeOrdered([raw, blockRows(gpuId, span, existing[1] as number, existing[2] as Uint8Array, existing.slice(3) as Uint8Array[])])
             : raw;
-          const block = encodeBlock(hour, rows);
-          writeBlock.run(hour, gpuId, block.sampleCount, block.firstTs, block.lastTs, block.ts, ...block.columns);
+          const block = encodeBlock(span, rows);
+          writeBlock.run(span, gpuId, block.sampleCount, block.firstTs, block.lastTs, block.ts, ...block.columns);
         }
-        deleteRaw.run(hour, hour + BLOCK_SECONDS);
+        deleteRaw.run(span, span + BLOCK_SECONDS);
       }).immediate();
     } catch (error) {
       throw asStoreError(error, this.file);
@@ -482,7 +489,7 @@ export class Store {
   }
 
   /**
-   * Deletes up to `limit` blocks wholly older than `before` (an hour straddling
+   * Deletes up to `limit` blocks wholly older than `before` (a block straddling
    * it waits until it is all old). Returns the blocks and the samples they held.
    */
   pruneBlocks(before: number, limit: number): { blocks: number; samples: number } {

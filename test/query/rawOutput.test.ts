@@ -24,7 +24,7 @@ function variedStore(): Store {
     store.writeTick(T0 + t, t % 90 === 0 ? gpus : gpus.slice(0, 3));
   }
   store.writeTick(T0 + 7300, [gpuSample({ uuid: "GPU-lonely", memoryUsedBytes: null, memoryFreeBytes: 5 })]);
-  store.compactHours(T0 + 3600, { maxHours: 1 }); // the first hour as blocks, the rest rows
+  store.compactBlocks(T0 + 3600); // the first hour as blocks, the rest rows
   return store;
 }
 

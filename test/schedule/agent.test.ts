@@ -163,11 +163,11 @@ describe("the agent loop", () => {
     const gap = windows(file).filter((w) => w.start > 1005 && w.start < 4600);
     expect(gap.length).toBeGreaterThan(700); // every unmonitored window is there...
     expect(gap.every((w) => w.coverage === 0)).toBe(true); // ...with coverage 0
-    // The hour before the gap is closed and aggregated: its samples were compacted into blocks.
+    // The span before the gap (10 minutes from 600 s) has closed: its samples were compacted into blocks.
     const store = Store.open(file, { readonly: true });
     expect(store.db.query("SELECT start, gpu_id, sample_count FROM sample_blocks ORDER BY gpu_id").all()).toEqual([
-      { start: 0, gpu_id: 1, sample_count: 4 },
-      { start: 0, gpu_id: 2, sample_count: 4 },
+      { start: 600, gpu_id: 1, sample_count: 4 },
+      { start: 600, gpu_id: 2, sample_count: 4 },
     ]);
     store.close();
   });

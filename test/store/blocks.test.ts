@@ -2,12 +2,13 @@
 // come back, nothing is lost on the way, and old blocks are pruned.
 
 import { describe, expect, test } from "bun:test";
-import { blockRows, encodeBlock, mergeOrdered, type SampleRow } from "../../src/store/sampleBlocks.ts";
+import { BLOCK_SECONDS, blockRows, encodeBlock, mergeOrdered, type SampleRow } from "../../src/store/sampleBlocks.ts";
 import { pruneOldData } from "../../src/store/retention.ts";
 import { Store } from "../../src/store/store.ts";
 import { eightGpus, gpuSample, tempDatabase } from "../helpers/samples.ts";
 
 const HOUR = 3600;
+const SPANS_PER_HOUR = HOUR / BLOCK_SECONDS;
 const T0 = 1_767_225_600; // 2026-01-01T00:00:00Z, an hour boundary
 
 function allRows(store: Store, from = 0, to = 2 ** 40) {
@@ -61,13 +62,13 @@ describe("compaction on a real file", () => {
     return store;
   }
 
-  test("closed hours move to blocks whole; every read sees the same samples as before", () => {
+  test("closed spans move to blocks whole; every read sees the same samples as before", () => {
     const store = filled(3);
     const before = allRows(store);
     expect(before.length).toBe(3 * 60 * 8);
-    expect(store.compactHours(T0 + 2 * HOUR + 59, { maxHours: 100 })).toBe(2); // the third hour is still open
+    expect(store.compactBlocks(T0 + 2 * HOUR + 59, { maxBlocks: 100 })).toBe(2 * SPANS_PER_HOUR); // the third hour's are still open
     expect(rawRowCount(store)).toBe(60 * 8);
-    expect((store.db.query("SELECT count(*) AS n FROM sample_blocks").get() as { n: number }).n).toBe(2 * 8);
+    expect((store.db.query("SELECT count(*) AS n FROM sample_blocks").get() as { n: number }).n).toBe(2 * SPANS_PER_HOUR * 8);
     expect(allRows(store)).toEqual(before);
     expect(allRows(store, T0 + 1800, T0 + 2 * HOUR + 60)).toEqual(before.filter((r) => r.ts >= T0 + 1800 && r.ts < T0 + 2 * HOUR + 60));
     expect(store.firstSampleTs()).toBe(T0);
@@ -81,37 +82,38 @@ describe("compaction on a real file", () => {
     expect(fromBlocks[2]!.metrics.power_mw).toEqual(gpu3.map((r) => r.power_mw));
     expect(fromBlocks[2]!.energy).toEqual(gpu3.map((r) => r.energy_mj));
     expect(store.lastSamplesBefore(T0 + HOUR, 120).get(1)).toEqual({ ts: T0 + HOUR - 60, energy_mj: before.find((r) => r.ts === T0 + HOUR - 60)!.energy_mj });
-    expect(store.compactHours(T0 + 2 * HOUR + 59, { maxHours: 100 })).toBe(0); // nothing left to do
+    expect(store.compactBlocks(T0 + 2 * HOUR + 59, { maxBlocks: 100 })).toBe(0); // nothing left to do
     store.close();
   });
 
-  test("at most the given number of hours per call, oldest first", () => {
+  test("at most the given number of spans per call, oldest first", () => {
     const store = filled(3);
-    expect(store.compactHours(T0 + 3 * HOUR, { maxHours: 1 })).toBe(1);
+    expect(store.compactBlocks(T0 + 3 * HOUR, { maxBlocks: 1 })).toBe(1);
     expect(store.db.query("SELECT DISTINCT start FROM sample_blocks").all()).toEqual([{ start: T0 }]);
-    expect(store.compactHours(T0 + 3 * HOUR, { maxHours: 5 })).toBe(2);
+    expect(store.compactBlocks(T0 + 3 * HOUR, { maxBlocks: 5 })).toBe(5);
+    expect(store.compactBlocks(T0 + 3 * HOUR, { maxBlocks: 100 })).toBe(3 * SPANS_PER_HOUR - 6);
     expect(rawRowCount(store)).toBe(0);
     store.close();
   });
 
-  test("a sample written into an hour already compacted (the clock set back) joins its block; newer wins", () => {
+  test("a sample written into a span already compacted (the clock set back) joins its block; newer wins", () => {
     const store = filled(2);
-    store.compactHours(T0 + HOUR, { maxHours: 10 });
+    store.compactBlocks(T0 + HOUR, { maxBlocks: 10 });
     store.writeTick(T0 + 30, [gpuSample({ uuid: "GPU-00000000-0000-0000-0000-000000000000", temperatureCelsius: 99 })]);
     store.writeTick(T0 + 60, [gpuSample({ uuid: "GPU-00000000-0000-0000-0000-000000000000", temperatureCelsius: 98 })]);
     const before = allRows(store, T0, T0 + HOUR);
     expect(before.filter((r) => r.gpu_id === 1).map((r) => r.temperature).slice(0, 3)).toEqual([40, 99, 98]);
     expect(before.filter((r) => r.ts === T0 + 60)).toHaveLength(8); // no duplicate for the GPU written twice
-    expect(store.compactHours(T0 + HOUR, { maxHours: 10 })).toBe(1);
+    expect(store.compactBlocks(T0 + HOUR, { maxBlocks: 10 })).toBe(1);
     expect(allRows(store, T0, T0 + HOUR)).toEqual(before);
     store.close();
   });
 
-  test("a failure inside compaction leaves the hour's rows where they were", () => {
+  test("a failure inside compaction leaves the span's rows where they were", () => {
     const store = filled(2);
     const before = allRows(store);
     store.db.exec("CREATE TRIGGER refuse BEFORE INSERT ON sample_blocks WHEN NEW.gpu_id = 5 BEGIN SELECT RAISE(ABORT, 'disk says no'); END");
-    expect(() => store.compactHours(T0 + HOUR, { maxHours: 10 })).toThrow(/disk says no/);
+    expect(() => store.compactBlocks(T0 + HOUR, { maxBlocks: 10 })).toThrow(/disk says no/);
     expect(rawRowCount(store)).toBe(2 * 60 * 8);
     expect((store.db.query("SELECT count(*) AS n FROM sample_blocks").get() as { n: number }).n).toBe(0);
     expect(allRows(store)).toEqual(before);
@@ -120,11 +122,12 @@ describe("compaction on a real file", () => {
 
   test("retention deletes blocks wholly older than the cutoff and counts their samples", async () => {
     const store = filled(3);
-    store.compactHours(T0 + 3 * HOUR, { maxHours: 10 });
-    const result = await pruneOldData(store, T0 + 2 * HOUR + 1800 + 30 * 86_400, { rawDays: 30, aggregatedDays: 365 });
-    expect(result.samples).toBe(2 * 60 * 8); // the third hour straddles the cutoff and stays
-    expect(store.firstSampleTs()).toBe(T0 + 2 * HOUR);
-    expect(allRows(store)).toHaveLength(60 * 8);
+    store.compactBlocks(T0 + 3 * HOUR);
+    const cutoff = T0 + 2 * HOUR + 1830; // inside a span: that span is not wholly older, and stays
+    const result = await pruneOldData(store, cutoff + 30 * 86_400, { rawDays: 30, aggregatedDays: 365 });
+    expect(result.samples).toBe((2 * 60 + 30) * 8);
+    expect(store.firstSampleTs()).toBe(T0 + 2 * HOUR + 1800);
+    expect(allRows(store)).toHaveLength(30 * 8);
     store.close();
   });
 });

@@ -61,7 +61,7 @@ function compileRenderer(gpu: GpuIdentity, format: QueryFormat): Renderer {
 /** Writes the raw samples with ts in [from, to) as export prints them; returns how many timestamps were written. */
 export async function writeRawRange(store: Store, from: number, to: number, format: QueryFormat, out: Output): Promise<number> {
   const buffered = new BufferedOutput(out);
-  const gpus = store.gpuIdentities();
+  let gpus = store.gpuIdentities();
   const renderers = new Map<number, Renderer>();
   let groups = 0;
   let current = -1;
@@ -72,7 +72,11 @@ export async function writeRawRange(store: Store, from: number, to: number, form
   for (const rows of store.sampleRows(from, to)) {
     for (const row of rows) {
       let render = renderers.get(row.gpu_id);
-      if (!render) renderers.set(row.gpu_id, (render = compileRenderer(gpus.get(row.gpu_id)!, format)));
+      if (!render) {
+        // A GPU the running agent added after the read began: look the identities up again.
+        if (!gpus.has(row.gpu_id)) gpus = store.gpuIdentities();
+        renderers.set(row.gpu_id, (render = compileRenderer(gpus.get(row.gpu_id)!, format)));
+      }
       if (row.ts !== current) {
         if (format === "json") pieces.push(`${groups === 0 ? "[\n  " : "]},\n  "}{"timestamp":${JSON.stringify(formatTime(row.ts))},"gpus":[`);
         else prefix = `${csvField(formatTime(row.ts))},`;

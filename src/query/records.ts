@@ -80,7 +80,8 @@ export const RAW_FIELDS: readonly RawField[] = [
 
 export function rawRecord(row: StoredSampleRow): OutputRecord {
   const record: OutputRecord = {};
-  for (const field of RAW_FIELDS) record[field.name] = field.perGpu ? field.value(row) : field.value(row);
+  // A stored row carries both its sample and its GPU's identity, so every field reads from it.
+  for (const field of RAW_FIELDS) record[field.name] = (field.value as (row: StoredSampleRow) => FieldValue)(row);
   return record;
 }
 

@@ -124,13 +124,19 @@ export async function runAgent(options: AgentOptions): Promise<{ abandonedThread
       return null;
     }
   };
+  let compactionFailure: string | null = null;
   const aggregate = (nowSeconds: number) => {
     try {
       // Closed block spans (10 minutes): no tick writes into them any more, and reads decode them faster than rows.
       const compacted = store.compactBlocks(nowSeconds, { budgetMs: COMPACTION_BUDGET_MS });
       if (compacted > 0) log.debug(`compacted ${compacted} span(s) of raw samples into blocks`);
+      if (compactionFailure !== null) log.info("compacting raw samples works again");
+      compactionFailure = null;
     } catch (error) {
-      log.error(`compacting raw samples failed (they stay as rows, and are read as such): ${(error as Error).message}`);
+      // Once per change of state: a span that cannot be compacted would otherwise be reported every tick.
+      const message = (error as Error).message;
+      if (message !== compactionFailure) log.error(`compacting raw samples failed (they stay as rows, and are read as such): ${message}`);
+      compactionFailure = message;
     }
     try {
       const written = aggregateClosedWindows(store, nowSeconds, settings, running);

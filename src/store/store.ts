@@ -160,7 +160,8 @@ export class Store {
           this.insertSample.run(row.ts, row.gpu_id, ...SAMPLE_COLUMNS.map((column) => row[column]));
           rows.push(row);
         }
-        return rows;
+        // A GPU reported twice in one tick is stored once (INSERT OR REPLACE: the last); say so to the running window too.
+        return rows.filter((row, i) => !rows.some((later, j) => j > i && later.gpu_id === row.gpu_id));
       }).immediate();
     } catch (error) {
       this.gpuIds.clear(); // a rolled-back insert may have left a cached id that does not exist
@@ -247,9 +248,11 @@ export class Store {
 
   /** Raw samples with ts in [from, to), joined with their GPU, ordered by time then GPU, streamed. */
   *samplesBetween(from: number, to: number): Generator<StoredSampleRow> {
-    const identities = this.gpuIdentities();
+    let identities = this.gpuIdentities();
     for (const rows of this.sampleRows(from, to)) {
       for (const row of rows) {
+        // A GPU the running agent added after the read began: look the identities up again.
+        if (!identities.has(row.gpu_id)) identities = this.gpuIdentities();
         const gpu = identities.get(row.gpu_id)!;
         yield {
           ...row,

@@ -58,6 +58,7 @@ describe.if(process.platform === "linux")("the compiled agent", () => {
       );
       expect(await agent.waitFor("NVML ready")).toBe(true);
       const env = environOf(agent.process.pid); // the pid we started is the one running: replaced, not forked
+      expect(readFileSync(`/proc/${agent.process.pid}/cmdline`, "utf8").split("\0").slice(1, 4)).toEqual(["run", "-c", join(dir, "config.json")]);
       for (const [key, value] of Object.entries(expected)) expect(env[key]).toBe(value);
       const { exitCode } = await agent.stop();
       expect(exitCode).toBe(0);

@@ -143,6 +143,22 @@ describe("the agent loop", () => {
     store.close();
   });
 
+  test("a window the agent did not follow whole (restarted inside it) is aggregated from the stored samples", async () => {
+    const file = tempDatabase();
+    await runFor({ file, clock: new TestClock(1_000_000), ticks: 3 }); // 1001..1003, inside the window from 1000
+    const fromDatabase = spyOn(Store.prototype, "windowSeries");
+    try {
+      await runFor({ file, clock: new TestClock(1_003_500), ticks: 4 }); // 1004..1007: the window from 1000 closes at 1005
+      expect(fromDatabase).toHaveBeenCalledWith(1000, 1005);
+    } finally {
+      fromDatabase.mockRestore();
+    }
+    const store = Store.open(file, { readonly: true });
+    const first = [...store.aggregatesBetween(1000, 1001)];
+    expect(first.map((row) => row.sample_count)).toEqual([4, 4]); // both runs' samples, none missing
+    store.close();
+  });
+
   test("a suspend (the clock jumps an hour ahead) gives no burst of catch-up samples and no duplicate windows", async () => {
     const file = tempDatabase();
     const lines = await runFor({

@@ -104,8 +104,14 @@ describe("compaction on a real file", () => {
     const before = allRows(store, T0, T0 + HOUR);
     expect(before.filter((r) => r.gpu_id === 1).map((r) => r.temperature).slice(0, 3)).toEqual([40, 99, 98]);
     expect(before.filter((r) => r.ts === T0 + 60)).toHaveLength(8); // no duplicate for the GPU written twice
+    // Aggregation's reads see the newer samples too, before and after the span is compacted again.
+    const gpu1 = () => store.windowSeries(T0, T0 + 120).find((series) => series.gpuId === 1)!;
+    expect(gpu1().metrics.temperature.slice(0, 3)).toEqual([40, 99, 98]);
+    expect(gpu1().ts.slice(0, 3)).toEqual([T0, T0 + 30, T0 + 60]);
+    expect(store.lastSamplesBefore(T0 + 61, 60).get(1)!.ts).toBe(T0 + 60);
     expect(store.compactBlocks(T0 + HOUR, { maxBlocks: 10 })).toBe(1);
     expect(allRows(store, T0, T0 + HOUR)).toEqual(before);
+    expect(gpu1().metrics.temperature.slice(0, 3)).toEqual([40, 99, 98]);
     store.close();
   });
 

@@ -52,5 +52,9 @@ test("a limit stops decoding once the first values are known, and still refuses 
   const values = [5, 5, null, 7, 8, 9];
   const bytes = encodeColumn(values);
   expect(decodeColumn(bytes, 6, 4).slice(0, 4)).toEqual([5, 5, null, 7]);
+  // Only the limit makes this decode succeed: the bytes hold 4 values of a block of 6.
+  const short = encodeColumn([5, 5, null, 7]);
+  expect(decodeColumn(short, 6, 4).slice(0, 4)).toEqual([5, 5, null, 7]);
+  expect(() => decodeColumn(short, 6)).toThrow("holds 4 values, its block 6");
   expect(() => decodeColumn(encodeColumn([1, 2]), 6, 4)).toThrow(ColumnCodecError);
 });

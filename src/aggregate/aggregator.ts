@@ -31,7 +31,7 @@ export function aggregateClosedWindows(
   const from = lastEnd === null ? first : Math.ceil(lastEnd / settings.periodSeconds) * settings.periodSeconds;
   const written: number[] = [];
   for (const start of closedWindowStarts(from, now, settings.periodSeconds).slice(0, maxWindows)) {
-    if (aggregateWindowAt(store, start, settings, now, running?.start === start ? running : null)) written.push(start);
+    if (aggregateWindowAt(store, start, settings, now, running?.start === start && running.whole ? running : null)) written.push(start);
   }
   return written;
 }
@@ -68,10 +68,10 @@ export function aggregateWindowAt(
 }
 
 /**
- * The running window after a stored tick: the same one fed with it, a new one at a
- * window's first tick, or null when the window cannot be followed whole (it held
- * samples before the agent started, or ticks came out of order): it is then
- * aggregated from the stored samples when it closes.
+ * The running window after a stored tick: the same one fed with it, or a new one
+ * at the first tick of a window. A window that cannot be followed whole (it held
+ * samples before the agent started, or ticks came out of order) is marked so,
+ * once, and aggregated from the stored samples when it closes.
  */
 export function followTick(
   store: Store,
@@ -79,13 +79,16 @@ export function followTick(
   tickTs: number,
   rows: readonly RawSample[],
   settings: AggregationSettings,
-): RunningWindow | null {
+): RunningWindow {
   const start = windowStart(tickTs, settings.periodSeconds);
   if (running?.start !== start) {
-    if (store.hasSamplesBetween(start, tickTs)) return null;
-    running = new RunningWindow(start, settings.periodSeconds, settings.intervalSeconds, store.lastSamplesBefore(start, 2 * settings.intervalSeconds));
+    const heldSamples = store.hasSamplesBetween(start, tickTs);
+    const previous = heldSamples ? new Map() : store.lastSamplesBefore(start, 2 * settings.intervalSeconds);
+    running = new RunningWindow(start, settings.periodSeconds, settings.intervalSeconds, previous);
+    running.whole = !heldSamples;
   }
-  return running.add(tickTs, rows) ? running : null;
+  running.add(tickTs, rows);
+  return running;
 }
 
 export function aggregationPeriodSeconds(collection: {

@@ -23,6 +23,12 @@ class RunningGpu {
 export class RunningWindow {
   private readonly gpus = new Map<number, RunningGpu>();
   private lastTs = -Infinity;
+  /**
+   * Whether every stored tick of the window went through add(): false from the
+   * start when the window held samples before it was followed, or from a tick
+   * out of order on. Only a whole window's result may stand for the window.
+   */
+  whole = true;
 
   /**
    * `previous`: each GPU's last sample before the window, counted as aggregateWindow
@@ -39,9 +45,15 @@ export class RunningWindow {
     return this.start + this.periodSeconds;
   }
 
-  /** One tick's samples, ticks in time order; false (nothing added) for a tick outside the window or out of order. */
+  /**
+   * One tick's samples, ticks in time order. False, nothing added, for a tick
+   * outside the window; for one out of order (the window is no longer whole); and
+   * once the window is not whole.
+   */
   add(ts: number, samples: readonly RawSample[]): boolean {
-    if (ts < this.start || ts >= this.end || ts <= this.lastTs) return false;
+    if (ts < this.start || ts >= this.end) return false;
+    if (ts <= this.lastTs) this.whole = false;
+    if (!this.whole) return false;
     this.lastTs = ts;
     for (const sample of samples) {
       let gpu = this.gpus.get(sample.gpu_id);

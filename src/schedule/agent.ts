@@ -114,7 +114,7 @@ export async function runAgent(options: AgentOptions): Promise<{ abandonedThread
   let lastPruneTs = 0;
   let pruning: Promise<void> | null = null;
 
-  // The open window, aggregated as its ticks are stored (running.ts); null when it cannot be followed whole.
+  // The open window, aggregated as its ticks are stored (running.ts).
   let running: RunningWindow | null = null;
   const followStoredTick = (tickTs: number, rows: SampleRow[]): RunningWindow | null => {
     try {

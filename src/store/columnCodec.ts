@@ -97,7 +97,7 @@ function encodeDelta(values: ArrayLike<number | null>): Uint8Array {
     if (value === null) {
       if (repeats > 0) flush();
       nulls++;
-    } else if (value === previous && i > 0) {
+    } else if (value === previous) {
       if (nulls > 0) flush();
       repeats++;
     } else {

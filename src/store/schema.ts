@@ -1,6 +1,8 @@
 // The database schema, as migrations run in order by PRAGMA user_version.
 // Metrics are typed columns with integer UTC timestamps (seconds), never JSON.
 
+import { SAMPLE_COLUMNS, type SampleColumn } from "./sampleBlocks.ts";
+
 export const MIGRATIONS: readonly string[] = [
   // 1: GPUs, raw samples, window aggregates and the send ledger.
   `
@@ -147,21 +149,24 @@ export const MIGRATIONS: readonly string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** The metrics aggregated per window: stored column and output field name. */
-export const AGGREGATED_METRICS = [
-  "temperature",
-  "memory_used",
-  "memory_free",
-  "gpu_utilization",
-  "memory_utilization",
-  "power_mw",
-  "power_limit_mw",
-  "fan_speed",
-  "graphics_clock",
-  "sm_clock",
-  "memory_clock",
-  "encoder_utilization",
-  "decoder_utilization",
+/**
+ * Raw sample columns that are not averaged per window: the energy counter (a
+ * window gets the energy used in it instead), states, bit masks, error counters
+ * and the PCIe link.
+ */
+const NOT_AGGREGATED = [
+  "energy_mj",
+  "performance_state",
+  "clock_event_reasons",
+  "ecc_errors_corrected",
+  "ecc_errors_uncorrected",
+  "pcie_link_generation",
+  "pcie_link_width",
 ] as const;
 
-export type AggregatedMetric = (typeof AGGREGATED_METRICS)[number];
+export type AggregatedMetric = Exclude<SampleColumn, (typeof NOT_AGGREGATED)[number]>;
+
+/** The metrics aggregated per window (stored column and output field name), in SAMPLE_COLUMNS order. */
+export const AGGREGATED_METRICS: readonly AggregatedMetric[] = SAMPLE_COLUMNS.filter(
+  (column): column is AggregatedMetric => !(NOT_AGGREGATED as readonly string[]).includes(column),
+);

@@ -297,13 +297,11 @@ export class Store {
     for (const block of blocks) {
       const columns = new Map(WINDOW_BLOCK_COLUMNS.map((index, at) => [index, block[4 + at] as Uint8Array]));
       const decoded = decodeBlockColumns(block[1] as number, block[2] as number, block[3] as Uint8Array, columns, to);
-      // Only the part of the block inside the window (a window shorter than a block).
+      // Decoded up to `to`; a window starting inside the block also skips its first samples.
       let lo = 0;
       while (lo < decoded.ts.length && decoded.ts[lo]! < from) lo++;
-      let hi = decoded.ts.length;
-      while (hi > lo && decoded.ts[hi - 1]! >= to) hi--;
-      if (hi === lo) continue;
-      const cut = <T>(values: T[]) => (lo === 0 && hi === values.length ? values : values.slice(lo, hi));
+      if (lo === decoded.ts.length) continue;
+      const cut = <T>(values: T[]) => (lo === 0 ? values : values.slice(lo));
       const metrics = {} as Record<AggregatedMetric, Array<number | null>>;
       for (const metric of AGGREGATED_METRICS) metrics[metric] = cut(decoded.values.get(SAMPLE_COLUMNS.indexOf(metric))!);
       add({ gpuId: block[0] as number, ts: cut(decoded.ts), energy: cut(decoded.values.get(ENERGY)!), metrics });
@@ -321,13 +319,11 @@ export class Store {
     for (const block of blocks) {
       const decoded = decodeBlockColumns(block[1] as number, block[2] as number, block[3] as Uint8Array, new Map([[ENERGY, block[4] as Uint8Array]]), ts);
       const energy = decoded.values.get(ENERGY)!;
-      for (let i = decoded.ts.length - 1; i >= 0; i--) {
-        const time = decoded.ts[i]!;
-        if (time >= ts) continue;
-        if (time >= ts - lookbackSeconds && time >= (last.get(block[0] as number)?.ts ?? -Infinity)) {
-          last.set(block[0] as number, { ts: time, energy_mj: energy[i]! });
-        }
-        break;
+      // Decoded up to `ts`: the block's last sample before it is its last decoded one.
+      const at = decoded.ts.length - 1;
+      const time = decoded.ts[at];
+      if (time !== undefined && time >= ts - lookbackSeconds && time >= (last.get(block[0] as number)?.ts ?? -Infinity)) {
+        last.set(block[0] as number, { ts: time, energy_mj: energy[at]! });
       }
     }
     // SQLite takes the other columns from the row holding max(ts).

@@ -42,6 +42,8 @@ describe("a window aggregated as its ticks arrive", () => {
     expect(running.add(105, [])).toBe(true);
     expect(running.add(105, [])).toBe(false);
     expect(running.add(104, [])).toBe(false);
+    expect(running.whole).toBe(false); // out of order: the window falls back to the stored samples
+    expect(running.add(107, [])).toBe(false);
     expect(running.result([7])).toEqual([
       { gpuId: 7, sampleCount: 0, coverage: 0, energyMillijoules: null, metrics: Object.fromEntries(AGGREGATED_METRICS.map((m) => [m, null])) as GpuAggregate["metrics"] },
     ]);

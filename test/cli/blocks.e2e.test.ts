@@ -6,6 +6,8 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { rawGroups } from "../../src/query/collection.ts";
+import { writeGroups } from "../../src/query/output.ts";
 import { Store } from "../../src/store/store.ts";
 import { runBinary } from "../helpers/binary.ts";
 import { eightGpus } from "../helpers/samples.ts";
@@ -13,7 +15,7 @@ import { eightGpus } from "../helpers/samples.ts";
 const T0 = 1_767_225_600; // 2026-01-01T00:00:00Z
 const SECONDS = 1500; // 25 minutes: two compacted 10-minute spans, then 5 minutes of rows
 
-test("-sc and export read blocks and rows alike, exactly as stored", () => {
+test("-sc and export read blocks and rows alike, exactly as stored", async () => {
   const dir = mkdtempSync(join(tmpdir(), "gpu-monitor-blocks-"));
   writeFileSync(join(dir, "config.json"), JSON.stringify({ database: { file: "g.db" }, logging: { file: "" } }));
   const store = Store.open(join(dir, "g.db"));
@@ -39,6 +41,14 @@ test("-sc and export read blocks and rows alike, exactly as stored", () => {
       expected.map((gpu) => [gpu.temperatureCelsius, gpu.memoryUsedBytes, gpu.memoryFreeBytes, gpu.powerUsageWatts, gpu.energyMillijoules]),
     );
   }
+
+  // Every field of every record, not only the ones above: the binary prints what the store reads, as the generic writer renders it.
+  const reader = Store.open(join(dir, "g.db"), { readonly: true });
+  const generic = { text: "", async write(chunk: string) { generic.text += chunk; } };
+  await writeGroups(rawGroups(reader, T0, T0 + SECONDS), "json", generic, { compact: true });
+  reader.close();
+  const atUtc = (list: Array<{ timestamp: string }>) => list.map((group) => ({ ...group, timestamp: Date.parse(group.timestamp) }));
+  expect(atUtc(groups)).toEqual(atUtc(JSON.parse(generic.text)));
 
   const csv = cli("export", "--from", "2026-01-01T00:09:00Z", "--to", "2026-01-01T00:11:00Z", "--format", "csv").stdout.trimEnd().split("\n");
   expect(csv).toHaveLength(1 + 120 * 8); // header, then every GPU of every second across the block boundary

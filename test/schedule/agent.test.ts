@@ -147,11 +147,14 @@ describe("the agent loop", () => {
     const file = tempDatabase();
     await runFor({ file, clock: new TestClock(1_000_000), ticks: 3 }); // 1001..1003, inside the window from 1000
     const fromDatabase = spyOn(Store.prototype, "windowSeries");
+    const heldBefore = spyOn(Store.prototype, "hasSamplesBetween");
     try {
       await runFor({ file, clock: new TestClock(1_003_500), ticks: 4 }); // 1004..1007: the window from 1000 closes at 1005
       expect(fromDatabase).toHaveBeenCalledWith(1000, 1005);
+      expect(heldBefore).toHaveBeenCalledTimes(2); // once per window (1000, 1005), not once per tick
     } finally {
       fromDatabase.mockRestore();
+      heldBefore.mockRestore();
     }
     const store = Store.open(file, { readonly: true });
     const first = [...store.aggregatesBetween(1000, 1001)];

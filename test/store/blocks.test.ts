@@ -27,19 +27,20 @@ describe("blocks (pure)", () => {
     ecc_errors_uncorrected: 0, encoder_utilization: 0, decoder_utilization: 14, pcie_link_generation: 5, pcie_link_width: 16, ...overrides,
   });
 
-  test("an hour of one GPU round-trips exactly, irregular times, nulls and free memory without used included", () => {
-    const rows = [row(T0), row(T0 + 1), row(T0 + 2, { memory_used: null }), row(T0 + 7, { memory_free: null }), row(T0 + 3599, { temperature: null })];
+  test("a block of one GPU round-trips exactly, irregular times, nulls and free memory without used included", () => {
+    const last = T0 + BLOCK_SECONDS - 1;
+    const rows = [row(T0), row(T0 + 1), row(T0 + 2, { memory_used: null }), row(T0 + 7, { memory_free: null }), row(last, { temperature: null })];
     const block = encodeBlock(T0, rows);
-    expect(block).toMatchObject({ sampleCount: 5, firstTs: T0, lastTs: T0 + 3599 });
+    expect(block).toMatchObject({ sampleCount: 5, firstTs: T0, lastTs: last });
     expect(blockRows(3, T0, block.sampleCount, block.ts, block.columns)).toEqual(rows);
   });
 
-  test("a steady hour costs far less than a row per sample", () => {
-    const rows = Array.from({ length: 3600 }, (_, i) => row(T0 + i));
+  test("a steady block at 1 s costs far less than a row per sample", () => {
+    const rows = Array.from({ length: BLOCK_SECONDS }, (_, i) => row(T0 + i));
     const block = encodeBlock(T0, rows);
     const bytes = block.ts.length + block.columns.reduce((sum, column) => sum + column.length, 0);
-    expect(bytes / 3600).toBeLessThan(12);
-    expect(blockRows(3, T0, 3600, block.ts, block.columns)).toEqual(rows);
+    expect(bytes / BLOCK_SECONDS).toBeLessThan(12);
+    expect(blockRows(3, T0, BLOCK_SECONDS, block.ts, block.columns)).toEqual(rows);
   });
 
   test("merging keeps (ts, gpu) order and the earlier list's sample on a tie", () => {

@@ -38,12 +38,17 @@ export function* groupByTime<Row>(
 }
 
 export interface Output {
-  write(text: string): Promise<void>;
+  /** Bytes are the writer's buffer, filled again once the promise settles: by then the output must be done with them. */
+  write(chunk: string | Uint8Array): Promise<void>;
 }
 
 export const stdoutOutput: Output = {
-  async write(text) {
-    if (!process.stdout.write(text)) await once(process.stdout, "drain");
+  async write(chunk) {
+    if (typeof chunk === "string") {
+      if (!process.stdout.write(chunk)) await once(process.stdout, "drain");
+      return;
+    }
+    await new Promise<void>((resolve, reject) => process.stdout.write(chunk, (error) => (error ? reject(error) : resolve())));
   },
 };
 
@@ -64,7 +69,7 @@ export async function writeGroups(
 }
 
 /** Collects small writes into ~64 KB chunks: one await per chunk, not per row. */
-export class BufferedOutput implements Output {
+export class BufferedOutput {
   private pending = "";
   constructor(private readonly out: Output) {}
   async write(text: string): Promise<void> {

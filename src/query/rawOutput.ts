@@ -1,17 +1,19 @@
-// Raw samples of a range written straight as compact JSON or CSV: byte for byte
-// what writeGroups prints for rawGroups, without an object per sample. A GPU's
-// own fields (uid, name, serial, ...) are rendered once, a sample's values
-// appended to them: an hour of 8 GPUs at 1 s is 20 MB of JSON.
+// Raw samples of a range written straight as compact JSON or CSV bytes: byte for
+// byte what writeGroups prints for rawGroups, without an object or a string per
+// sample. An hour of 8 GPUs at 1 s is 20 MB of JSON: each GPU's fixed text (its
+// identity, the field names) is encoded once, and each value is written as digits
+// from the stored columns into one reused buffer.
 
 import { csvField, csvLine } from "../cli/format/csv.ts";
-import type { SampleRow } from "../store/sampleBlocks.ts";
+import type { SampleColumns } from "../store/sampleBlocks.ts";
+import { SAMPLE_COLUMNS } from "../store/sampleBlocks.ts";
 import type { GpuIdentity, Store } from "../store/store.ts";
-import { BufferedOutput, type Output, type QueryFormat } from "./output.ts";
-import { RAW_FIELDS, type OutputRecord } from "./records.ts";
+import { ByteText, textBytes } from "./byteText.ts";
+import type { Output, QueryFormat } from "./output.ts";
+import { RAW_FIELDS, sampleFieldValue, type OutputRecord, type SampleShow } from "./records.ts";
 import { formatTime } from "./time.ts";
 
 type FieldValue = OutputRecord[string];
-type Renderer = (row: SampleRow) => string;
 
 /** Lists come memoised per value (the reason names), so their JSON is too. */
 const listJson = new WeakMap<object, string>();
@@ -29,16 +31,23 @@ function csvValue(value: FieldValue): string {
   return csvField(Array.isArray(value) ? value.join(";") : value);
 }
 
-/**
- * One GPU's record renderer: the GPU's own fields, the names and separators are
- * fixed text; each sample field is an interpolation. It is compiled into one
- * template literal because that renders a record in one step, where adding up
- * 40 pieces with += cost four times as long (the export benchmark). The fixed
- * text goes in as arguments, never into the source, so nothing in it needs escaping.
- */
-function compileRenderer(gpu: GpuIdentity, format: QueryFormat): Renderer {
-  const texts: string[] = [];
-  const fields: Array<(row: SampleRow) => FieldValue> = [];
+const SHOW_NUMBER = 0;
+const SHOW_WATTS = 1;
+const SHOW_REASON_NAMES = 2;
+const SHOW_CODE: Record<SampleShow, number> = { number: SHOW_NUMBER, watts: SHOW_WATTS, reasonNames: SHOW_REASON_NAMES };
+
+/** The most a number takes as text ("-1.7976931348623157e+308" is 24). */
+const NUMBER_ROOM = 32;
+
+/** One GPU's record: fixed text before each sample field and after the last, and which column each field shows how. */
+interface GpuRecord {
+  texts: Uint8Array[];
+  columns: number[];
+  shows: number[];
+}
+
+function gpuRecord(gpu: GpuIdentity, format: QueryFormat): GpuRecord {
+  const record: GpuRecord = { texts: [], columns: [], shows: [] };
   let text = format === "json" ? "{" : "";
   RAW_FIELDS.forEach((field, index) => {
     const separator = index === 0 ? "" : ",";
@@ -47,53 +56,224 @@ function compileRenderer(gpu: GpuIdentity, format: QueryFormat): Renderer {
       const value = field.value(gpu);
       text += format === "json" ? jsonValue(value) : csvValue(value);
     } else {
-      texts.push(text);
-      fields.push(field.value);
+      record.texts.push(textBytes(text));
+      record.columns.push(SAMPLE_COLUMNS.indexOf(field.column));
+      record.shows.push(SHOW_CODE[field.show]);
       text = "";
     }
   });
-  texts.push(format === "json" ? `${text}}` : text);
-  const body = fields.map((_, i) => `\${t[${i}]}\${typeof (v = f[${i}](r)) === "number" ? v : other(v)}`).join("");
-  const source = `const t = texts, f = fields; return (r) => { let v; return \`${body}\${t[${fields.length}]}\`; };`;
-  return new Function("texts", "fields", "other", source)(texts, fields, format === "json" ? jsonValue : csvValue) as Renderer;
+  record.texts.push(textBytes(format === "json" ? `${text}}` : `${text}\n`));
+  return record;
 }
+
+/** How a span's field is written: digits straight away where every value allows it. */
+const WRITE_UINT = 0;
+const WRITE_THOUSANDTHS = 1;
+const WRITE_ANY = 2;
+
+/** One GPU's records over one span: fixed text around the fields that change, their values, and how to write each. */
+interface SpanRecord {
+  texts: Uint8Array[];
+  values: Array<Array<number | null>>;
+  writes: Int32Array;
+  shows: Int32Array;
+  /** Room a record needs, reason names aside. */
+  room: number;
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    joined.set(part, at);
+    at += part.length;
+  }
+  return joined;
+}
+
+/**
+ * A GPU's records for one span of its samples. A field whose value does not
+ * change over the span (the memory clock, the power limit, a fan that is not
+ * there: often most of them) is written once into the fixed text around it, so
+ * each record copies fewer, longer pieces and writes only the values that change.
+ */
+function spanRecord(gpu: GpuRecord, series: SampleColumns, writeValue: ValueWriter, scratch: ByteText): SpanRecord {
+  const texts: Uint8Array[] = [];
+  const values: Array<Array<number | null>> = [];
+  const writes: number[] = [];
+  const shows: number[] = [];
+  let pending: Uint8Array[] = [gpu.texts[0]!];
+  for (let f = 0; f < gpu.columns.length; f++) {
+    const column = series.values[gpu.columns[f]!]!;
+    const show = gpu.shows[f]!;
+    const first = column[0]!;
+    let same = 1;
+    while (same < column.length && column[same] === first) same++;
+    const constant = same === column.length;
+    if (constant) {
+      scratch.length = 0;
+      writeValue(scratch, first, show);
+      pending.push(scratch.bytes.slice(0, scratch.length), gpu.texts[f + 1]!);
+      continue;
+    }
+    texts.push(concat(pending));
+    values.push(column);
+    writes.push(show === SHOW_REASON_NAMES || !digitsOnly(column, show === SHOW_WATTS ? 2 ** 31 - 1 : Number.MAX_SAFE_INTEGER) ? WRITE_ANY : show === SHOW_WATTS ? WRITE_THOUSANDTHS : WRITE_UINT);
+    shows.push(show);
+    pending = [gpu.texts[f + 1]!];
+  }
+  texts.push(concat(pending));
+  const room = texts.reduce((sum, bytes) => sum + bytes.length, 0) + values.length * NUMBER_ROOM;
+  return { texts, values, writes: Int32Array.from(writes), shows: Int32Array.from(shows), room };
+}
+
+/** Every value an integer in [0, limit]: written as plain digits, no other check per value. */
+function digitsOnly(column: ReadonlyArray<number | null>, limit: number): boolean {
+  for (let i = 0; i < column.length; i++) {
+    const value = column[i]!;
+    if (value === null || !(value >= 0 && value <= limit) || value !== Math.floor(value)) return false;
+  }
+  return true;
+}
+
+type ValueWriter = (text: ByteText, stored: number | null, show: number) => void;
+
+/**
+ * A group's opening text for each timestamp. Formatting a time costs a Date and
+ * its local fields; within one minute only the seconds change, so the minute's
+ * text is made once and its two seconds digits rewritten per timestamp.
+ */
+class GroupOpenings {
+  private minute = Number.NaN;
+  private minuteText: Uint8Array = new Uint8Array(0);
+  /** Where the seconds' digits are in minuteText; -1 where the minute's texts differ otherwise (an offset change). */
+  private secondsAt = -1;
+
+  constructor(private readonly format: QueryFormat) {}
+
+  opening(ts: number, first: boolean): Uint8Array {
+    if (first) return textBytes(this.text(ts, true));
+    const minute = Math.floor(ts / 60) * 60;
+    if (minute !== this.minute) {
+      this.minute = minute;
+      const atZero = this.text(minute, false);
+      const atFiftyNine = this.text(minute + 59, false);
+      let at = 0;
+      while (at < atZero.length && atZero[at] === atFiftyNine[at]) at++;
+      const onlySeconds =
+        atZero.slice(at, at + 2) === "00" && atFiftyNine.slice(at, at + 2) === "59" && atZero.slice(at + 2) === atFiftyNine.slice(at + 2);
+      this.minuteText = textBytes(atZero);
+      this.secondsAt = onlySeconds && this.minuteText.length === atZero.length ? at : -1;
+    }
+    const seconds = ts - minute;
+    if (this.secondsAt < 0 || !Number.isInteger(seconds)) return textBytes(this.text(ts, false));
+    this.minuteText[this.secondsAt] = 48 + Math.floor(seconds / 10);
+    this.minuteText[this.secondsAt + 1] = 48 + (seconds % 10);
+    return this.minuteText;
+  }
+
+  private text(ts: number, first: boolean): string {
+    const time = formatTime(ts);
+    if (this.format === "csv") return `${csvField(time)},`;
+    return `${first ? "[\n  " : "]},\n  "}{"timestamp":${JSON.stringify(time)},"gpus":[`;
+  }
+}
+
+/** A buffer kept between exports: faulting in a fresh megabyte each time costs about a millisecond. */
+let spareText: ByteText | null = null;
 
 /** Writes the raw samples with ts in [from, to) as export prints them; returns how many timestamps were written. */
 export async function writeRawRange(store: Store, from: number, to: number, format: QueryFormat, out: Output): Promise<number> {
-  const buffered = new BufferedOutput(out);
-  let gpus = store.gpuIdentities();
-  const renderers = new Map<number, Renderer>();
-  let groups = 0;
-  let current = -1;
-  let prefix = "";
-  // Pieces joined once per hour: one flat string, where += over 28,800 records builds a rope to flatten.
-  const pieces: string[] = format === "csv" ? [csvLine(["timestamp", ...RAW_FIELDS.map((field) => field.name)]) + "\n"] : [];
-  let headerDue = format === "csv";
-  for (const rows of store.sampleRows(from, to)) {
-    for (const row of rows) {
-      let render = renderers.get(row.gpu_id);
-      if (!render) {
-        // A GPU the running agent added after the read began: look the identities up again.
-        if (!gpus.has(row.gpu_id)) gpus = store.gpuIdentities();
-        renderers.set(row.gpu_id, (render = compileRenderer(gpus.get(row.gpu_id)!, format)));
-      }
-      if (row.ts !== current) {
-        if (format === "json") pieces.push(`${groups === 0 ? "[\n  " : "]},\n  "}{"timestamp":${JSON.stringify(formatTime(row.ts))},"gpus":[`);
-        else prefix = `${csvField(formatTime(row.ts))},`;
-        current = row.ts;
-        groups++;
-      } else if (format === "json") {
-        pieces.push(",");
-      }
-      pieces.push(format === "json" ? render(row) : `${prefix}${render(row)}\n`);
-    }
-    headerDue = false;
-    await buffered.write(pieces.join(""));
-    pieces.length = 0;
+  const text = spareText ?? new ByteText();
+  spareText = null;
+  try {
+    return await writeRange(store, from, to, format, out, text);
+  } finally {
+    text.length = 0;
+    spareText = text;
   }
-  if (format === "json") pieces.push(groups === 0 ? "[]\n" : "]}\n]\n");
-  else if (headerDue) pieces.length = 0; // no rows, no header: as writeGroups
-  await buffered.write(pieces.join(""));
-  await buffered.flush();
+}
+
+async function writeRange(store: Store, from: number, to: number, format: QueryFormat, out: Output, text: ByteText): Promise<number> {
+  const flush = async () => {
+    if (text.length === 0) return;
+    await out.write(text.bytes.subarray(0, text.length)); // settles once `out` is done with the bytes
+    text.length = 0;
+  };
+  const json = format === "json";
+  const nullText = textBytes(json ? "null" : "");
+  const comma = textBytes(",");
+  const reasonTexts = new Map<number, Uint8Array>();
+  const scratch = new ByteText(1024);
+  const openings = new GroupOpenings(format);
+  let gpus = store.gpuIdentities();
+  const records = new Map<number, GpuRecord>();
+  const recordOf = (gpuId: number): GpuRecord => {
+    let record = records.get(gpuId);
+    if (!record) {
+      // A GPU the running agent added after the read began: look the identities up again.
+      if (!gpus.has(gpuId)) gpus = store.gpuIdentities();
+      records.set(gpuId, (record = gpuRecord(gpus.get(gpuId)!, format)));
+    }
+    return record;
+  };
+  const other = (show: number, stored: number) => {
+    const value = sampleFieldValue(show === SHOW_WATTS ? "watts" : show === SHOW_REASON_NAMES ? "reasonNames" : "number", stored);
+    return json ? jsonValue(value) : csvValue(value);
+  };
+  const writeValue: ValueWriter = (text, stored, show) => {
+    if (stored === null) text.copy(nullText);
+    else if (show === SHOW_NUMBER && stored >= 0 && stored <= Number.MAX_SAFE_INTEGER && Number.isInteger(stored)) text.uint(stored);
+    else if (show === SHOW_WATTS && stored >= 0 && stored < 2 ** 31 && Number.isInteger(stored)) text.thousandths(stored);
+    else if (show === SHOW_REASON_NAMES) {
+      let names = reasonTexts.get(stored);
+      if (!names) reasonTexts.set(stored, (names = textBytes(other(show, stored))));
+      text.reserve(names.length);
+      text.copy(names);
+    } else text.ascii(other(show, stored));
+  };
+
+  let groups = 0;
+  if (!json) text.copy(textBytes(csvLine(["timestamp", ...RAW_FIELDS.map((field) => field.name)]) + "\n"));
+  for (const span of store.sampleColumns(from, to)) {
+    const heads = new Int32Array(span.length);
+    const spanRecords = span.map((series) => spanRecord(recordOf(series.gpuId), series, writeValue, scratch));
+    const groupRoom = spanRecords.reduce((sum, record) => sum + record.room + 1, 256);
+    for (;;) {
+      // The next timestamp, then each GPU's sample at it, in GPU order.
+      let ts = Infinity;
+      for (let k = 0; k < span.length; k++) {
+        const time = span[k]!.ts[heads[k]!];
+        if (time !== undefined && time < ts) ts = time;
+      }
+      if (ts === Infinity) break;
+      if (!text.fits(groupRoom)) await flush();
+      text.reserve(groupRoom);
+      // JSON opens a group per timestamp; CSV starts each line with it.
+      const opening = openings.opening(ts, groups === 0);
+      if (json) text.copy(opening);
+      groups++;
+      let written = 0;
+      for (let k = 0; k < span.length; k++) {
+        const at = heads[k]!;
+        if (span[k]!.ts[at] !== ts) continue;
+        heads[k] = at + 1;
+        if (!json) text.copy(opening);
+        else if (written++ > 0) text.copy(comma);
+        const { texts, values, writes, shows } = spanRecords[k]!;
+        for (let f = 0; f < values.length; f++) {
+          text.copy(texts[f]!);
+          const write = writes[f]!;
+          if (write === WRITE_UINT) text.uint(values[f]![at]!);
+          else if (write === WRITE_THOUSANDTHS) text.thousandths(values[f]![at]!);
+          else writeValue(text, values[f]![at]!, shows[f]!);
+        }
+        text.copy(texts[values.length]!);
+      }
+    }
+  }
+  if (json) text.copy(textBytes(groups === 0 ? "[]\n" : "]}\n]\n"));
+  else if (groups === 0) text.length = 0; // no rows, no header: as writeGroups
+  await flush();
   return groups;
 }

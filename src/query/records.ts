@@ -3,7 +3,7 @@
 
 import { clockEventReasonNames } from "../nvml/index.ts";
 import { AGGREGATED_METRICS, type AggregatedMetric } from "../store/schema.ts";
-import type { SampleRow } from "../store/sampleBlocks.ts";
+import type { SampleColumn } from "../store/sampleBlocks.ts";
 import type { GpuIdentity, StoredAggregateRow, StoredSampleRow } from "../store/store.ts";
 
 export const ORIGINAL_FIELDS = [
@@ -23,8 +23,6 @@ export const ORIGINAL_FIELDS = [
 
 export type OutputRecord = Record<string, string | number | boolean | null | string[]>;
 
-const watts = (milliwatts: number | null) => (milliwatts === null ? null : milliwatts / 1000);
-
 type FieldValue = OutputRecord[string];
 
 /** A mask's reason names, one frozen list per mask: a GPU shows a handful of masks over an hour of samples. */
@@ -37,51 +35,64 @@ function reasonNames(mask: number): string[] {
 
 /**
  * A raw record's fields in output order: the original tool's first, then ours.
- * `perGpu` fields depend only on the GPU, so a writer can render them once per GPU.
+ * `perGpu` fields depend only on the GPU, so a writer can render them once per
+ * GPU; the others show one stored column of the sample: as stored, in watts
+ * (stored in mW), or as the names of the reasons' bits.
  */
+export type SampleShow = "number" | "watts" | "reasonNames";
+
 export type RawField =
   | { name: string; perGpu: true; value: (gpu: GpuIdentity) => FieldValue }
-  | { name: string; perGpu: false; value: (row: SampleRow) => FieldValue };
+  | { name: string; perGpu: false; column: SampleColumn; show: SampleShow };
+
+const sample = (name: string, column: SampleColumn = name as SampleColumn, show: SampleShow = "number"): RawField => ({
+  name,
+  perGpu: false,
+  column,
+  show,
+});
 
 export const RAW_FIELDS: readonly RawField[] = [
-  { name: "uid", perGpu: true, value: (row) => row.uid },
-  { name: "pci_bus_id", perGpu: true, value: (row) => row.pci_bus_id },
-  { name: "name", perGpu: true, value: (row) => row.name },
-  { name: "temperature", perGpu: false, value: (row) => row.temperature },
-  { name: "memory_used", perGpu: false, value: (row) => row.memory_used },
-  { name: "memory_total", perGpu: true, value: (row) => row.memory_total },
-  { name: "gpu_utilization", perGpu: false, value: (row) => row.gpu_utilization },
-  { name: "memory_utilization", perGpu: false, value: (row) => row.memory_utilization },
-  { name: "power_usage", perGpu: false, value: (row) => watts(row.power_mw) },
-  { name: "fan_speed", perGpu: false, value: (row) => row.fan_speed },
-  { name: "graphics_clock", perGpu: false, value: (row) => row.graphics_clock },
-  { name: "memory_clock", perGpu: false, value: (row) => row.memory_clock },
-  { name: "serial", perGpu: true, value: (row) => row.serial },
-  { name: "memory_free", perGpu: false, value: (row) => row.memory_free },
-  { name: "memory_reserved", perGpu: true, value: (row) => row.memory_reserved },
-  { name: "power_limit", perGpu: false, value: (row) => watts(row.power_limit_mw) },
-  { name: "energy_consumption", perGpu: false, value: (row) => row.energy_mj },
-  { name: "sm_clock", perGpu: false, value: (row) => row.sm_clock },
-  { name: "performance_state", perGpu: false, value: (row) => row.performance_state },
-  { name: "clock_event_reasons", perGpu: false, value: (row) => row.clock_event_reasons },
-  {
-    name: "clock_event_reason_names",
-    perGpu: false,
-    value: (row) => (row.clock_event_reasons === null ? null : reasonNames(row.clock_event_reasons)),
-  },
-  { name: "ecc_enabled", perGpu: true, value: (row) => (row.ecc_enabled === null ? null : row.ecc_enabled === 1) },
-  { name: "ecc_errors_corrected", perGpu: false, value: (row) => row.ecc_errors_corrected },
-  { name: "ecc_errors_uncorrected", perGpu: false, value: (row) => row.ecc_errors_uncorrected },
-  { name: "encoder_utilization", perGpu: false, value: (row) => row.encoder_utilization },
-  { name: "decoder_utilization", perGpu: false, value: (row) => row.decoder_utilization },
-  { name: "pcie_link_generation", perGpu: false, value: (row) => row.pcie_link_generation },
-  { name: "pcie_link_width", perGpu: false, value: (row) => row.pcie_link_width },
+  { name: "uid", perGpu: true, value: (gpu) => gpu.uid },
+  { name: "pci_bus_id", perGpu: true, value: (gpu) => gpu.pci_bus_id },
+  { name: "name", perGpu: true, value: (gpu) => gpu.name },
+  sample("temperature"),
+  sample("memory_used"),
+  { name: "memory_total", perGpu: true, value: (gpu) => gpu.memory_total },
+  sample("gpu_utilization"),
+  sample("memory_utilization"),
+  sample("power_usage", "power_mw", "watts"),
+  sample("fan_speed"),
+  sample("graphics_clock"),
+  sample("memory_clock"),
+  { name: "serial", perGpu: true, value: (gpu) => gpu.serial },
+  sample("memory_free"),
+  { name: "memory_reserved", perGpu: true, value: (gpu) => gpu.memory_reserved },
+  sample("power_limit", "power_limit_mw", "watts"),
+  sample("energy_consumption", "energy_mj"),
+  sample("sm_clock"),
+  sample("performance_state"),
+  sample("clock_event_reasons"),
+  sample("clock_event_reason_names", "clock_event_reasons", "reasonNames"),
+  { name: "ecc_enabled", perGpu: true, value: (gpu) => (gpu.ecc_enabled === null ? null : gpu.ecc_enabled === 1) },
+  sample("ecc_errors_corrected"),
+  sample("ecc_errors_uncorrected"),
+  sample("encoder_utilization"),
+  sample("decoder_utilization"),
+  sample("pcie_link_generation"),
+  sample("pcie_link_width"),
 ];
+
+/** A sample field's value as output shows it, from its stored column's value. */
+export function sampleFieldValue(show: SampleShow, stored: number | null): FieldValue {
+  if (stored === null) return null;
+  return show === "watts" ? stored / 1000 : show === "reasonNames" ? reasonNames(stored) : stored;
+}
 
 export function rawRecord(row: StoredSampleRow): OutputRecord {
   const record: OutputRecord = {};
   // A stored row carries both its sample and its GPU's identity, so every field reads from it.
-  for (const field of RAW_FIELDS) record[field.name] = (field.value as (row: StoredSampleRow) => FieldValue)(row);
+  for (const field of RAW_FIELDS) record[field.name] = field.perGpu ? field.value(row) : sampleFieldValue(field.show, row[field.column]);
   return record;
 }
 

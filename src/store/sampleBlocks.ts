@@ -130,6 +130,57 @@ export function decodeBlockColumns(
   return { ts: times, values };
 }
 
+/** One GPU's samples as columns: times ascending, and every SAMPLE_COLUMNS column in that order. */
+export interface SampleColumns {
+  gpuId: number;
+  ts: number[];
+  values: Array<Array<number | null>>;
+}
+
+const ALL_COLUMNS = SAMPLE_COLUMNS.map((_, index) => index);
+
+/** The columns of one stored block with ts in [from, to). */
+export function blockColumns(
+  gpuId: number,
+  start: number,
+  sampleCount: number,
+  ts: Uint8Array,
+  columns: readonly Uint8Array[],
+  from = -Infinity,
+  to = Infinity,
+): SampleColumns {
+  const decoded = decodeBlockColumns(start, sampleCount, ts, new Map(ALL_COLUMNS.map((index) => [index, columns[index]!])), to);
+  let first = 0; // decoded up to `to` already; a range starting inside the block skips its first samples
+  while (first < decoded.ts.length && decoded.ts[first]! < from) first++;
+  const cut = <T>(values: T[]) => (first === 0 ? values : values.slice(first));
+  return { gpuId, ts: cut(decoded.ts), values: ALL_COLUMNS.map((index) => cut(decoded.values.get(index)!)) };
+}
+
+/**
+ * One GPU's columns from parts each ordered by time. Where two parts hold the
+ * same time, the earlier part wins: pass newer data (raw rows) first.
+ */
+export function mergeColumns(parts: readonly SampleColumns[]): SampleColumns {
+  const live = parts.filter((part) => part.ts.length > 0);
+  if (live.length <= 1) return live[0] ?? parts[0]!;
+  const ts: number[] = [];
+  const values: Array<Array<number | null>> = ALL_COLUMNS.map(() => []);
+  const heads = new Array<number>(live.length).fill(0);
+  for (;;) {
+    let best = -1;
+    for (let k = 0; k < live.length; k++) {
+      const time = live[k]!.ts[heads[k]!];
+      if (time !== undefined && (best < 0 || time < live[best]!.ts[heads[best]!]!)) best = k;
+    }
+    if (best < 0) return { gpuId: live[0]!.gpuId, ts, values };
+    const part = live[best]!;
+    const at = heads[best]!++;
+    if (ts.length > 0 && ts[ts.length - 1] === part.ts[at]) continue; // an earlier part had this time
+    ts.push(part.ts[at]!);
+    for (let c = 0; c < values.length; c++) values[c]!.push(part.values[c]![at]!);
+  }
+}
+
 /** The rows of one stored block with ts in [from, to), ordered by time. */
 export function blockRows(
   gpuId: number,

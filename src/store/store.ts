@@ -5,7 +5,20 @@ import { seriesFromSamples, type GpuAggregate, type GpuSeries, type RawSample } 
 import { fanSummary } from "../collect/record.ts";
 import type { GpuSample } from "../collect/sample.ts";
 import { asStoreError, openDatabase, type OpenStoreOptions } from "./database.ts";
-import { BLOCK_COLUMNS, BLOCK_SECONDS, blockRows, blockStart, decodeBlockColumns, encodeBlock, mergeOrdered, SAMPLE_COLUMNS, type SampleRow } from "./sampleBlocks.ts";
+import {
+  BLOCK_COLUMNS,
+  BLOCK_SECONDS,
+  blockColumns,
+  blockRows,
+  blockStart,
+  decodeBlockColumns,
+  encodeBlock,
+  mergeColumns,
+  mergeOrdered,
+  SAMPLE_COLUMNS,
+  type SampleColumns,
+  type SampleRow,
+} from "./sampleBlocks.ts";
 import { AGGREGATED_METRICS, type AggregatedMetric } from "./schema.ts";
 
 /** A raw sample joined with its GPU's identity, as queries return it. */
@@ -242,6 +255,47 @@ export class Store {
         lists.push(blockRows(block[0] as number, span, block[1] as number, block[2] as Uint8Array, block.slice(3) as Uint8Array[], lo, hi));
       }
       const merged = mergeOrdered(lists); // raw rows first: a sample written after its block was compacted wins
+      if (merged.length > 0) yield merged;
+    }
+  }
+
+  /**
+   * Every sample with ts in [from, to) as columns, a block span (10 minutes) at a
+   * time: one SampleColumns per GPU holding samples in the span, ordered by GPU.
+   * What a long export reads: no object per sample.
+   */
+  *sampleColumns(from: number, to: number): Generator<SampleColumns[]> {
+    const first = this.firstSampleTs();
+    const latest = this.latestSampleTs();
+    if (first === null || latest === null) return;
+    const lo = Math.max(from, first);
+    const hi = Math.min(to, latest + 1);
+    const rawRows = this.db.query(
+      `SELECT gpu_id, ts, ${SAMPLE_COLUMNS.join(", ")} FROM samples WHERE ts >= ? AND ts < ? ORDER BY gpu_id, ts`,
+    );
+    const blocks = this.db.query(
+      `SELECT gpu_id, sample_count, ts, ${BLOCK_COLUMNS.join(", ")} FROM sample_blocks WHERE start = ? ORDER BY gpu_id`,
+    );
+    for (let span = blockStart(lo); span < hi; span += BLOCK_SECONDS) {
+      const parts = new Map<number, SampleColumns[]>(); // raw rows first: a sample written after its block was compacted wins
+      const add = (part: SampleColumns) => {
+        const list = parts.get(part.gpuId);
+        if (list) list.push(part);
+        else parts.set(part.gpuId, [part]);
+      };
+      let raw: SampleColumns | null = null;
+      for (const row of rawRows.values(Math.max(lo, span), Math.min(hi, span + BLOCK_SECONDS)) as Array<Array<number | null>>) {
+        if (raw === null || raw.gpuId !== row[0]) add((raw = { gpuId: row[0] as number, ts: [], values: SAMPLE_COLUMNS.map(() => []) }));
+        raw.ts.push(row[1] as number);
+        for (let c = 0; c < SAMPLE_COLUMNS.length; c++) raw.values[c]!.push(row[2 + c]!);
+      }
+      for (const block of blocks.values(span) as unknown[][]) {
+        add(blockColumns(block[0] as number, span, block[1] as number, block[2] as Uint8Array, block.slice(3) as Uint8Array[], lo, hi));
+      }
+      const merged = [...parts.keys()]
+        .sort((a, b) => a - b)
+        .map((gpuId) => mergeColumns(parts.get(gpuId)!))
+        .filter((columns) => columns.ts.length > 0);
       if (merged.length > 0) yield merged;
     }
   }

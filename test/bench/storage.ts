@@ -100,8 +100,8 @@ export function generate(store: Store, start: number, days: number): void {
 const nullOutput = (): Output & { bytes: number } => {
   const out = {
     bytes: 0,
-    async write(text: string) {
-      out.bytes += writeSync(devNull, text);
+    async write(chunk: string | Uint8Array) {
+      out.bytes += typeof chunk === "string" ? writeSync(devNull, chunk) : writeSync(devNull, chunk);
     },
   };
   return out;

@@ -44,7 +44,7 @@ test("-sc and export read blocks and rows alike, exactly as stored", async () =>
 
   // Every field of every record, not only the ones above: the binary prints what the store reads, as the generic writer renders it.
   const reader = Store.open(join(dir, "g.db"), { readonly: true });
-  const generic = { text: "", async write(chunk: string) { generic.text += chunk; } };
+  const generic = { text: "", async write(chunk: string | Uint8Array) { generic.text += typeof chunk === "string" ? chunk : new TextDecoder().decode(chunk); } };
   await writeGroups(rawGroups(reader, T0, T0 + SECONDS), "json", generic, { compact: true });
   reader.close();
   const atUtc = (list: Array<{ timestamp: string }>) => list.map((group) => ({ ...group, timestamp: Date.parse(group.timestamp) }));

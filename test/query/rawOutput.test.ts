@@ -10,9 +10,42 @@ import { eightGpus, gpuSample, tempDatabase } from "../helpers/samples.ts";
 
 const T0 = 1_767_225_600;
 
+/** Keeps what was written; bytes are decoded at once, as the writer refills its buffer after each write. */
 function capture(): Output & { text: string } {
-  const out = { text: "", async write(chunk: string) { out.text += chunk; } };
+  const decoder = new TextDecoder();
+  const out = {
+    text: "",
+    async write(chunk: string | Uint8Array) {
+      out.text += typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true });
+    },
+  };
   return out;
+}
+
+/** Stored values no GPU reports but a database may hold: negative, fractional, huge, a mW value past 2^31. */
+function oddStore(): Store {
+  const store = Store.open(tempDatabase());
+  for (let t = 0; t < 1200; t++) store.writeTick(T0 + t, eightGpus(t).slice(0, 2));
+  const odd = [-5, 2.5, 2 ** 40, 1e300, Number.MAX_SAFE_INTEGER, -0.001, 2 ** 31, 2 ** 31 - 1, 0];
+  odd.forEach((value, i) => {
+    for (const ts of [T0 + 10 + i, T0 + 700 + i]) {
+      store.db.run(
+        `UPDATE samples SET temperature = ?, power_mw = ?, memory_used = ?, energy_mj = ?, clock_event_reasons = ? WHERE ts = ? AND gpu_id = 1`,
+        [value, value, value, value, Number.isInteger(value) && value >= 0 && value < 2 ** 31 ? value : 3, ts],
+      );
+    }
+  });
+  store.compactBlocks(T0 + 600); // odd values in a block (float64 columns) and in rows
+  return store;
+}
+
+async function expectSameAsGeneric(store: Store, format: QueryFormat, from: number, to: number): Promise<void> {
+  const fast = capture();
+  const generic = capture();
+  const fastCount = await writeRawRange(store, from, to, format, fast);
+  const genericCount = await writeGroups(rawGroups(store, from, to), format, generic, { compact: true });
+  expect(fastCount).toBe(genericCount);
+  expect(fast.text).toBe(generic.text);
 }
 
 function variedStore(): Store {
@@ -33,12 +66,7 @@ describe("writeRawRange", () => {
     test(`${format}: the same bytes as writeGroups(rawGroups(...)) over blocks and rows`, async () => {
       const store = variedStore();
       for (const [from, to] of [[0, 2 ** 40], [T0 + 1800, T0 + 5400], [T0 + 3599, T0 + 3601], [T0 + 99_999, T0 + 100_000]] as const) {
-        const fast = capture();
-        const generic = capture();
-        const fastCount = await writeRawRange(store, from, to, format, fast);
-        const genericCount = await writeGroups(rawGroups(store, from, to), format, generic, { compact: true });
-        expect(fastCount).toBe(genericCount);
-        expect(fast.text).toBe(generic.text);
+        await expectSameAsGeneric(store, format, from, to);
       }
       const all = capture();
       expect(await writeRawRange(store, 0, 2 ** 40, format, all)).toBeGreaterThan(200);
@@ -47,4 +75,39 @@ describe("writeRawRange", () => {
       store.close();
     });
   }
+
+  for (const format of ["json", "csv"] as QueryFormat[]) {
+    test(`${format}: values no GPU reports (negative, fractional, huge) as the generic writer prints them`, async () => {
+      const store = oddStore();
+      await expectSameAsGeneric(store, format, 0, 2 ** 40);
+      const text = capture();
+      await writeRawRange(store, T0 + 10, T0 + 19, format, text);
+      for (const shown of ["-5", "2.5", "1e+300", "9007199254740991", "1099511627.776", "2147483.648", "2147483.647"]) expect(text.text).toContain(shown);
+      store.close();
+    });
+  }
+
+  test("an hour in which the clocks go back (a time zone's DST end) prints each time with its own offset", async () => {
+    const previous = process.env.TZ;
+    process.env.TZ = "Europe/Berlin";
+    try {
+      const end = Date.UTC(2026, 9, 25, 1) / 1000; // 03:00 CEST becomes 02:00 CET
+      const store = Store.open(tempDatabase());
+      for (let t = end - 1800; t < end + 1800; t += 1) store.writeTick(t, eightGpus(t).slice(0, 1));
+      store.compactBlocks(end);
+      const text = capture();
+      await writeRawRange(store, end - 2, end + 2, "csv", text);
+      expect(text.text.split("\n").slice(1, 5).map((line) => line.slice(0, 25))).toEqual([
+        "2026-10-25T02:59:58+02:00",
+        "2026-10-25T02:59:59+02:00",
+        "2026-10-25T02:00:00+01:00",
+        "2026-10-25T02:00:01+01:00",
+      ]);
+      for (const format of ["json", "csv"] as QueryFormat[]) await expectSameAsGeneric(store, format, end - 1800, end + 1800);
+      store.close();
+    } finally {
+      if (previous === undefined) delete process.env.TZ;
+      else process.env.TZ = previous;
+    }
+  });
 });

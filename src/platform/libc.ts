@@ -1,4 +1,4 @@
-// The few libc calls Bun does not offer (unix datagram sockets, flock, execve), through
+// The few libc calls Bun does not offer (unix datagram sockets, flock, execve, madvise), through
 // bun:ffi. The only FFI outside src/nvml/. Loaded on first use, once.
 
 import { dlopen, FFIType } from "bun:ffi";
@@ -14,6 +14,7 @@ export interface Libc {
   close(fd: number): number;
   flock(fd: number, operation: number): number;
   execve(path: number, argv: number, envp: number): number;
+  madvise(address: number, length: number, advice: number): number;
 }
 
 let loaded: Libc | null | undefined;
@@ -32,6 +33,7 @@ export function libc(): Libc | null {
         close: { args: [FFIType.i32], returns: FFIType.i32 },
         flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
         execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+        madvise: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
       });
       loaded = library.symbols as unknown as Libc;
       return loaded;

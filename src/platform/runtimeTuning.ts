@@ -41,13 +41,18 @@ export function selfCommand(execPath: string, argv: readonly string[]): string[]
   return script?.startsWith("/$bunfs/") ? [execPath, ...args] : null;
 }
 
+/** GPU_MONITOR_RUNTIME_TUNING=0 turns off the restart with these settings and the release of start-up code pages (memoryTrim.ts). */
+export function runtimeTuningEnabled(): boolean {
+  return process.env.GPU_MONITOR_RUNTIME_TUNING !== "0";
+}
+
 /**
  * Replaces the process with a tuned copy of itself, unless it is one already or
  * tuning is off (GPU_MONITOR_RUNTIME_TUNING=0). Returns only when it did not
  * replace it: the reason, for the log, or null when no replacement was wanted.
  */
 export function execTunedRuntime(): string | null {
-  if (process.env[MARKER] === "1" || process.env.GPU_MONITOR_RUNTIME_TUNING === "0") return null;
+  if (process.env[MARKER] === "1" || !runtimeTuningEnabled()) return null;
   // Linux and macOS have execve; Windows gets the settings from its service definition.
   if (process.platform !== "linux" && process.platform !== "darwin") return null;
   const c = libc();

@@ -1,7 +1,8 @@
 import { defineCommand } from "citty";
 import { defaultSources, loadConfig, type LoadedConfig } from "../../config/load.ts";
 import { consoleColour, createLogger, effectiveLevel, RotatingLogFile, type Logger } from "../../log.ts";
-import { execTunedRuntime } from "../../platform/runtimeTuning.ts";
+import { releaseCodePages } from "../../platform/memoryTrim.ts";
+import { execTunedRuntime, runtimeTuningEnabled } from "../../platform/runtimeTuning.ts";
 import { SystemdNotifier } from "../../platform/systemd.ts";
 import { runAgent } from "../../schedule/agent.ts";
 import { commandConfig, configArg, nvmlLibraryArg, resolveNvmlLibrary } from "../shared.ts";
@@ -77,6 +78,7 @@ export async function startAgent(flags: AgentFlags): Promise<void> {
           offline: flags.offline === true || loaded.offline,
           nvmlLibrary: resolveNvmlLibrary({ "nvml-library": flags.nvmlLibrary }, loaded),
           onStarted,
+          ...(runtimeTuningEnabled() ? { releaseCodePages } : {}),
         });
       } catch (error) {
         if (!fallback || shutdown.signal.aborted) throw error;

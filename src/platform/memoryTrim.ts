@@ -1,0 +1,107 @@
+// The agent's executable is ~100 MB of code; starting it touches some 43 MB of
+// those pages (the parser, the module loader, config validation, the first tick
+// compiling its code), and every touched page stays counted in the agent's RSS for
+// as long as it runs, though a tick then uses about 19 MB of them. Once started,
+// and then hourly, the agent tells the kernel it no longer needs its clean
+// file-backed pages (madvise MADV_DONTNEED): they stay in the page cache, the ones
+// a tick uses come back on its next run as minor faults, and the rest stop counting.
+// Only read-only mappings of files with no private copy in them are released, so
+// nothing that differs from the file is ever dropped. Linux only.
+
+import { readFileSync } from "node:fs";
+import { libc } from "./libc.ts";
+
+const MADV_DONTNEED = 4;
+
+export interface MappedRange {
+  start: number;
+  end: number;
+  path: string;
+}
+
+/**
+ * From /proc/self/smaps: the mappings that can be dropped and read back from
+ * their file unchanged. Read-only (never written, so never copied), backed by a
+ * file, no anonymous (copied-on-write) page in them, and resident at all.
+ */
+export function releasableRanges(smaps: string): MappedRange[] {
+  const ranges: MappedRange[] = [];
+  let current: (MappedRange & { ok: boolean; rssKb: number; anonymousKb: number }) | null = null;
+  const finish = () => {
+    if (current?.ok && current.rssKb > 0 && current.anonymousKb === 0) ranges.push({ start: current.start, end: current.end, path: current.path });
+  };
+  for (const line of smaps.split("\n")) {
+    const header = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (header) {
+      finish();
+      const [, start, end, perms, path] = header as unknown as [string, string, string, string, string];
+      current = {
+        start: Number.parseInt(start, 16),
+        end: Number.parseInt(end, 16),
+        path,
+        ok: path.startsWith("/") && perms[1] === "-" && perms[3] === "p",
+        rssKb: 0,
+        anonymousKb: -1, // unknown until its line: never released without it
+      };
+      continue;
+    }
+    const field = /^(Rss|Anonymous):\s+(\d+) kB/.exec(line);
+    if (field && current) {
+      if (field[1] === "Rss") current.rssKb = Number(field[2]);
+      else current.anonymousKb = Number(field[2]);
+    }
+  }
+  finish();
+  return ranges;
+}
+
+/** Resident memory now, in kB, from /proc/self/status. */
+function residentKb(): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? 0);
+}
+
+export interface Release {
+  ranges: number;
+  rssBeforeKb: number;
+  rssAfterKb: number;
+}
+
+/** Releases the clean file-backed pages; what it did, or a reason it could not. */
+export function releaseCodePages(): Release | string {
+  if (process.platform !== "linux") return `not on ${process.platform}`;
+  const c = libc();
+  if (!c) return "libc not loaded";
+  const rssBeforeKb = residentKb();
+  const ranges = releasableRanges(readFileSync("/proc/self/smaps", "utf8"));
+  let released = 0;
+  for (const range of ranges) if (c.madvise(range.start, range.end - range.start, MADV_DONTNEED) === 0) released++;
+  return { ranges: released, rssBeforeKb, rssAfterKb: residentKb() };
+}
+
+/** When to release: after the first few ticks (start-up is over by then), then hourly (after that hour's rarer work). */
+export class CodePageRelease {
+  private ticks = 0;
+  private lastAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly release: () => Release | string,
+    private readonly log: (message: string) => void,
+    private readonly afterTicks = 3,
+    private readonly everySeconds = 3600,
+  ) {}
+
+  /** Called after each tick's work; `nowSeconds` is the tick's time. */
+  afterTick(nowSeconds: number): void {
+    this.ticks++;
+    if (this.ticks < this.afterTicks || nowSeconds - this.lastAt < this.everySeconds) return;
+    this.lastAt = nowSeconds;
+    const result = this.release();
+    if (typeof result === "string") {
+      this.log(`code pages not released: ${result}`);
+      this.lastAt = Number.POSITIVE_INFINITY; // it will not work later either
+      return;
+    }
+    const mb = (kb: number) => (kb / 1024).toFixed(1);
+    this.log(`released the clean code pages of ${result.ranges} mapping(s): RSS ${mb(result.rssBeforeKb)} -> ${mb(result.rssAfterKb)} MB`);
+  }
+}

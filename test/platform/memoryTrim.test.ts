@@ -1,0 +1,105 @@
+// Releasing the start-up code pages: which mappings qualify (only pages the file
+// holds unchanged), when it happens, and, end to end, that the compiled agent's
+// RSS drops and it goes on sampling.
+
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CodePageRelease, releasableRanges, releaseCodePages } from "../../src/platform/memoryTrim.ts";
+import { spawnAgent } from "../helpers/binary.ts";
+import { fakeNvmlLibrary, scenarioFile } from "../helpers/fakeNvml.ts";
+import { storedSamples } from "../helpers/samples.ts";
+
+const mapping = (range: string, perms: string, path: string, rssKb: number, anonymousKb: number) =>
+  `${range} ${perms} 00000000 103:01 1234                      ${path}
+Size:               1024 kB
+Rss:                 ${rssKb} kB
+Pss:                 ${rssKb} kB
+Private_Clean:       ${rssKb} kB
+Anonymous:           ${anonymousKb} kB
+VmFlags: rd ex mr mw me
+`;
+
+describe("releasableRanges", () => {
+  test("only resident, read-only, private file mappings without a copied page", () => {
+    const smaps = [
+      mapping("400000-1400000", "r-xp", "/usr/local/bin/gpu_monitor", 30_000, 0), // code: yes
+      mapping("1400000-1500000", "r--p", "/usr/local/bin/gpu_monitor", 400, 12), // relocated (copied) pages: never
+      mapping("1500000-1600000", "rw-p", "/usr/local/bin/gpu_monitor", 200, 200), // writable data: never
+      mapping("7f0000000000-7f0000100000", "r-xp", "/usr/lib/x86_64-linux-gnu/libc.so.6", 800, 0), // yes
+      mapping("7f0000100000-7f0000200000", "r--p", "/usr/lib/libunused.so", 0, 0), // nothing resident: skipped
+      mapping("7f0000200000-7f0000300000", "rw-s", "/var/lib/gpu-monitor/gpu_metrics.db-shm", 32, 0), // shared, writable: never
+      mapping("7f0000300000-7f0000400000", "r-xp", "[vdso]", 8, 0), // not a file
+      mapping("7f0000400000-7f0000500000", "rwxp", "", 5000, 5000), // the JIT's memory
+      `7f0000500000-7f0000600000 r-xp 00000000 103:01 99 /opt/old/gpu_monitor (deleted)\nRss: 10 kB\n`, // no Anonymous line: never
+    ].join("");
+    expect(releasableRanges(smaps)).toEqual([
+      { start: 0x400000, end: 0x1400000, path: "/usr/local/bin/gpu_monitor" },
+      { start: 0x7f0000000000, end: 0x7f0000100000, path: "/usr/lib/x86_64-linux-gnu/libc.so.6" },
+    ]);
+  });
+
+  test.if(process.platform === "linux")("this process's own mappings parse, and include its executable's code", () => {
+    const ranges = releasableRanges(readFileSync("/proc/self/smaps", "utf8"));
+    expect(ranges.length).toBeGreaterThan(0);
+    expect(ranges.some((range) => range.path === process.execPath)).toBe(true);
+    for (const range of ranges) expect(range.end).toBeGreaterThan(range.start);
+  });
+});
+
+describe("CodePageRelease", () => {
+  test("after the first three ticks, then once an hour; a failure stops it for good", () => {
+    const calls: number[] = [];
+    const logs: string[] = [];
+    let fail = false;
+    const release = new CodePageRelease(
+      () => {
+        calls.push(0);
+        return fail ? "libc not loaded" : { ranges: 3, rssBeforeKb: 55_000, rssAfterKb: 22_000 };
+      },
+      (message) => logs.push(message),
+    );
+    for (let t = 0; t < 3; t++) release.afterTick(1000 + t * 60);
+    expect(calls).toHaveLength(1); // at the third tick
+    expect(logs[0]).toBe("released the clean code pages of 3 mapping(s): RSS 53.7 -> 21.5 MB");
+    release.afterTick(1120 + 3599);
+    expect(calls).toHaveLength(1);
+    release.afterTick(1120 + 3600);
+    expect(calls).toHaveLength(2);
+    fail = true;
+    release.afterTick(1120 + 7200);
+    expect(logs.at(-1)).toBe("code pages not released: libc not loaded");
+    release.afterTick(1120 + 99_999);
+    expect(calls).toHaveLength(3);
+  });
+
+  test.if(process.platform === "linux")("releasing this process's pages lowers its RSS and it runs on", () => {
+    const result = releaseCodePages();
+    if (typeof result === "string") throw new Error(result);
+    expect(result.ranges).toBeGreaterThan(0);
+    expect(result.rssAfterKb).toBeLessThan(result.rssBeforeKb);
+    expect([1, 2, 3].map((n) => n * 2)).toEqual([2, 4, 6]); // code paged back in works
+  });
+});
+
+describe.if(process.platform === "linux")("the compiled agent", () => {
+  test("releases its start-up code pages after three ticks and goes on storing every tick", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gpu-monitor-release-"));
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ collection: { interval_seconds: 1 }, database: { file: "g.db" }, logging: { file: "" } }));
+    const agent = spawnAgent(
+      ["run", "-v", "-c", join(dir, "config.json")],
+      { GPU_MONITOR_NVML_LIBRARY: fakeNvmlLibrary("current"), FAKE_NVML_SCENARIO: scenarioFile("eight_gpus") },
+      dir,
+    );
+    expect(await agent.waitFor("released the clean code pages")).toBe(true);
+    const line = /RSS ([\d.]+) -> ([\d.]+) MB/.exec(agent.log())!;
+    expect(Number(line[2])).toBeLessThan(Number(line[1]) - 5); // start-up alone touches far more than 5 MB of code
+    const stored = () => new Set(storedSamples(join(dir, "g.db")).map((sample) => sample.ts)).size;
+    const before = stored();
+    await Bun.sleep(3500);
+    expect(stored()).toBeGreaterThanOrEqual(before + 2); // ticks go on after the release
+    const { exitCode } = await agent.stop();
+    expect(exitCode).toBe(0);
+  }, 30_000);
+});

@@ -5,11 +5,13 @@
 
 const encoder = new TextEncoder();
 
-/** "00".."99": two digits per step when writing a number. */
-const DIGIT_PAIRS = new Uint8Array(200);
-for (let i = 0; i < 100; i++) {
-  DIGIT_PAIRS[i * 2] = 48 + Math.floor(i / 10);
-  DIGIT_PAIRS[i * 2 + 1] = 48 + (i % 10);
+/** "0000".."9999": four digits per step when writing a number (a division per four digits, not per one). */
+const FOUR_DIGITS = new Uint8Array(40_000);
+for (let i = 0; i < 10_000; i++) {
+  FOUR_DIGITS[i * 4] = 48 + Math.floor(i / 1000);
+  FOUR_DIGITS[i * 4 + 1] = 48 + (Math.floor(i / 100) % 10);
+  FOUR_DIGITS[i * 4 + 2] = 48 + (Math.floor(i / 10) % 10);
+  FOUR_DIGITS[i * 4 + 3] = 48 + (i % 10);
 }
 
 /** Longest copy done byte by byte: below this a loop beats the call into set(). */
@@ -72,13 +74,21 @@ export class ByteText {
 
   /** A non-negative integer below 2^53, as String() writes it. */
   uint(value: number): void {
-    if (value < 1e9) {
-      this.smallUint(value | 0);
-      return;
+    if (value < 1e4) {
+      this.upToFour(value | 0);
+    } else if (value < 1e8) {
+      const high = (value / 1e4) | 0;
+      this.upToFour(high);
+      this.four((value - high * 1e4) | 0);
+    } else if (value < 1e12) {
+      const high = Math.floor(value / 1e8);
+      this.upToFour(high | 0);
+      this.eight(value - high * 1e8);
+    } else {
+      const high = Math.floor(value / 1e8);
+      this.uint(high);
+      this.eight(value - high * 1e8);
     }
-    const high = Math.floor(value / 1e9);
-    this.smallUint(high | 0);
-    this.nineDigits(value - high * 1e9);
   }
 
   /**
@@ -89,7 +99,7 @@ export class ByteText {
   thousandths(value: number): void {
     const whole = (value / 1000) | 0;
     let fraction = (value - whole * 1000) | 0;
-    this.smallUint(whole);
+    this.uint(whole);
     if (fraction === 0) return;
     const bytes = this.bytes;
     let at = this.length;
@@ -104,38 +114,48 @@ export class ByteText {
     this.length = at;
   }
 
-  private smallUint(value: number): void {
-    const digits = value < 10 ? 1 : value < 100 ? 2 : value < 1000 ? 3 : value < 10000 ? 4 : value < 100000 ? 5 : value < 1000000 ? 6 : value < 10000000 ? 7 : value < 100000000 ? 8 : value < 1000000000 ? 9 : 10;
+  /** 0 <= value < 1e4, without leading zeros. */
+  private upToFour(value: number): void {
     const bytes = this.bytes;
-    let at = this.length + digits;
-    this.length = at;
-    let rest = value;
-    while (rest >= 100) {
-      const pair = (rest % 100) * 2;
-      rest = (rest / 100) | 0;
-      bytes[--at] = DIGIT_PAIRS[pair + 1]!;
-      bytes[--at] = DIGIT_PAIRS[pair]!;
-    }
-    if (rest >= 10) {
-      bytes[--at] = DIGIT_PAIRS[rest * 2 + 1]!;
-      bytes[--at] = DIGIT_PAIRS[rest * 2]!;
+    const at = this.length;
+    const from = value * 4;
+    if (value >= 1000) {
+      bytes[at] = FOUR_DIGITS[from]!;
+      bytes[at + 1] = FOUR_DIGITS[from + 1]!;
+      bytes[at + 2] = FOUR_DIGITS[from + 2]!;
+      bytes[at + 3] = FOUR_DIGITS[from + 3]!;
+      this.length = at + 4;
+    } else if (value >= 100) {
+      bytes[at] = FOUR_DIGITS[from + 1]!;
+      bytes[at + 1] = FOUR_DIGITS[from + 2]!;
+      bytes[at + 2] = FOUR_DIGITS[from + 3]!;
+      this.length = at + 3;
+    } else if (value >= 10) {
+      bytes[at] = FOUR_DIGITS[from + 2]!;
+      bytes[at + 1] = FOUR_DIGITS[from + 3]!;
+      this.length = at + 2;
     } else {
-      bytes[--at] = 48 + rest;
+      bytes[at] = 48 + value;
+      this.length = at + 1;
     }
   }
 
-  /** 0 <= value < 1e9 as exactly nine digits, leading zeros kept. */
-  private nineDigits(value: number): void {
+  /** 0 <= value < 1e4 as exactly four digits. */
+  private four(value: number): void {
     const bytes = this.bytes;
-    let at = this.length + 9;
-    this.length = at;
-    let rest = value | 0;
-    for (let i = 0; i < 4; i++) {
-      const pair = (rest % 100) * 2;
-      rest = (rest / 100) | 0;
-      bytes[--at] = DIGIT_PAIRS[pair + 1]!;
-      bytes[--at] = DIGIT_PAIRS[pair]!;
-    }
-    bytes[--at] = 48 + rest;
+    const at = this.length;
+    const from = value * 4;
+    bytes[at] = FOUR_DIGITS[from]!;
+    bytes[at + 1] = FOUR_DIGITS[from + 1]!;
+    bytes[at + 2] = FOUR_DIGITS[from + 2]!;
+    bytes[at + 3] = FOUR_DIGITS[from + 3]!;
+    this.length = at + 4;
+  }
+
+  /** 0 <= value < 1e8 as exactly eight digits. */
+  private eight(value: number): void {
+    const high = (value / 1e4) | 0;
+    this.four(high);
+    this.four((value - high * 1e4) | 0);
   }
 }

@@ -2,13 +2,15 @@
 // those pages (the parser, the module loader, config validation, the first tick
 // compiling its code), and every touched page stays counted in the agent's RSS for
 // as long as it runs, though a tick then uses about 19 MB of them. Once started,
-// and then hourly, the agent tells the kernel it no longer needs its clean
-// file-backed pages (madvise MADV_DONTNEED): they stay in the page cache, the ones
-// a tick uses come back on its next run as minor faults, and the rest stop counting.
-// Only read-only mappings of files with no private copy in them are released, so
-// nothing that differs from the file is ever dropped. Linux only.
+// and then hourly, the agent tells the kernel it no longer needs the clean pages
+// of its own executable (madvise MADV_DONTNEED): they stay in the page cache, the
+// ones a tick uses come back on its next run as minor faults, and the rest stop
+// counting. Only the executable's read-only mappings with no private page in them
+// (none copied, none swapped out) are released, so nothing that differs from the
+// file is ever dropped; the executable is mapped once at start and never again, so
+// no library being loaded by another thread meanwhile can be caught. Linux only.
 
-import { readFileSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 import { libc } from "./libc.ts";
 
 const MADV_DONTNEED = 4;
@@ -20,15 +22,23 @@ export interface MappedRange {
 }
 
 /**
- * From /proc/self/smaps: the mappings that can be dropped and read back from
- * their file unchanged. Read-only (never written, so never copied), backed by a
- * file, no anonymous (copied-on-write) page in them, and resident at all.
+ * From /proc/self/smaps: the mappings of `executable` that can be dropped and read
+ * back from it unchanged. Read-only (never written, so never copied), private, no
+ * page of their own (Anonymous, Swap and Private_Dirty all 0: a relocated page,
+ * resident or swapped out, exists only in memory), and resident at all.
  */
-export function releasableRanges(smaps: string): MappedRange[] {
+export function releasableRanges(smaps: string, executable: string): MappedRange[] {
   const ranges: MappedRange[] = [];
-  let current: (MappedRange & { ok: boolean; rssKb: number; anonymousKb: number }) | null = null;
+  type Candidate = MappedRange & { ok: boolean; fields: Map<string, number> };
+  let current: Candidate | null = null;
   const finish = () => {
-    if (current?.ok && current.rssKb > 0 && current.anonymousKb === 0) ranges.push({ start: current.start, end: current.end, path: current.path });
+    if (!current?.ok) return;
+    const { fields } = current;
+    // A field missing from the kernel's list means we cannot tell: never released then.
+    const none = (field: string) => fields.get(field) === 0;
+    if ((fields.get("Rss") ?? 0) > 0 && none("Anonymous") && none("Swap") && none("Private_Dirty")) {
+      ranges.push({ start: current.start, end: current.end, path: current.path });
+    }
   };
   for (const line of smaps.split("\n")) {
     const header = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \S+\s*(.*)$/.exec(line);
@@ -39,17 +49,13 @@ export function releasableRanges(smaps: string): MappedRange[] {
         start: Number.parseInt(start, 16),
         end: Number.parseInt(end, 16),
         path,
-        ok: path.startsWith("/") && perms[1] === "-" && perms[3] === "p",
-        rssKb: 0,
-        anonymousKb: -1, // unknown until its line: never released without it
+        ok: path === executable && perms[1] === "-" && perms[3] === "p",
+        fields: new Map(),
       };
       continue;
     }
-    const field = /^(Rss|Anonymous):\s+(\d+) kB/.exec(line);
-    if (field && current) {
-      if (field[1] === "Rss") current.rssKb = Number(field[2]);
-      else current.anonymousKb = Number(field[2]);
-    }
+    const field = /^(\w+):\s+(\d+) kB/.exec(line);
+    if (field && current) current.fields.set(field[1]!, Number(field[2]));
   }
   finish();
   return ranges;
@@ -66,16 +72,20 @@ export interface Release {
   rssAfterKb: number;
 }
 
-/** Releases the clean file-backed pages; what it did, or a reason it could not. */
+/** Releases the executable's clean pages; what it did, or why it could not. */
 export function releaseCodePages(): Release | string {
   if (process.platform !== "linux") return `not on ${process.platform}`;
   const c = libc();
   if (!c) return "libc not loaded";
-  const rssBeforeKb = residentKb();
-  const ranges = releasableRanges(readFileSync("/proc/self/smaps", "utf8"));
-  let released = 0;
-  for (const range of ranges) if (c.madvise(range.start, range.end - range.start, MADV_DONTNEED) === 0) released++;
-  return { ranges: released, rssBeforeKb, rssAfterKb: residentKb() };
+  try {
+    const rssBeforeKb = residentKb();
+    const ranges = releasableRanges(readFileSync("/proc/self/smaps", "utf8"), readlinkSync("/proc/self/exe"));
+    let released = 0;
+    for (const range of ranges) if (c.madvise(range.start, range.end - range.start, MADV_DONTNEED) === 0) released++;
+    return { ranges: released, rssBeforeKb, rssAfterKb: residentKb() };
+  } catch (error) {
+    return (error as Error).message; // no /proc/self/smaps (a kernel without it, a restricted /proc)
+  }
 }
 
 /** When to release: after the first few ticks (start-up is over by then), then hourly (after that hour's rarer work). */
@@ -95,13 +105,18 @@ export class CodePageRelease {
     this.ticks++;
     if (this.ticks < this.afterTicks || nowSeconds - this.lastAt < this.everySeconds) return;
     this.lastAt = nowSeconds;
-    const result = this.release();
+    let result: Release | string;
+    try {
+      result = this.release();
+    } catch (error) {
+      result = (error as Error).message;
+    }
     if (typeof result === "string") {
       this.log(`code pages not released: ${result}`);
       this.lastAt = Number.POSITIVE_INFINITY; // it will not work later either
       return;
     }
     const mb = (kb: number) => (kb / 1024).toFixed(1);
-    this.log(`released the clean code pages of ${result.ranges} mapping(s): RSS ${mb(result.rssBeforeKb)} -> ${mb(result.rssAfterKb)} MB`);
+    this.log(`released the clean code pages of ${result.ranges} mapping(s) of the executable: RSS ${mb(result.rssBeforeKb)} -> ${mb(result.rssAfterKb)} MB`);
   }
 }

@@ -64,6 +64,7 @@ export class ByteText {
     for (let i = 0; i < text.length; i++) {
       const code = text.charCodeAt(i);
       if (code > 127) {
+        this.length = at;
         this.copy(encoder.encode(text.slice(i)));
         return;
       }

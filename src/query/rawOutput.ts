@@ -77,7 +77,7 @@ interface SpanRecord {
   values: Array<Array<number | null>>;
   writes: Int32Array;
   shows: Int32Array;
-  /** Room a record needs, reason names aside. */
+  /** The most bytes one record can take. */
   room: number;
 }
 
@@ -97,11 +97,18 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
  * there: often most of them) is written once into the fixed text around it, so
  * each record copies fewer, longer pieces and writes only the values that change.
  */
-function spanRecord(gpu: GpuRecord, series: SampleColumns, writeValue: ValueWriter, scratch: ByteText): SpanRecord {
+function spanRecord(
+  gpu: GpuRecord,
+  series: SampleColumns,
+  writeValue: ValueWriter,
+  reasonText: (stored: number) => Uint8Array,
+  scratch: ByteText,
+): SpanRecord {
   const texts: Uint8Array[] = [];
   const values: Array<Array<number | null>> = [];
   const writes: number[] = [];
   const shows: number[] = [];
+  let room = 0; // the varying values' longest texts
   let pending: Uint8Array[] = [gpu.texts[0]!];
   for (let f = 0; f < gpu.columns.length; f++) {
     const column = series.values[gpu.columns[f]!]!;
@@ -117,14 +124,27 @@ function spanRecord(gpu: GpuRecord, series: SampleColumns, writeValue: ValueWrit
       continue;
     }
     texts.push(concat(pending));
+    room += show === SHOW_REASON_NAMES ? longestReasonText(column, reasonText) : NUMBER_ROOM;
     values.push(column);
     writes.push(show === SHOW_REASON_NAMES || !digitsOnly(column, show === SHOW_WATTS ? 2 ** 31 - 1 : Number.MAX_SAFE_INTEGER) ? WRITE_ANY : show === SHOW_WATTS ? WRITE_THOUSANDTHS : WRITE_UINT);
     shows.push(show);
     pending = [gpu.texts[f + 1]!];
   }
   texts.push(concat(pending));
-  const room = texts.reduce((sum, bytes) => sum + bytes.length, 0) + values.length * NUMBER_ROOM;
+  room += texts.reduce((sum, bytes) => sum + bytes.length, 0);
   return { texts, values, writes: Int32Array.from(writes), shows: Int32Array.from(shows), room };
+}
+
+/** The longest reason-names text among a column's masks (a null takes "null", a number's room covers it). */
+function longestReasonText(column: ReadonlyArray<number | null>, reasonText: (stored: number) => Uint8Array): number {
+  let longest = NUMBER_ROOM;
+  let previous: number | null = null;
+  for (const stored of column) {
+    if (stored === null || stored === previous) continue;
+    previous = stored;
+    longest = Math.max(longest, reasonText(stored).length);
+  }
+  return longest;
 }
 
 /** Every value an integer in [0, limit]: written as plain digits, no other check per value. */
@@ -183,14 +203,22 @@ class GroupOpenings {
 let spareText: ByteText | null = null;
 
 /** Writes the raw samples with ts in [from, to) as export prints them; returns how many timestamps were written. */
-export async function writeRawRange(store: Store, from: number, to: number, format: QueryFormat, out: Output): Promise<number> {
-  const text = spareText ?? new ByteText();
-  spareText = null;
+export async function writeRawRange(
+  store: Store,
+  from: number,
+  to: number,
+  format: QueryFormat,
+  out: Output,
+  options: { bufferBytes?: number } = {},
+): Promise<number> {
+  const sized = options.bufferBytes !== undefined;
+  const text = (!sized && spareText) || new ByteText(options.bufferBytes);
+  if (!sized) spareText = null;
   try {
     return await writeRange(store, from, to, format, out, text);
   } finally {
     text.length = 0;
-    spareText = text;
+    if (!sized) spareText = text;
   }
 }
 
@@ -221,24 +249,33 @@ async function writeRange(store: Store, from: number, to: number, format: QueryF
     const value = sampleFieldValue(show === SHOW_WATTS ? "watts" : show === SHOW_REASON_NAMES ? "reasonNames" : "number", stored);
     return json ? jsonValue(value) : csvValue(value);
   };
+  const reasonText = (stored: number): Uint8Array => {
+    let names = reasonTexts.get(stored);
+    if (!names) reasonTexts.set(stored, (names = textBytes(other(SHOW_REASON_NAMES, stored))));
+    return names;
+  };
   const writeValue: ValueWriter = (text, stored, show) => {
     if (stored === null) text.copy(nullText);
     else if (show === SHOW_NUMBER && stored >= 0 && stored <= Number.MAX_SAFE_INTEGER && Number.isInteger(stored)) text.uint(stored);
     else if (show === SHOW_WATTS && stored >= 0 && stored < 2 ** 31 && Number.isInteger(stored)) text.thousandths(stored);
-    else if (show === SHOW_REASON_NAMES) {
-      let names = reasonTexts.get(stored);
-      if (!names) reasonTexts.set(stored, (names = textBytes(other(show, stored))));
-      text.reserve(names.length);
-      text.copy(names);
-    } else text.ascii(other(show, stored));
+    else if (show === SHOW_REASON_NAMES) text.copy(reasonText(stored));
+    else text.ascii(other(show, stored));
+  };
+  /** Room for `count` more bytes: what is written goes out first, and one record larger than the buffer grows it. */
+  const makeRoom = async (count: number) => {
+    await flush();
+    text.reserve(count);
   };
 
   let groups = 0;
-  if (!json) text.copy(textBytes(csvLine(["timestamp", ...RAW_FIELDS.map((field) => field.name)]) + "\n"));
+  if (!json) {
+    const header = textBytes(csvLine(["timestamp", ...RAW_FIELDS.map((field) => field.name)]) + "\n");
+    text.reserve(header.length);
+    text.copy(header);
+  }
   for (const span of store.sampleColumns(from, to)) {
     const heads = new Int32Array(span.length);
-    const spanRecords = span.map((series) => spanRecord(recordOf(series.gpuId), series, writeValue, scratch));
-    const groupRoom = spanRecords.reduce((sum, record) => sum + record.room + 1, 256);
+    const spanRecords = span.map((series) => spanRecord(recordOf(series.gpuId), series, writeValue, reasonText, scratch));
     for (;;) {
       // The next timestamp, then each GPU's sample at it, in GPU order.
       let ts = Infinity;
@@ -247,20 +284,24 @@ async function writeRange(store: Store, from: number, to: number, format: QueryF
         if (time !== undefined && time < ts) ts = time;
       }
       if (ts === Infinity) break;
-      if (!text.fits(groupRoom)) await flush();
-      text.reserve(groupRoom);
       // JSON opens a group per timestamp; CSV starts each line with it.
       const opening = openings.opening(ts, groups === 0);
-      if (json) text.copy(opening);
+      if (json) {
+        if (!text.fits(opening.length)) await makeRoom(opening.length);
+        text.copy(opening);
+      }
       groups++;
       let written = 0;
       for (let k = 0; k < span.length; k++) {
         const at = heads[k]!;
         if (span[k]!.ts[at] !== ts) continue;
         heads[k] = at + 1;
+        const record = spanRecords[k]!;
+        const room = record.room + (json ? 1 : opening.length);
+        if (!text.fits(room)) await makeRoom(room);
         if (!json) text.copy(opening);
         else if (written++ > 0) text.copy(comma);
-        const { texts, values, writes, shows } = spanRecords[k]!;
+        const { texts, values, writes, shows } = record;
         for (let f = 0; f < values.length; f++) {
           text.copy(texts[f]!);
           const write = writes[f]!;
@@ -272,8 +313,10 @@ async function writeRange(store: Store, from: number, to: number, format: QueryF
       }
     }
   }
-  if (json) text.copy(textBytes(groups === 0 ? "[]\n" : "]}\n]\n"));
-  else if (groups === 0) text.length = 0; // no rows, no header: as writeGroups
+  const closing = textBytes(json ? (groups === 0 ? "[]\n" : "]}\n]\n") : "");
+  if (!text.fits(closing.length)) await makeRoom(closing.length);
+  text.copy(closing);
+  if (!json && groups === 0) text.length = 0; // no rows, no header: as writeGroups
   await flush();
   return groups;
 }

@@ -3,7 +3,7 @@
 // RSS drops and it goes on sampling.
 
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CodePageRelease, releasableRanges, releaseCodePages } from "../../src/platform/memoryTrim.ts";
@@ -11,40 +11,46 @@ import { spawnAgent } from "../helpers/binary.ts";
 import { fakeNvmlLibrary, scenarioFile } from "../helpers/fakeNvml.ts";
 import { storedSamples } from "../helpers/samples.ts";
 
-const mapping = (range: string, perms: string, path: string, rssKb: number, anonymousKb: number) =>
+const EXE = "/usr/local/bin/gpu_monitor";
+
+const mapping = (range: string, perms: string, path: string, kb: { rss: number; anonymous?: number; swap?: number; privateDirty?: number }) =>
   `${range} ${perms} 00000000 103:01 1234                      ${path}
 Size:               1024 kB
-Rss:                 ${rssKb} kB
-Pss:                 ${rssKb} kB
-Private_Clean:       ${rssKb} kB
-Anonymous:           ${anonymousKb} kB
+Rss:                 ${kb.rss} kB
+Pss:                 ${kb.rss} kB
+Private_Clean:       ${kb.rss} kB
+Private_Dirty:       ${kb.privateDirty ?? 0} kB
+Anonymous:           ${kb.anonymous ?? 0} kB
+Swap:                ${kb.swap ?? 0} kB
 VmFlags: rd ex mr mw me
 `;
 
 describe("releasableRanges", () => {
-  test("only resident, read-only, private file mappings without a copied page", () => {
+  test("only the executable's resident, read-only, private mappings without a page of their own", () => {
     const smaps = [
-      mapping("400000-1400000", "r-xp", "/usr/local/bin/gpu_monitor", 30_000, 0), // code: yes
-      mapping("1400000-1500000", "r--p", "/usr/local/bin/gpu_monitor", 400, 12), // relocated (copied) pages: never
-      mapping("1500000-1600000", "rw-p", "/usr/local/bin/gpu_monitor", 200, 200), // writable data: never
-      mapping("7f0000000000-7f0000100000", "r-xp", "/usr/lib/x86_64-linux-gnu/libc.so.6", 800, 0), // yes
-      mapping("7f0000100000-7f0000200000", "r--p", "/usr/lib/libunused.so", 0, 0), // nothing resident: skipped
-      mapping("7f0000200000-7f0000300000", "rw-s", "/var/lib/gpu-monitor/gpu_metrics.db-shm", 32, 0), // shared, writable: never
-      mapping("7f0000300000-7f0000400000", "r-xp", "[vdso]", 8, 0), // not a file
-      mapping("7f0000400000-7f0000500000", "rwxp", "", 5000, 5000), // the JIT's memory
-      `7f0000500000-7f0000600000 r-xp 00000000 103:01 99 /opt/old/gpu_monitor (deleted)\nRss: 10 kB\n`, // no Anonymous line: never
+      mapping("400000-1400000", "r-xp", EXE, { rss: 30_000 }), // code: yes
+      mapping("1400000-1500000", "r--p", EXE, { rss: 400, anonymous: 12, privateDirty: 12 }), // relocated (copied) pages: never
+      mapping("1500000-1600000", "r--p", EXE, { rss: 400, swap: 8 }), // relocated pages swapped out: never
+      mapping("1600000-1700000", "r--p", EXE, { rss: 400, privateDirty: 4 }), // a private page however counted: never
+      mapping("1700000-1800000", "rw-p", EXE, { rss: 200, anonymous: 200 }), // writable data: never
+      mapping("1800000-1900000", "r--p", EXE, { rss: 0 }), // nothing resident: skipped
+      mapping("7f0000000000-7f0000100000", "r-xp", "/usr/lib/x86_64-linux-gnu/libc.so.6", { rss: 800 }), // another file: never
+      mapping("7f0000200000-7f0000300000", "r--s", EXE, { rss: 32 }), // shared: never
+      mapping("7f0000300000-7f0000400000", "r-xp", "[vdso]", { rss: 8 }), // not a file
+      mapping("7f0000400000-7f0000500000", "rwxp", "", { rss: 5000, anonymous: 5000 }), // the JIT's memory
+      `1900000-1a00000 r-xp 00000000 103:01 99 ${EXE}\nRss: 10 kB\nAnonymous: 0 kB\n`, // no Swap line: cannot tell, never
     ].join("");
-    expect(releasableRanges(smaps)).toEqual([
-      { start: 0x400000, end: 0x1400000, path: "/usr/local/bin/gpu_monitor" },
-      { start: 0x7f0000000000, end: 0x7f0000100000, path: "/usr/lib/x86_64-linux-gnu/libc.so.6" },
-    ]);
+    expect(releasableRanges(smaps, EXE)).toEqual([{ start: 0x400000, end: 0x1400000, path: EXE }]);
   });
 
-  test.if(process.platform === "linux")("this process's own mappings parse, and include its executable's code", () => {
-    const ranges = releasableRanges(readFileSync("/proc/self/smaps", "utf8"));
+  test.if(process.platform === "linux")("this process's own mappings parse, and its executable's code qualifies", () => {
+    const executable = readlinkSync("/proc/self/exe");
+    const ranges = releasableRanges(readFileSync("/proc/self/smaps", "utf8"), executable);
     expect(ranges.length).toBeGreaterThan(0);
-    expect(ranges.some((range) => range.path === process.execPath)).toBe(true);
-    for (const range of ranges) expect(range.end).toBeGreaterThan(range.start);
+    for (const range of ranges) {
+      expect(range.path).toBe(executable);
+      expect(range.end).toBeGreaterThan(range.start);
+    }
   });
 });
 
@@ -62,7 +68,7 @@ describe("CodePageRelease", () => {
     );
     for (let t = 0; t < 3; t++) release.afterTick(1000 + t * 60);
     expect(calls).toHaveLength(1); // at the third tick
-    expect(logs[0]).toBe("released the clean code pages of 3 mapping(s): RSS 53.7 -> 21.5 MB");
+    expect(logs[0]).toBe("released the clean code pages of 3 mapping(s) of the executable: RSS 53.7 -> 21.5 MB");
     release.afterTick(1120 + 3599);
     expect(calls).toHaveLength(1);
     release.afterTick(1120 + 3600);
@@ -72,6 +78,23 @@ describe("CodePageRelease", () => {
     expect(logs.at(-1)).toBe("code pages not released: libc not loaded");
     release.afterTick(1120 + 99_999);
     expect(calls).toHaveLength(3);
+  });
+
+  test("a release that throws is logged and not tried again; the tick goes on", () => {
+    const logs: string[] = [];
+    let calls = 0;
+    const release = new CodePageRelease(
+      () => {
+        calls++;
+        throw new Error("ENOENT: no such file or directory, open '/proc/self/smaps'");
+      },
+      (message) => logs.push(message),
+      1,
+    );
+    expect(() => release.afterTick(0)).not.toThrow();
+    release.afterTick(7200);
+    expect(calls).toBe(1);
+    expect(logs).toEqual(["code pages not released: ENOENT: no such file or directory, open '/proc/self/smaps'"]);
   });
 
   test.if(process.platform === "linux")("releasing this process's pages lowers its RSS and it runs on", () => {

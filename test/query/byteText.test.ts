@@ -41,10 +41,11 @@ describe("ByteText", () => {
     text.copy(textBytes("ab"));
     text.ascii("12.5");
     text.ascii("µs");
+    text.ascii("ok→");
     expect(text.fits(100)).toBe(false);
     const long = textBytes("x".repeat(100));
     text.reserve(long.length);
     text.copy(long);
-    expect(decoder.decode(text.bytes.subarray(0, text.length))).toBe(`ab12.5µs${"x".repeat(100)}`);
+    expect(decoder.decode(text.bytes.subarray(0, text.length))).toBe(`ab12.5µsok→${"x".repeat(100)}`);
   });
 });

@@ -39,10 +39,10 @@ function oddStore(): Store {
   return store;
 }
 
-async function expectSameAsGeneric(store: Store, format: QueryFormat, from: number, to: number): Promise<void> {
+async function expectSameAsGeneric(store: Store, format: QueryFormat, from: number, to: number, bufferBytes?: number): Promise<void> {
   const fast = capture();
   const generic = capture();
-  const fastCount = await writeRawRange(store, from, to, format, fast);
+  const fastCount = await writeRawRange(store, from, to, format, fast, bufferBytes === undefined ? {} : { bufferBytes });
   const genericCount = await writeGroups(rawGroups(store, from, to), format, generic, { compact: true });
   expect(fastCount).toBe(genericCount);
   expect(fast.text).toBe(generic.text);
@@ -109,5 +109,27 @@ describe("writeRawRange", () => {
       if (previous === undefined) delete process.env.TZ;
       else process.env.TZ = previous;
     }
+  });
+
+  // The writer checks for room once per record, so a record's room must cover its longest possible text:
+  // here records that are almost all fixed text, long reason lists, and CSV's time at the start of each line.
+  test("buffers of any size, down to smaller than one record, give the same bytes", async () => {
+    const store = Store.open(tempDatabase());
+    for (let t = 0; t < 4; t++) {
+      // Sixteen GPUs, one sample per 10-minute span, names of every length: almost every field constant in its span.
+      const gpus = Array.from({ length: 16 }, (_, index) =>
+        gpuSample({ index, uuid: `GPU-${index}`, name: "N".repeat(index * 7), clockEventReasons: t % 2 === 0 ? 0xe8 : 0x1ff }),
+      );
+      store.writeTick(T0 + t * 600, gpus);
+    }
+    for (let t = 0; t < 600; t++) {
+      // Eight GPUs whose only changing field is a long list of reasons.
+      store.writeTick(T0 + 3000 + t, eightGpus(0).map((gpu) => ({ ...gpu, clockEventReasons: t % 2 === 0 ? 0xe8 : 0x1ff })));
+    }
+    store.compactBlocks(T0 + 3600);
+    for (const format of ["json", "csv"] as QueryFormat[]) {
+      for (const bufferBytes of [16, 300, 701, 1_500, 4_096, 65_536]) await expectSameAsGeneric(store, format, 0, 2 ** 40, bufferBytes);
+    }
+    store.close();
   });
 });

@@ -1,11 +1,12 @@
 // The agent runs for months doing a few milliseconds of work a minute. Bun's
-// defaults suit the opposite: an idle-GC timer that wakes every second and the
-// optimising JIT tiers, whose compilers and compiled code stay resident. Both are
-// switched off by environment variables the engine reads only at start, so the
-// agent, once, replaces itself (execve: same pid, same open descriptors) with a
-// copy of itself that has them set. What each costs and saves is measured in
-// test/bench/agent.ts and the README's Performance section. Linux and macOS;
-// elsewhere (Windows: the service definition sets them) nothing happens.
+// defaults suit the opposite: an idle-GC timer that wakes every second, the
+// optimising JIT tiers, whose compilers and compiled code stay resident, and helper
+// threads (compilers, a heap-block pre-faulter) that start, work and stop around
+// every tick. All are switched off by environment variables the engine reads only
+// at start, so the agent, once, replaces itself (execve: same pid, same open
+// descriptors) with a copy of itself that has them set. What each costs and saves
+// is measured in test/bench/agent.ts and the README's Performance section. Linux
+// and macOS; elsewhere (Windows: the service definition sets them) nothing happens.
 
 import { ptr } from "bun:ffi";
 import { libc } from "./libc.ts";
@@ -20,6 +21,10 @@ export const AGENT_RUNTIME_ENV: Readonly<Record<string, string>> = {
   // Keep the interpreter and the baseline JIT; drop the optimising DFG and FTL tiers.
   BUN_JSC_useDFGJIT: "0",
   BUN_JSC_useFTLJIT: "0",
+  // Compile on the thread that needs the code: no compiler threads started and stopped every tick.
+  BUN_JSC_useConcurrentJIT: "0",
+  // No helper thread pre-faulting heap blocks for a burst of allocation that never comes, every tick.
+  BUN_JSC_useWarmUpMarkedBlocks: "0",
 };
 
 /** The environment the tuned copy gets: ours plus the settings the operator left unset, plus the marker. */

@@ -18,6 +18,8 @@ describe("runtime tuning (pure)", () => {
       BUN_JSC_useDFGJIT: "1",
       BUN_GC_TIMER_DISABLE: "1",
       BUN_JSC_useFTLJIT: "0",
+      BUN_JSC_useConcurrentJIT: "0",
+      BUN_JSC_useWarmUpMarkedBlocks: "0",
       GPU_MONITOR_RUNTIME_TUNED: "1",
     });
     expect(Object.keys(AGENT_RUNTIME_ENV).every((key) => key in env)).toBe(true);

@@ -24,8 +24,10 @@ export interface MappedRange {
 /**
  * From /proc/self/smaps: the mappings of `executable` that can be dropped and read
  * back from it unchanged. Read-only (never written, so never copied), private, no
- * page of their own (Anonymous, Swap and Private_Dirty all 0: a relocated page,
- * resident or swapped out, exists only in memory), and resident at all.
+ * page of their own (Anonymous and Swap both 0: a page copied on write, a relocated
+ * one, is anonymous while resident and in swap once swapped out), and resident at
+ * all. Private_Dirty is no test: it also counts page-cache pages of a file written
+ * moments ago (a binary just installed), which are the file's content all the same.
  */
 export function releasableRanges(smaps: string, executable: string): MappedRange[] {
   const ranges: MappedRange[] = [];
@@ -36,7 +38,7 @@ export function releasableRanges(smaps: string, executable: string): MappedRange
     const { fields } = current;
     // A field missing from the kernel's list means we cannot tell: never released then.
     const none = (field: string) => fields.get(field) === 0;
-    if ((fields.get("Rss") ?? 0) > 0 && none("Anonymous") && none("Swap") && none("Private_Dirty")) {
+    if ((fields.get("Rss") ?? 0) > 0 && none("Anonymous") && none("Swap")) {
       ranges.push({ start: current.start, end: current.end, path: current.path });
     }
   };

@@ -31,7 +31,7 @@ describe("releasableRanges", () => {
       mapping("400000-1400000", "r-xp", EXE, { rss: 30_000 }), // code: yes
       mapping("1400000-1500000", "r--p", EXE, { rss: 400, anonymous: 12, privateDirty: 12 }), // relocated (copied) pages: never
       mapping("1500000-1600000", "r--p", EXE, { rss: 400, swap: 8 }), // relocated pages swapped out: never
-      mapping("1600000-1700000", "r--p", EXE, { rss: 400, privateDirty: 4 }), // a private page however counted: never
+      mapping("1600000-1700000", "r--p", EXE, { rss: 400, privateDirty: 400 }), // dirty in the page cache (just installed): the file's own
       mapping("1700000-1800000", "rw-p", EXE, { rss: 200, anonymous: 200 }), // writable data: never
       mapping("1800000-1900000", "r--p", EXE, { rss: 0 }), // nothing resident: skipped
       mapping("7f0000000000-7f0000100000", "r-xp", "/usr/lib/x86_64-linux-gnu/libc.so.6", { rss: 800 }), // another file: never
@@ -40,7 +40,10 @@ describe("releasableRanges", () => {
       mapping("7f0000400000-7f0000500000", "rwxp", "", { rss: 5000, anonymous: 5000 }), // the JIT's memory
       `1900000-1a00000 r-xp 00000000 103:01 99 ${EXE}\nRss: 10 kB\nAnonymous: 0 kB\n`, // no Swap line: cannot tell, never
     ].join("");
-    expect(releasableRanges(smaps, EXE)).toEqual([{ start: 0x400000, end: 0x1400000, path: EXE }]);
+    expect(releasableRanges(smaps, EXE)).toEqual([
+      { start: 0x400000, end: 0x1400000, path: EXE },
+      { start: 0x1600000, end: 0x1700000, path: EXE },
+    ]);
   });
 
   test.if(process.platform === "linux")("this process's own mappings parse, and its executable's code qualifies", () => {

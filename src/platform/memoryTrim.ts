@@ -90,7 +90,7 @@ export function releaseCodePages(): Release | string {
   }
 }
 
-/** When to release: after the first few ticks (start-up is over by then), then hourly (after that hour's rarer work). */
+/** When to release: after the second tick (start-up is over, the tick's code compiled), then hourly (after that hour's rarer work). */
 export class CodePageRelease {
   private ticks = 0;
   private lastAt = Number.NEGATIVE_INFINITY;
@@ -98,7 +98,7 @@ export class CodePageRelease {
   constructor(
     private readonly release: () => Release | string,
     private readonly log: (message: string) => void,
-    private readonly afterTicks = 3,
+    private readonly afterTicks = 2,
     private readonly everySeconds = 3600,
   ) {}
 

@@ -191,15 +191,25 @@ export function blockRows(
   from = -Infinity,
   to = Infinity,
 ): SampleRow[] {
-  const decoded = decodeBlockColumns(start, sampleCount, ts, new Map(columns.map((bytes, index) => [index, bytes])), to);
-  const c = SAMPLE_COLUMNS.map((_, index) => decoded.values.get(index)!);
+  return rowsOfColumns([blockColumns(gpuId, start, sampleCount, ts, columns, from, to)]);
+}
+
+/** Rows ordered by time then GPU from columns ordered by GPU (one span's, as sampleColumns yields them). */
+export function rowsOfColumns(span: readonly SampleColumns[]): SampleRow[] {
   const rows: SampleRow[] = [];
-  for (let i = 0; i < decoded.ts.length; i++) {
-    const time = decoded.ts[i]!;
-    if (time < from) continue; // decoded up to `to` already
+  const heads = new Array<number>(span.length).fill(0);
+  for (;;) {
+    let next = -1;
+    for (let k = 0; k < span.length; k++) {
+      const time = span[k]!.ts[heads[k]!];
+      if (time !== undefined && (next < 0 || time < span[next]!.ts[heads[next]!]!)) next = k;
+    }
+    if (next < 0) return rows;
+    const { gpuId, ts, values: c } = span[next]!;
+    const i = heads[next]!++;
     // Written out in full: one object shape for every row keeps the readers fast.
     rows.push({
-      ts: time,
+      ts: ts[i]!,
       gpu_id: gpuId,
       temperature: c[0]![i]!,
       memory_used: c[1]![i]!,
@@ -223,7 +233,6 @@ export function blockRows(
       pcie_link_width: c[19]![i]!,
     });
   }
-  return rows;
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   encodeBlock,
   mergeColumns,
   mergeOrdered,
+  rowsOfColumns,
   SAMPLE_COLUMNS,
   type SampleColumns,
   type SampleRow,
@@ -238,25 +239,7 @@ export class Store {
    * (10 minutes) at a time: memory stays that of one span whatever the range.
    */
   *sampleRows(from: number, to: number): Generator<SampleRow[]> {
-    const first = this.firstSampleTs();
-    const latest = this.latestSampleTs();
-    if (first === null || latest === null) return;
-    const lo = Math.max(from, first);
-    const hi = Math.min(to, latest + 1);
-    const rawRows = this.db.query(
-      `SELECT ts, gpu_id, ${SAMPLE_COLUMNS.join(", ")} FROM samples WHERE ts >= ? AND ts < ? ORDER BY ts, gpu_id`,
-    );
-    const blocks = this.db.query(
-      `SELECT gpu_id, sample_count, ts, ${BLOCK_COLUMNS.join(", ")} FROM sample_blocks WHERE start = ? ORDER BY gpu_id`,
-    );
-    for (let span = blockStart(lo); span < hi; span += BLOCK_SECONDS) {
-      const lists: SampleRow[][] = [rawRows.all(Math.max(lo, span), Math.min(hi, span + BLOCK_SECONDS)) as SampleRow[]];
-      for (const block of blocks.values(span) as unknown[][]) {
-        lists.push(blockRows(block[0] as number, span, block[1] as number, block[2] as Uint8Array, block.slice(3) as Uint8Array[], lo, hi));
-      }
-      const merged = mergeOrdered(lists); // raw rows first: a sample written after its block was compacted wins
-      if (merged.length > 0) yield merged;
-    }
+    for (const span of this.sampleColumns(from, to)) yield rowsOfColumns(span);
   }
 
   /**

@@ -96,7 +96,6 @@ export async function measureAgent(
       await Bun.sleep(Math.min(5000, Math.max(0, until - Date.now())));
       rss.push(readProc(agent.pid).rssKb);
     }
-    const last = readProc(agent.pid);
     const cpuSeconds = cpu.read() - cpuFirst;
     const rollup = readFileSync(`/proc/${agent.pid}/smaps_rollup`, "utf8");
     const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(rollup)?.[1] ?? 0);

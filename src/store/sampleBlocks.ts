@@ -181,19 +181,6 @@ export function mergeColumns(parts: readonly SampleColumns[]): SampleColumns {
   }
 }
 
-/** The rows of one stored block with ts in [from, to), ordered by time. */
-export function blockRows(
-  gpuId: number,
-  start: number,
-  sampleCount: number,
-  ts: Uint8Array,
-  columns: readonly Uint8Array[],
-  from = -Infinity,
-  to = Infinity,
-): SampleRow[] {
-  return rowsOfColumns([blockColumns(gpuId, start, sampleCount, ts, columns, from, to)]);
-}
-
 /** Rows ordered by time then GPU from columns ordered by GPU (one span's, as sampleColumns yields them). */
 export function rowsOfColumns(span: readonly SampleColumns[]): SampleRow[] {
   const rows: SampleRow[] = [];

@@ -9,7 +9,6 @@ import {
   BLOCK_COLUMNS,
   BLOCK_SECONDS,
   blockColumns,
-  blockRows,
   blockStart,
   decodeBlockColumns,
   encodeBlock,
@@ -416,7 +415,7 @@ export class Store {
           // A span compacted before (the clock was set back into it) keeps its samples; the newer raw rows win.
           const existing = readBlock.values(span, gpuId)[0] as unknown[] | undefined;
           const rows = existing
-            ? mergeOrdered([raw, blockRows(gpuId, span, existing[1] as number, existing[2] as Uint8Array, existing.slice(3) as Uint8Array[])])
+            ? mergeOrdered([raw, rowsOfColumns([blockColumns(gpuId, span, existing[1] as number, existing[2] as Uint8Array, existing.slice(3) as Uint8Array[])])])
             : raw;
           const block = encodeBlock(span, rows);
           writeBlock.run(span, gpuId, block.sampleCount, block.firstTs, block.lastTs, block.ts, ...block.columns);

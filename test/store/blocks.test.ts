@@ -2,7 +2,7 @@
 // come back, nothing is lost on the way, and old blocks are pruned.
 
 import { describe, expect, test } from "bun:test";
-import { BLOCK_SECONDS, blockRows, encodeBlock, mergeOrdered, type SampleRow } from "../../src/store/sampleBlocks.ts";
+import { BLOCK_SECONDS, blockColumns, encodeBlock, mergeOrdered, rowsOfColumns, type SampleRow } from "../../src/store/sampleBlocks.ts";
 import { pruneOldData } from "../../src/store/retention.ts";
 import { Store } from "../../src/store/store.ts";
 import { eightGpus, gpuSample, tempDatabase } from "../helpers/samples.ts";
@@ -32,7 +32,7 @@ describe("blocks (pure)", () => {
     const rows = [row(T0), row(T0 + 1), row(T0 + 2, { memory_used: null }), row(T0 + 7, { memory_free: null }), row(last, { temperature: null })];
     const block = encodeBlock(T0, rows);
     expect(block).toMatchObject({ sampleCount: 5, firstTs: T0, lastTs: last });
-    expect(blockRows(3, T0, block.sampleCount, block.ts, block.columns)).toEqual(rows);
+    expect(rowsOfColumns([blockColumns(3, T0, block.sampleCount, block.ts, block.columns)])).toEqual(rows);
   });
 
   test("a steady block at 1 s costs far less than a row per sample", () => {
@@ -40,7 +40,7 @@ describe("blocks (pure)", () => {
     const block = encodeBlock(T0, rows);
     const bytes = block.ts.length + block.columns.reduce((sum, column) => sum + column.length, 0);
     expect(bytes / BLOCK_SECONDS).toBeLessThan(12);
-    expect(blockRows(3, T0, BLOCK_SECONDS, block.ts, block.columns)).toEqual(rows);
+    expect(rowsOfColumns([blockColumns(3, T0, BLOCK_SECONDS, block.ts, block.columns)])).toEqual(rows);
   });
 
   test("merging keeps (ts, gpu) order and the earlier list's sample on a tie", () => {

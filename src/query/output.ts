@@ -122,6 +122,7 @@ async function writeCsv(groups: Iterable<RecordGroup>, out: Output): Promise<num
   return count;
 }
 
-function csvValue(value: OutputRecord[string] | undefined): CsvValue {
+/** A record's value as a CSV cell: a list joined with ";". */
+export function csvValue(value: OutputRecord[string] | undefined): CsvValue {
   return Array.isArray(value) ? value.join(";") : value;
 }

@@ -9,7 +9,7 @@ import type { SampleColumns } from "../store/sampleBlocks.ts";
 import { SAMPLE_COLUMNS } from "../store/sampleBlocks.ts";
 import type { GpuIdentity, Store } from "../store/store.ts";
 import { ByteText, textBytes } from "./byteText.ts";
-import type { Output, QueryFormat } from "./output.ts";
+import { csvValue, type Output, type QueryFormat } from "./output.ts";
 import { RAW_FIELDS, sampleFieldValue, type OutputRecord, type SampleShow } from "./records.ts";
 import { formatTime } from "./time.ts";
 
@@ -27,23 +27,26 @@ function jsonValue(value: FieldValue): string {
   return json;
 }
 
-function csvValue(value: FieldValue): string {
-  return csvField(Array.isArray(value) ? value.join(";") : value);
+function csvText(value: FieldValue): string {
+  return csvField(csvValue(value));
 }
-
-const SHOW_NUMBER = 0;
-const SHOW_WATTS = 1;
-const SHOW_REASON_NAMES = 2;
-const SHOW_CODE: Record<SampleShow, number> = { number: SHOW_NUMBER, watts: SHOW_WATTS, reasonNames: SHOW_REASON_NAMES };
 
 /** The most a number takes as text ("-1.7976931348623157e+308" is 24). */
 const NUMBER_ROOM = 32;
+
+/** The largest stored value each kind writes as plain digits (milliwatts go through int32 arithmetic). */
+const DIGITS_LIMIT: Record<SampleShow, number> = { number: Number.MAX_SAFE_INTEGER, watts: 2 ** 31 - 1, reasonNames: -1 };
+
+/** Whether a stored value is written as plain digits: an integer in [0, limit]. */
+function digitsFit(value: number | null, limit: number): value is number {
+  return value !== null && value >= 0 && value <= limit && value === Math.floor(value);
+}
 
 /** One GPU's record: fixed text before each sample field and after the last, and which column each field shows how. */
 interface GpuRecord {
   texts: Uint8Array[];
   columns: number[];
-  shows: number[];
+  shows: SampleShow[];
 }
 
 function gpuRecord(gpu: GpuIdentity, format: QueryFormat): GpuRecord {
@@ -54,11 +57,11 @@ function gpuRecord(gpu: GpuIdentity, format: QueryFormat): GpuRecord {
     text += format === "json" ? `${separator}${JSON.stringify(field.name)}:` : separator;
     if (field.perGpu) {
       const value = field.value(gpu);
-      text += format === "json" ? jsonValue(value) : csvValue(value);
+      text += format === "json" ? jsonValue(value) : csvText(value);
     } else {
       record.texts.push(textBytes(text));
       record.columns.push(SAMPLE_COLUMNS.indexOf(field.column));
-      record.shows.push(SHOW_CODE[field.show]);
+      record.shows.push(field.show);
       text = "";
     }
   });
@@ -76,7 +79,7 @@ interface SpanRecord {
   texts: Uint8Array[];
   values: Array<Array<number | null>>;
   writes: Int32Array;
-  shows: Int32Array;
+  shows: SampleShow[];
   /** The most bytes one record can take. */
   room: number;
 }
@@ -107,7 +110,7 @@ function spanRecord(
   const texts: Uint8Array[] = [];
   const values: Array<Array<number | null>> = [];
   const writes: number[] = [];
-  const shows: number[] = [];
+  const shows: SampleShow[] = [];
   let room = 0; // the varying values' longest texts
   let pending: Uint8Array[] = [gpu.texts[0]!];
   for (let f = 0; f < gpu.columns.length; f++) {
@@ -124,15 +127,15 @@ function spanRecord(
       continue;
     }
     texts.push(concat(pending));
-    room += show === SHOW_REASON_NAMES ? longestReasonText(column, reasonText) : NUMBER_ROOM;
+    room += show === "reasonNames" ? longestReasonText(column, reasonText) : NUMBER_ROOM;
     values.push(column);
-    writes.push(show === SHOW_REASON_NAMES || !digitsOnly(column, show === SHOW_WATTS ? 2 ** 31 - 1 : Number.MAX_SAFE_INTEGER) ? WRITE_ANY : show === SHOW_WATTS ? WRITE_THOUSANDTHS : WRITE_UINT);
+    writes.push(!column.every((value) => digitsFit(value, DIGITS_LIMIT[show])) ? WRITE_ANY : show === "watts" ? WRITE_THOUSANDTHS : WRITE_UINT);
     shows.push(show);
     pending = [gpu.texts[f + 1]!];
   }
   texts.push(concat(pending));
   room += texts.reduce((sum, bytes) => sum + bytes.length, 0);
-  return { texts, values, writes: Int32Array.from(writes), shows: Int32Array.from(shows), room };
+  return { texts, values, writes: Int32Array.from(writes), shows, room };
 }
 
 /** The longest reason-names text among a column's masks (a null takes "null", a number's room covers it). */
@@ -147,16 +150,7 @@ function longestReasonText(column: ReadonlyArray<number | null>, reasonText: (st
   return longest;
 }
 
-/** Every value an integer in [0, limit]: written as plain digits, no other check per value. */
-function digitsOnly(column: ReadonlyArray<number | null>, limit: number): boolean {
-  for (let i = 0; i < column.length; i++) {
-    const value = column[i]!;
-    if (value === null || !(value >= 0 && value <= limit) || value !== Math.floor(value)) return false;
-  }
-  return true;
-}
-
-type ValueWriter = (text: ByteText, stored: number | null, show: number) => void;
+type ValueWriter = (text: ByteText, stored: number | null, show: SampleShow) => void;
 
 /**
  * A group's opening text for each timestamp. Formatting a time costs a Date and
@@ -245,21 +239,21 @@ async function writeRange(store: Store, from: number, to: number, format: QueryF
     }
     return record;
   };
-  const other = (show: number, stored: number) => {
-    const value = sampleFieldValue(show === SHOW_WATTS ? "watts" : show === SHOW_REASON_NAMES ? "reasonNames" : "number", stored);
-    return json ? jsonValue(value) : csvValue(value);
+  const other = (show: SampleShow, stored: number) => {
+    const value = sampleFieldValue(show, stored);
+    return json ? jsonValue(value) : csvText(value);
   };
   const reasonText = (stored: number): Uint8Array => {
     let names = reasonTexts.get(stored);
-    if (!names) reasonTexts.set(stored, (names = textBytes(other(SHOW_REASON_NAMES, stored))));
+    if (!names) reasonTexts.set(stored, (names = textBytes(other("reasonNames", stored))));
     return names;
   };
   const writeValue: ValueWriter = (text, stored, show) => {
     if (stored === null) text.copy(nullText);
-    else if (show === SHOW_NUMBER && stored >= 0 && stored <= Number.MAX_SAFE_INTEGER && Number.isInteger(stored)) text.uint(stored);
-    else if (show === SHOW_WATTS && stored >= 0 && stored < 2 ** 31 && Number.isInteger(stored)) text.thousandths(stored);
-    else if (show === SHOW_REASON_NAMES) text.copy(reasonText(stored));
-    else text.ascii(other(show, stored));
+    else if (show === "reasonNames") text.copy(reasonText(stored));
+    else if (!digitsFit(stored, DIGITS_LIMIT[show])) text.ascii(other(show, stored));
+    else if (show === "watts") text.thousandths(stored);
+    else text.uint(stored);
   };
   /** Room for `count` more bytes: what is written goes out first, and one record larger than the buffer grows it. */
   const makeRoom = async (count: number) => {

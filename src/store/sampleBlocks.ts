@@ -156,6 +156,16 @@ export function blockColumns(
   return { gpuId, ts: cut(decoded.ts), values: ALL_COLUMNS.map((index) => cut(decoded.values.get(index)!)) };
 }
 
+/** Of series each read up to its head, the one whose next time is earliest (the first on a tie), or -1 when all are read. */
+function earliestHead(series: readonly SampleColumns[], heads: readonly number[]): number {
+  let earliest = -1;
+  for (let k = 0; k < series.length; k++) {
+    const time = series[k]!.ts[heads[k]!];
+    if (time !== undefined && (earliest < 0 || time < series[earliest]!.ts[heads[earliest]!]!)) earliest = k;
+  }
+  return earliest;
+}
+
 /**
  * One GPU's columns from parts each ordered by time. Where two parts hold the
  * same time, the earlier part wins: pass newer data (raw rows) first.
@@ -167,11 +177,7 @@ export function mergeColumns(parts: readonly SampleColumns[]): SampleColumns {
   const values: Array<Array<number | null>> = ALL_COLUMNS.map(() => []);
   const heads = new Array<number>(live.length).fill(0);
   for (;;) {
-    let best = -1;
-    for (let k = 0; k < live.length; k++) {
-      const time = live[k]!.ts[heads[k]!];
-      if (time !== undefined && (best < 0 || time < live[best]!.ts[heads[best]!]!)) best = k;
-    }
+    const best = earliestHead(live, heads);
     if (best < 0) return { gpuId: live[0]!.gpuId, ts, values };
     const part = live[best]!;
     const at = heads[best]!++;
@@ -186,11 +192,7 @@ export function rowsOfColumns(span: readonly SampleColumns[]): SampleRow[] {
   const rows: SampleRow[] = [];
   const heads = new Array<number>(span.length).fill(0);
   for (;;) {
-    let next = -1;
-    for (let k = 0; k < span.length; k++) {
-      const time = span[k]!.ts[heads[k]!];
-      if (time !== undefined && (next < 0 || time < span[next]!.ts[heads[next]!]!)) next = k;
-    }
+    const next = earliestHead(span, heads);
     if (next < 0) return rows;
     const { gpuId, ts, values: c } = span[next]!;
     const i = heads[next]!++;

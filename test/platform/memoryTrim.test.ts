@@ -102,12 +102,11 @@ describe("CodePageRelease", () => {
     expect(logs).toEqual(["code pages not released: ENOENT: no such file or directory, open '/proc/self/smaps'"]);
   });
 
-  test.if(process.platform === "linux")("releasing this process's pages lowers its RSS and it runs on", () => {
+  test.if(process.platform === "linux")("releasing this process's pages lowers its RSS (the tests after it run on in the same process)", () => {
     const result = releaseCodePages();
     if (typeof result === "string") throw new Error(result);
     expect(result.ranges).toBeGreaterThan(0);
     expect(result.rssAfterKb).toBeLessThan(result.rssBeforeKb);
-    expect([1, 2, 3].map((n) => n * 2)).toEqual([2, 4, 6]); // code paged back in works
   });
 });
 

@@ -19,6 +19,11 @@
  * Every output is folded into a volatile accumulator so nothing is optimised
  * away. Prints one JSON line:
  *   {"gpus":8,"iterations":N,"ns_per_sample":X,"ns_per_gpu_sample":Y}
+ * With a third argument, --per-call, it then times every call on its own (CPU
+ * and wall clock, since a real driver can wait in the kernel) in a second
+ * pass and prints one more line per kind of call, most expensive first:
+ *   {"call":"power","calls_per_gpu_sample":1,"cpu_ns":X,"wall_ns":Y}
+ * That answers "which metric costs what" on a host with a real GPU.
  * Linux only (dlfcn, clock_gettime).
  */
 
@@ -132,6 +137,36 @@ static double now_ns(void) {
 
 static int memory_v2, process_stride;
 
+/* --per-call: time of each kind of call, summed over the profiled samples. */
+enum { C_MEMORY, C_UTILIZATION, C_TEMPERATURE, C_FAN, C_POWER, C_LIMIT, C_ENERGY, C_CLOCK, C_PSTATE,
+       C_REASONS, C_ECC, C_ENCODER, C_DECODER, C_PCIE_GEN, C_PCIE_WIDTH, C_COMPUTE, C_GRAPHICS, C_SLOTS };
+static const char *const g_slot_name[C_SLOTS] = {
+    "memory", "utilization", "temperature", "fan_speed", "power_usage", "enforced_power_limit",
+    "energy", "clock_info", "performance_state", "clocks_event_reasons", "ecc_errors",
+    "encoder_utilization", "decoder_utilization", "pcie_link_generation", "pcie_link_width",
+    "compute_processes", "graphics_processes"};
+static double g_slot_cpu[C_SLOTS + 1], g_slot_wall[C_SLOTS + 1]; /* + the clocks' own cost */
+static long long g_slot_calls[C_SLOTS + 1];
+static int g_profile;
+static struct timespec g_cpu0, g_wall0;
+
+static void call_begin(void) {
+    clock_gettime(CLOCK_MONOTONIC, &g_wall0);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &g_cpu0);
+}
+
+static void call_end(int slot) {
+    struct timespec cpu, wall;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+    clock_gettime(CLOCK_MONOTONIC, &wall);
+    g_slot_cpu[slot] += (double)(cpu.tv_sec - g_cpu0.tv_sec) * 1e9 + (double)(cpu.tv_nsec - g_cpu0.tv_nsec);
+    g_slot_wall[slot] += (double)(wall.tv_sec - g_wall0.tv_sec) * 1e9 + (double)(wall.tv_nsec - g_wall0.tv_nsec);
+    g_slot_calls[slot]++;
+}
+
+/* One NVML call, its result in r; timed on its own only when profiling. */
+#define CALL(slot, call) (g_profile ? (call_begin(), r = (call), call_end(slot), r) : (r = (call)))
+
 static unsigned long long sample_gpu(unsigned int i) {
     nvmlDevice_t d = g_gpu[i].handle;
     unsigned long long acc = 0, u64;
@@ -142,64 +177,64 @@ static unsigned long long sample_gpu(unsigned int i) {
     if (memory_v2) {
         memory_v2_t m;
         m.version = MEMORY_V2_VERSION;
-        r = f.memory(d, &m);
+        CALL(C_MEMORY, f.memory(d, &m));
         acc += (unsigned long long)r + m.total + m.reserved + m.free + m.used;
     } else {
         memory_v1_t m;
-        r = f.memory(d, &m);
+        CALL(C_MEMORY, f.memory(d, &m));
         acc += (unsigned long long)r + m.total + m.free + m.used;
     }
     {
         unsigned int util[2] = {0, 0};
-        r = f.utilization(d, util);
+        CALL(C_UTILIZATION, f.utilization(d, util));
         acc += (unsigned long long)r + util[0] + util[1];
     }
-    r = f.temperature(d, 0 /* NVML_TEMPERATURE_GPU */, &u32);
+    CALL(C_TEMPERATURE, f.temperature(d, 0 /* NVML_TEMPERATURE_GPU */, &u32));
     acc += (unsigned long long)r + u32;
     if (f.fan_speed) {
         for (fan = 0; fan < g_gpu[i].fans; fan++) {
-            r = f.fan_speed(d, fan, &u32);
+            CALL(C_FAN, f.fan_speed(d, fan, &u32));
             acc += (unsigned long long)r + u32;
         }
     } else if (f.fan_speed_v1 && g_gpu[i].fans) {
-        r = f.fan_speed_v1(d, &u32);
+        CALL(C_FAN, f.fan_speed_v1(d, &u32));
         acc += (unsigned long long)r + u32;
     }
-    r = f.power(d, &u32);
+    CALL(C_POWER, f.power(d, &u32));
     acc += (unsigned long long)r + u32;
-    r = f.enforced_limit(d, &u32);
+    CALL(C_LIMIT, f.enforced_limit(d, &u32));
     acc += (unsigned long long)r + u32;
     if (f.energy) {
-        r = f.energy(d, &u64);
+        CALL(C_ENERGY, f.energy(d, &u64));
         acc += (unsigned long long)r + u64;
     }
     for (k = 0; k < 3; k++) { /* NVML_CLOCK_GRAPHICS, _SM, _MEM */
-        r = f.clock(d, (int)k, &u32);
+        CALL(C_CLOCK, f.clock(d, (int)k, &u32));
         acc += (unsigned long long)r + u32;
     }
-    r = f.pstate(d, &pstate);
+    CALL(C_PSTATE, f.pstate(d, &pstate));
     acc += (unsigned long long)r + (unsigned int)pstate;
-    r = f.event_reasons(d, &u64);
+    CALL(C_REASONS, f.event_reasons(d, &u64));
     acc += (unsigned long long)r + u64;
     if (g_gpu[i].ecc_on) {
-        r = f.ecc_errors(d, 0 /* CORRECTED */, 0 /* VOLATILE */, &u64);
+        CALL(C_ECC, f.ecc_errors(d, 0 /* CORRECTED */, 0 /* VOLATILE */, &u64));
         acc += (unsigned long long)r + u64;
-        r = f.ecc_errors(d, 1 /* UNCORRECTED */, 0 /* VOLATILE */, &u64);
+        CALL(C_ECC, f.ecc_errors(d, 1 /* UNCORRECTED */, 0 /* VOLATILE */, &u64));
         acc += (unsigned long long)r + u64;
     }
-    r = f.encoder(d, &a, &b);
+    CALL(C_ENCODER, f.encoder(d, &a, &b));
     acc += (unsigned long long)r + a + b;
-    r = f.decoder(d, &a, &b);
+    CALL(C_DECODER, f.decoder(d, &a, &b));
     acc += (unsigned long long)r + a + b;
-    r = f.pcie_gen(d, &u32);
+    CALL(C_PCIE_GEN, f.pcie_gen(d, &u32));
     acc += (unsigned long long)r + u32;
-    r = f.pcie_width(d, &u32);
+    CALL(C_PCIE_WIDTH, f.pcie_width(d, &u32));
     acc += (unsigned long long)r + u32;
 
     for (k = 0; k < 2; k++) {
         unsigned int e;
         n = PROC_CAPACITY;
-        r = (k == 0 ? f.compute : f.graphics)(d, &n, g_proc_buf);
+        CALL(k == 0 ? C_COMPUTE : C_GRAPHICS, (k == 0 ? f.compute : f.graphics)(d, &n, g_proc_buf));
         acc += (unsigned long long)r;
         if (r != NVML_SUCCESS) continue;
         for (e = 0; e < n; e++) {
@@ -223,8 +258,8 @@ int main(int argc, char **argv) {
     double t0, t1, per_sample;
     nvmlReturn_t r;
 
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s <path-to-libnvidia-ml> <iterations>\n", argv[0]);
+    if (argc != 3 && !(argc == 4 && strcmp(argv[3], "--per-call") == 0)) {
+        fprintf(stderr, "usage: %s <path-to-libnvidia-ml> <iterations> [--per-call]\n", argv[0]);
         return 2;
     }
     iterations = atoll(argv[2]);
@@ -352,9 +387,40 @@ int main(int argc, char **argv) {
     }
     t1 = now_ns();
 
-    f.shutdown();
     per_sample = (t1 - t0) / (double)iterations;
     printf("{\"gpus\":%u,\"iterations\":%lld,\"ns_per_sample\":%.1f,\"ns_per_gpu_sample\":%.1f}\n", gpus, iterations,
            per_sample, per_sample / gpus);
+
+    if (argc == 4) { /* a second pass, each call timed on its own; the timed pass above stays untouched */
+        int order[C_SLOTS], s, t;
+        g_profile = 1;
+        for (it = 0; it < iterations; it++)
+            for (i = 0; i < gpus; i++) g_sink += sample_gpu(i);
+        /* What the two clock reads cost by themselves, taken off every call. */
+        for (it = 0; it < 10000; it++) {
+            call_begin();
+            call_end(C_SLOTS);
+        }
+        for (s = 0; s < C_SLOTS; s++) {
+            g_slot_cpu[s] -= g_slot_calls[s] * (g_slot_cpu[C_SLOTS] / g_slot_calls[C_SLOTS]);
+            g_slot_wall[s] -= g_slot_calls[s] * (g_slot_wall[C_SLOTS] / g_slot_calls[C_SLOTS]);
+        }
+        for (s = 0; s < C_SLOTS; s++) order[s] = s;
+        for (s = 1; s < C_SLOTS; s++) /* insertion sort, most CPU first */
+            for (t = s; t > 0 && g_slot_cpu[order[t]] > g_slot_cpu[order[t - 1]]; t--) {
+                int swap = order[t];
+                order[t] = order[t - 1];
+                order[t - 1] = swap;
+            }
+        for (s = 0; s < C_SLOTS; s++) {
+            double gpu_samples = (double)iterations * gpus;
+            int slot = order[s];
+            if (g_slot_calls[slot] == 0) continue;
+            printf("{\"call\":\"%s\",\"calls_per_gpu_sample\":%.2f,\"cpu_ns\":%.1f,\"wall_ns\":%.1f}\n",
+                   g_slot_name[slot], (double)g_slot_calls[slot] / gpu_samples, g_slot_cpu[slot] / gpu_samples,
+                   g_slot_wall[slot] / gpu_samples);
+        }
+    }
+    f.shutdown();
     return 0;
 }

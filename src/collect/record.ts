@@ -3,7 +3,7 @@
 
 import { clockEventReasonNames } from "../nvml/index.ts";
 import { formatUtc } from "../query/time.ts";
-import type { GpuFailure, GpuSample, Sample } from "./sample.ts";
+import type { GpuFailure, GpuSample, HostSummary, Sample } from "./sample.ts";
 
 export interface ProcessRecord {
   pid: number;
@@ -115,16 +115,16 @@ export interface SnapshotDocument {
   errors: Array<{ index: number; error: string; message: string }>;
 }
 
-export function snapshotDocument(sample: Sample, hostname: string): SnapshotDocument {
+export function snapshotDocument(sample: Sample, host: HostSummary, hostname: string): SnapshotDocument {
   return {
     timestamp: formatUtc(Math.floor(sample.takenAt.getTime() / 1000)),
     host: {
       hostname,
-      driver_version: sample.host.driverVersion,
-      nvml_version: sample.host.nvmlVersion,
-      cuda_driver_version: sample.host.cudaDriverVersion,
-      nvml_library: sample.host.nvmlLibrary,
-      gpu_count: sample.host.gpuCount,
+      driver_version: host.driverVersion,
+      nvml_version: host.nvmlVersion,
+      cuda_driver_version: host.cudaDriverVersion,
+      nvml_library: host.nvmlLibrary,
+      gpu_count: host.gpuCount,
     },
     gpus: sample.gpus.map(gpuRecord),
     errors: sample.failures.map(failureRecord),

@@ -29,7 +29,7 @@ export interface GpuSample extends Omit<GpuReading, "processes"> {
 
 export interface Sample {
   takenAt: Date;
-  host: HostSummary;
+  gpuCount: number;
   gpus: GpuSample[];
   failures: GpuFailure[];
 }
@@ -55,11 +55,10 @@ export function takeSample(nvml: Nvml, names: ProcessNameCache, now: () => Date 
     }
   }
   names.retainOnly(pidsSeen);
-  const host = nvml.host();
-  return {
-    takenAt,
-    host: { ...host, nvmlLibrary: nvml.libraryPath, gpuCount: count },
-    gpus,
-    failures,
-  };
+  return { takenAt, gpuCount: count, gpus, failures };
+}
+
+/** What snapshot prints about the host. Not for the agent: host() loads libcuda (see Nvml.host). */
+export function hostSummary(nvml: Nvml, gpuCount: number): HostSummary {
+  return { ...nvml.host(), nvmlLibrary: nvml.libraryPath, gpuCount };
 }

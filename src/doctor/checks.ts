@@ -58,7 +58,7 @@ function nvmlChecks(libraryPath: string | undefined): Check[] {
       pass("nvml", `${nvml.libraryPath}: driver ${host.driverVersion ?? "?"}, NVML ${host.nvmlVersion ?? "?"}, CUDA ${host.cudaDriverVersion ?? "?"}`),
     ];
     const sample = takeSample(nvml, new ProcessNameCache(() => null, () => null));
-    if (sample.host.gpuCount === 0) checks.push(fail("gpus", "NVML reports no GPU: check that the driver sees them (nvidia-smi -L)"));
+    if (sample.gpuCount === 0) checks.push(fail("gpus", "NVML reports no GPU: check that the driver sees them (nvidia-smi -L)"));
     const perGpu: Array<{ index: number; check: Check }> = [];
     for (const gpu of sample.gpus) {
       const record = gpuRecord(gpu);

@@ -141,6 +141,7 @@ class FfiNvml implements Nvml {
   private readonly fn: NvmlLibrary["functions"];
   private readonly slots = new Map<number, DeviceSlot>();
   private hostInfo: HostInfo | null = null;
+  private driverVersionText: string | null | undefined;
   /** Whether this driver writes 32-byte _v3 process entries; decided once. */
   private wideV3Entries: boolean | null = null;
   // Shared scratch for calls that are not per device (count, handles, versions).
@@ -157,10 +158,18 @@ class FfiNvml implements Nvml {
     );
   }
 
+  driverVersion(): string | null {
+    this.ensureOpen();
+    if (this.driverVersionText === undefined) {
+      this.driverVersionText = this.systemString(this.fn.driverVersion, BUFFER_SIZE.systemDriverVersion);
+    }
+    return this.driverVersionText;
+  }
+
   host(): HostInfo {
     this.ensureOpen();
     this.hostInfo ??= {
-      driverVersion: this.systemString(this.fn.driverVersion, BUFFER_SIZE.systemDriverVersion),
+      driverVersion: this.driverVersion(),
       nvmlVersion: this.systemString(this.fn.nvmlVersion, BUFFER_SIZE.systemNvmlVersion),
       cudaDriverVersion: this.cudaVersion(),
     };
@@ -475,7 +484,7 @@ class FfiNvml implements Nvml {
 
   private processStride(symbol: string, slot: DeviceSlot, count: number): number {
     if (symbol.endsWith("_v3")) {
-      this.wideV3Entries ??= writesWideV3ProcessEntries(this.host().driverVersion);
+      this.wideV3Entries ??= writesWideV3ProcessEntries(this.driverVersion());
       return v3ProcessStride(slot.processView, 0, count, this.wideV3Entries);
     }
     return symbol.endsWith("_v2") ? PROCESS_ENTRY_SIZE.v2 : PROCESS_ENTRY_SIZE.v1;

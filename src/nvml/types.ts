@@ -56,6 +56,14 @@ export interface Nvml {
   readonly libraryPath: string;
   /** Which symbol serves each versioned function (e.g. memoryInfo -> nvmlDeviceGetMemoryInfo_v2). */
   readonly boundSymbols: Readonly<Record<string, string | null>>;
+  /** The driver's version alone: what the agent needs, without host()'s CUDA query. */
+  driverVersion(): string | null;
+  /**
+   * Driver, NVML and CUDA versions. NVML answers the CUDA version by loading
+   * libcuda.so.1 into this process and calling cuDriverGetVersion (nvml.h); on an
+   * H200 with driver 580.159 that left libcuda mapped (3.7 MB resident) and a
+   * thread of its own for good. So the agent never calls this: snapshot and doctor do.
+   */
   host(): HostInfo;
   deviceCount(): number;
   /** Reads every metric of one GPU. Throws NvmlError when the GPU as a whole cannot be read. */

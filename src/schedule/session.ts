@@ -35,7 +35,7 @@ export class NvmlSession {
         const nvml = this.open();
         this.nvml = nvml;
         this.names = new ProcessNameCache(osProcessNameLookup(), (pid) => nvml.processName(pid));
-        opened = { libraryPath: nvml.libraryPath, driverVersion: nvml.host().driverVersion, gpuCount: nvml.deviceCount() };
+        opened = { libraryPath: nvml.libraryPath, driverVersion: nvml.driverVersion(), gpuCount: nvml.deviceCount() };
       } catch (error) {
         this.close();
         return { kind: "unavailable", message: (error as Error).message };

@@ -2,16 +2,18 @@
 // and 5 s windows, then the query commands on what it stored.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compiledBinary, runBinary } from "../helpers/binary.ts";
-import { fakeNvmlLibrary, scenarioFile } from "../helpers/fakeNvml.ts";
+import { fakeNvmlLibrary, scenarioFile, writeScenario } from "../helpers/fakeNvml.ts";
 
 const ORIGINAL_COLUMNS =
   "timestamp,uid,pci_bus_id,name,temperature,memory_used,memory_total,gpu_utilization,memory_utilization,power_usage,fan_speed,graphics_clock,memory_clock";
 
 let dir = "";
+/** Written by the fake each time NVML is asked for the CUDA version (the real one loads libcuda then). */
+let cudaMarker = "";
 let env: Record<string, string> = {};
 let agent: ReturnType<typeof Bun.spawn> | null = null;
 let stderr = "";
@@ -29,7 +31,9 @@ beforeAll(async () => {
       logging: { level: "debug" },
     }),
   );
-  env = { GPU_MONITOR_NVML_LIBRARY: fakeNvmlLibrary("current"), FAKE_NVML_SCENARIO: scenarioFile("eight_gpus") };
+  cudaMarker = join(dir, "cuda-version-asked");
+  const scenario = writeScenario(`${readFileSync(scenarioFile("eight_gpus"), "utf8")}\ncuda_driver_version_marker = ${cudaMarker}\n`);
+  env = { GPU_MONITOR_NVML_LIBRARY: fakeNvmlLibrary("current"), FAKE_NVML_SCENARIO: scenario };
   agent = Bun.spawn([compiledBinary(), "run", "-c", join(dir, "config.json")], {
     cwd: dir,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
@@ -47,6 +51,15 @@ describe("while the agent runs", () => {
     const second = runBinary(["run", "-c", join(dir, "config.json")], env, dir);
     expect(second.exitCode).toBe(1);
     expect(second.stderr).toContain(`another gpu_monitor agent (pid ${agent!.pid}) is already running`);
+  });
+
+  test("the agent never asks NVML for the CUDA version, which would load libcuda into it; snapshot does", () => {
+    // Twelve ticks of eight GPUs with processes (whose _v3 layout depends on the driver version) have run.
+    expect(existsSync(cudaMarker)).toBe(false);
+    const snapshot = runBinary(["snapshot", "-f", "json"], env, dir);
+    expect(snapshot.exitCode).toBe(0);
+    expect(JSON.parse(snapshot.stdout).host.cuda_driver_version).toBe("12.4");
+    expect(readFileSync(cudaMarker, "utf8")).toContain("nvmlSystemGetCudaDriverVersion");
   });
 
   test("-sc with an empty TIME shows the current window's raw samples, read while the agent writes", () => {

@@ -26,6 +26,9 @@
  * read after init blocks N ms, as a hung driver call would.
  * "gpuN.symbol.<function> = !NAME" fails that one entry point only (e.g. a _v2
  * symbol that exists but refuses), while its older sibling still answers.
+ * "cuda_driver_version_marker = PATH": every nvmlSystemGetCudaDriverVersion* call
+ * appends a line to PATH. The real call loads libcuda.so.1 into the caller (and on
+ * driver 580 a thread with it), so tests use this to check who asks.
  * See the .conf files in test/fake-nvml/scenarios/ and the key list in parse_gpu_key().
  *
  * Per-call cost is kept tiny: the scenario is parsed at init only, everything
@@ -349,6 +352,7 @@ static char g_nvml_version[FAKE_STR];
 static nvmlReturn_t g_nvml_version_err;
 static int g_cuda_version;
 static nvmlReturn_t g_cuda_version_err;
+static char g_cuda_version_marker[FAKE_STR]; /* a path, "" = none */
 
 /* ------------------------------------------------------------------------- */
 /* Return codes                                                               */
@@ -794,6 +798,7 @@ static void host_defaults(void) {
     snprintf(g_driver_version, sizeof g_driver_version, "%s", "550.54.15");
     snprintf(g_nvml_version, sizeof g_nvml_version, "%s", "12.550.54.15");
     g_cuda_version = 12040;
+    g_cuda_version_marker[0] = '\0';
     for (i = 0; i < FAKE_MAX_GPUS; i++) gpu_defaults(&g_gpus[i], i);
 }
 
@@ -835,6 +840,9 @@ static int parse_host_key(const char *key, char *value, int *count_set, unsigned
         if (is_code) g_cuda_version_err = code;
         else if (!parse_u64(value, &v) || v > INT_MAX) return BAD_VALUE();
         else g_cuda_version = (int)v;
+    } else if (strcmp(key, "cuda_driver_version_marker") == 0) {
+        if (is_code) return BAD_VALUE();
+        set_string(g_cuda_version_marker, value, key);
     } else if (strcmp(key, "reload_on_change") == 0) {
         unsigned int on;
         if (is_code || !parse_u32(value, &on)) return BAD_VALUE();
@@ -1129,6 +1137,13 @@ FAKE_API nvmlReturn_t nvmlSystemGetNVMLVersion(char *version, unsigned int lengt
 
 FAKE_API nvmlReturn_t nvmlSystemGetCudaDriverVersion(int *cudaDriverVersion) {
     REQUIRE_INIT();
+    if (g_cuda_version_marker[0]) {
+        FILE *marker = fopen(g_cuda_version_marker, "a");
+        if (marker) {
+            fputs("nvmlSystemGetCudaDriverVersion\n", marker);
+            fclose(marker);
+        }
+    }
     if (!cudaDriverVersion) return NVML_ERROR_INVALID_ARGUMENT;
     if (g_cuda_version_err != NVML_SUCCESS) return g_cuda_version_err;
     *cudaDriverVersion = g_cuda_version;

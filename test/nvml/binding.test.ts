@@ -2,6 +2,7 @@
 // one scenario per GPU model or driver situation.
 
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
 import { openNvml, NvmlError, NvmlUnavailableError, type Nvml } from "../../src/nvml/index.ts";
 import { fakeNvmlLibrary, scenarioFile, useScenarioInProcess, writeScenario, type DriverVariant } from "../helpers/fakeNvml.ts";
 
@@ -379,3 +380,16 @@ describe("robustness", () => {
   });
 });
 
+
+describe("the CUDA version, which real NVML answers by loading libcuda", () => {
+  test("only host() asks for it: driverVersion() and reading GPUs with processes do not", () => {
+    const marker = `${writeScenario("")}.cuda-asked`;
+    const eightGpus = readFileSync(scenarioFile("eight_gpus"), "utf8");
+    const nvml = nvmlFor(writeScenario(`${eightGpus}\ncuda_driver_version_marker = ${marker}\n`));
+    expect(nvml.driverVersion()).toBe("550.54.15");
+    for (let index = 0; index < nvml.deviceCount(); index++) expect(nvml.readGpu(index).processes).not.toBeNull();
+    expect(existsSync(marker)).toBe(false);
+    expect(nvml.host().cudaDriverVersion).toBe("12.4");
+    expect(readFileSync(marker, "utf8")).toContain("nvmlSystemGetCudaDriverVersion");
+  });
+});

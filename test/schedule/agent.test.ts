@@ -32,7 +32,10 @@ function standInNvml(onRead: (reads: number) => void): Nvml {
   return {
     libraryPath: "/stand-in/libnvidia-ml.so.1",
     boundSymbols: {},
-    host: () => ({ driverVersion: "550.54.15", nvmlVersion: "12.550.54.15", cudaDriverVersion: "12.4" }),
+    driverVersion: () => "550.54.15",
+    host: () => {
+      throw new Error("the agent asked for host(): its CUDA query loads libcuda into the agent");
+    },
     deviceCount: () => 2,
     readGpu: (index) => {
       if (index === 0) onRead(++reads);

@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { hostname } from "node:os";
 import { snapshotDocument } from "../../collect/record.ts";
 import { ProcessNameCache, osProcessNameLookup } from "../../collect/processNames.ts";
-import { takeSample } from "../../collect/sample.ts";
+import { hostSummary, takeSample } from "../../collect/sample.ts";
 import { openNvml } from "../../nvml/index.ts";
 import { UsageError } from "../errors.ts";
 import { renderSnapshot, type SnapshotFormat } from "../format/snapshot.ts";
@@ -32,8 +32,8 @@ export default defineCommand({
     try {
       const names = new ProcessNameCache(osProcessNameLookup(), (pid) => nvml.processName(pid));
       const sample = takeSample(nvml, names);
-      process.stdout.write(renderSnapshot(snapshotDocument(sample, hostname()), format));
-      if (sample.host.gpuCount === 0) process.stderr.write("NVML reports no GPUs on this host\n");
+      process.stdout.write(renderSnapshot(snapshotDocument(sample, hostSummary(nvml, sample.gpuCount), hostname()), format));
+      if (sample.gpuCount === 0) process.stderr.write("NVML reports no GPUs on this host\n");
       for (const failure of sample.failures) process.stderr.write(`gpu_monitor: ${failure.message}\n`);
       if (sample.failures.length > 0) process.exitCode = 1;
     } finally {

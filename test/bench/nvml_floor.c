@@ -11,10 +11,12 @@
  * takes every GPU's handle and reads the static identity once (UUID, name,
  * serial, PCI info, fan count, ECC mode). Then, timed on the process CPU
  * clock, it takes <iterations> full samples. One full sample reads, for every
- * GPU: MemoryInfo, UtilizationRates, Temperature, FanSpeed for each fan,
- * PowerUsage, EnforcedPowerLimit, TotalEnergyConsumption, ClockInfo x3,
- * PerformanceState, ClocksEventReasons, TotalEccErrors x2 (volatile corrected
- * and uncorrected, when ECC is on), Encoder/DecoderUtilization,
+ * GPU, the calls the binding makes: MemoryInfo, UtilizationRates, Temperature,
+ * FanSpeed_v2 for each fan (or the single-fan FanSpeed where the fan count is
+ * unknown or zero, or a fan does not answer), PowerUsage, EnforcedPowerLimit,
+ * TotalEnergyConsumption, ClockInfo x3, PerformanceState, ClocksEventReasons,
+ * TotalEccErrors x2 (volatile corrected and uncorrected, unless ECC is known to
+ * be off), Encoder/DecoderUtilization,
  * CurrPcieLinkGeneration/Width and the compute and graphics process lists.
  * Every output is folded into a volatile accumulator so nothing is optimised
  * away. Prints one JSON line:
@@ -123,7 +125,8 @@ static struct {
 static struct {
     nvmlDevice_t handle;
     unsigned int fans;
-    int ecc_on;
+    int fans_known; /* NumFans answered */
+    int ecc_on; /* not known to be off */
 } g_gpu[MAX_GPUS];
 
 static unsigned char g_proc_buf[PROC_CAPACITY * PROC_MAX_ENTRY] __attribute__((aligned(8)));
@@ -139,12 +142,12 @@ static int memory_v2, process_stride;
 
 /* --per-call: time of each kind of call, summed over the profiled samples. */
 enum { C_MEMORY, C_UTILIZATION, C_TEMPERATURE, C_FAN, C_POWER, C_LIMIT, C_ENERGY, C_CLOCK, C_PSTATE,
-       C_REASONS, C_ECC, C_ENCODER, C_DECODER, C_PCIE_GEN, C_PCIE_WIDTH, C_COMPUTE, C_GRAPHICS, C_SLOTS };
+       C_REASONS, C_ECC, C_ENCODER, C_DECODER, C_PCIE_GEN, C_PCIE_WIDTH, C_COMPUTE, C_GRAPHICS, C_COUNT, C_SLOTS };
 static const char *const g_slot_name[C_SLOTS] = {
     "memory", "utilization", "temperature", "fan_speed", "power_usage", "enforced_power_limit",
     "energy", "clock_info", "performance_state", "clocks_event_reasons", "ecc_errors",
     "encoder_utilization", "decoder_utilization", "pcie_link_generation", "pcie_link_width",
-    "compute_processes", "graphics_processes"};
+    "compute_processes", "graphics_processes", "device_count (once per sample of every GPU, as the agent's tick)"};
 static double g_slot_cpu[C_SLOTS + 1], g_slot_wall[C_SLOTS + 1]; /* + the clocks' own cost */
 static long long g_slot_calls[C_SLOTS + 1];
 static int g_profile;
@@ -191,14 +194,24 @@ static unsigned long long sample_gpu(unsigned int i) {
     }
     CALL(C_TEMPERATURE, f.temperature(d, 0 /* NVML_TEMPERATURE_GPU */, &u32));
     acc += (unsigned long long)r + u32;
-    if (f.fan_speed) {
-        for (fan = 0; fan < g_gpu[i].fans; fan++) {
-            CALL(C_FAN, f.fan_speed(d, fan, &u32));
+    { /* as the binding: each fan through FanSpeed_v2, else (no fan count, no fan, or one
+       * that will not answer) the single-fan call, even where it answers NOT_SUPPORTED */
+        int every_fan = 0;
+        if (f.fan_speed && g_gpu[i].fans_known && g_gpu[i].fans > 0) {
+            every_fan = 1;
+            for (fan = 0; fan < g_gpu[i].fans; fan++) {
+                CALL(C_FAN, f.fan_speed(d, fan, &u32));
+                acc += (unsigned long long)r + u32;
+                if (r != NVML_SUCCESS) {
+                    every_fan = 0;
+                    break;
+                }
+            }
+        }
+        if (!every_fan && f.fan_speed_v1) {
+            CALL(C_FAN, f.fan_speed_v1(d, &u32));
             acc += (unsigned long long)r + u32;
         }
-    } else if (f.fan_speed_v1 && g_gpu[i].fans) {
-        CALL(C_FAN, f.fan_speed_v1(d, &u32));
-        acc += (unsigned long long)r + u32;
     }
     CALL(C_POWER, f.power(d, &u32));
     acc += (unsigned long long)r + u32;
@@ -358,14 +371,16 @@ int main(int argc, char **argv) {
             g_sink += (unsigned long long)f.serial(d, text, sizeof text) + (unsigned char)text[0];
             g_sink += (unsigned long long)f.pci(d, pci) + pci[0];
             g_gpu[usable].fans = 0;
+            g_gpu[usable].fans_known = 0;
             if (f.num_fans) {
                 unsigned int fans = 0;
-                if (f.num_fans(d, &fans) == NVML_SUCCESS) g_gpu[usable].fans = fans;
-            } else if (f.fan_speed_v1) {
-                unsigned int speed;
-                if (f.fan_speed_v1(d, &speed) == NVML_SUCCESS) g_gpu[usable].fans = 1;
+                if (f.num_fans(d, &fans) == NVML_SUCCESS) {
+                    g_gpu[usable].fans = fans;
+                    g_gpu[usable].fans_known = 1;
+                }
             }
-            g_gpu[usable].ecc_on = f.ecc_mode(d, &current, &pending) == NVML_SUCCESS && current == 1;
+            /* as the binding: a failed mode query must not hide the counts */
+            g_gpu[usable].ecc_on = !(f.ecc_mode(d, &current, &pending) == NVML_SUCCESS && current == 0);
             usable++;
         }
         gpus = usable;
@@ -394,16 +409,22 @@ int main(int argc, char **argv) {
     if (argc == 4) { /* a second pass, each call timed on its own; the timed pass above stays untouched */
         int order[C_SLOTS], s, t;
         g_profile = 1;
-        for (it = 0; it < iterations; it++)
+        for (it = 0; it < iterations; it++) {
+            unsigned int counted = 0;
+            CALL(C_COUNT, f.count(&counted));
+            g_sink += counted;
             for (i = 0; i < gpus; i++) g_sink += sample_gpu(i);
+        }
         /* What the two clock reads cost by themselves, taken off every call. */
         for (it = 0; it < 10000; it++) {
             call_begin();
             call_end(C_SLOTS);
         }
-        for (s = 0; s < C_SLOTS; s++) {
+        for (s = 0; s < C_SLOTS; s++) { /* a call cheaper than the clocks' jitter reads as 0 */
             g_slot_cpu[s] -= g_slot_calls[s] * (g_slot_cpu[C_SLOTS] / g_slot_calls[C_SLOTS]);
             g_slot_wall[s] -= g_slot_calls[s] * (g_slot_wall[C_SLOTS] / g_slot_calls[C_SLOTS]);
+            if (g_slot_cpu[s] < 0) g_slot_cpu[s] = 0;
+            if (g_slot_wall[s] < 0) g_slot_wall[s] = 0;
         }
         for (s = 0; s < C_SLOTS; s++) order[s] = s;
         for (s = 1; s < C_SLOTS; s++) /* insertion sort, most CPU first */

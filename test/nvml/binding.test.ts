@@ -2,7 +2,9 @@
 // one scenario per GPU model or driver situation.
 
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { openNvml, NvmlError, NvmlUnavailableError, type Nvml } from "../../src/nvml/index.ts";
 import { fakeNvmlLibrary, scenarioFile, useScenarioInProcess, writeScenario, type DriverVariant } from "../helpers/fakeNvml.ts";
 
@@ -383,7 +385,7 @@ describe("robustness", () => {
 
 describe("the CUDA version, which real NVML answers by loading libcuda", () => {
   test("only host() asks for it: driverVersion() and reading GPUs with processes do not", () => {
-    const marker = `${writeScenario("")}.cuda-asked`;
+    const marker = join(mkdtempSync(join(tmpdir(), "cuda-marker-")), "asked");
     const eightGpus = readFileSync(scenarioFile("eight_gpus"), "utf8");
     const nvml = nvmlFor(writeScenario(`${eightGpus}\ncuda_driver_version_marker = ${marker}\n`));
     expect(nvml.driverVersion()).toBe("550.54.15");

@@ -25,10 +25,6 @@ export const AGENT_RUNTIME_ENV: Readonly<Record<string, string>> = {
   BUN_JSC_useConcurrentJIT: "0",
   // No helper thread pre-faulting heap blocks for a burst of allocation that never comes, every tick.
   BUN_JSC_useWarmUpMarkedBlocks: "0",
-  // A garbage collection throws away compiled code that has not run within its lease (3 x 5 s
-  // interpreted, 3 x 15 s baseline), so at a 60 s interval every tick compiled parts of itself
-  // again. 100 x keeps code that still runs for 8 / 25 minutes (measured: -10 % CPU at 60 s).
-  BUN_JSC_codeBlockAgingLeaseMultiplier: "100",
 };
 
 /** The environment the tuned copy gets: ours plus the settings the operator left unset, plus the marker. */

@@ -20,7 +20,6 @@ describe("runtime tuning (pure)", () => {
       BUN_JSC_useFTLJIT: "0",
       BUN_JSC_useConcurrentJIT: "0",
       BUN_JSC_useWarmUpMarkedBlocks: "0",
-      BUN_JSC_codeBlockAgingLeaseMultiplier: "100",
       GPU_MONITOR_RUNTIME_TUNED: "1",
     });
     expect(Object.keys(AGENT_RUNTIME_ENV).every((key) => key in env)).toBe(true);

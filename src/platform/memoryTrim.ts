@@ -74,20 +74,20 @@ export interface Release {
   rssAfterKb: number;
 }
 
-/** Releases the executable's clean pages; what it did, or why it could not. */
+/**
+ * Releases the executable's clean pages; what it did, or why it could not. Throws
+ * where /proc cannot be read (a kernel without smaps, a restricted /proc):
+ * CodePageRelease reports that as it reports the reasons returned here.
+ */
 export function releaseCodePages(): Release | string {
   if (process.platform !== "linux") return `not on ${process.platform}`;
   const c = libc();
   if (!c) return "libc not loaded";
-  try {
-    const rssBeforeKb = residentKb();
-    const ranges = releasableRanges(readFileSync("/proc/self/smaps", "utf8"), readlinkSync("/proc/self/exe"));
-    let released = 0;
-    for (const range of ranges) if (c.madvise(range.start, range.end - range.start, MADV_DONTNEED) === 0) released++;
-    return { ranges: released, rssBeforeKb, rssAfterKb: residentKb() };
-  } catch (error) {
-    return (error as Error).message; // no /proc/self/smaps (a kernel without it, a restricted /proc)
-  }
+  const rssBeforeKb = residentKb();
+  const ranges = releasableRanges(readFileSync("/proc/self/smaps", "utf8"), readlinkSync("/proc/self/exe"));
+  let released = 0;
+  for (const range of ranges) if (c.madvise(range.start, range.end - range.start, MADV_DONTNEED) === 0) released++;
+  return { ranges: released, rssBeforeKb, rssAfterKb: residentKb() };
 }
 
 /** When to release: after the second tick (start-up is over, the tick's code compiled), then hourly (after that hour's rarer work). */
@@ -111,7 +111,7 @@ export class CodePageRelease {
     try {
       result = this.release();
     } catch (error) {
-      result = (error as Error).message;
+      result = (error as Error).message; // /proc unreadable: a reason like any other, never out of the tick
     }
     if (typeof result === "string") {
       this.log(`code pages not released: ${result}`);

@@ -147,7 +147,7 @@ static const char *const g_slot_name[C_SLOTS] = {
     "memory", "utilization", "temperature", "fan_speed", "power_usage", "enforced_power_limit",
     "energy", "clock_info", "performance_state", "clocks_event_reasons", "ecc_errors",
     "encoder_utilization", "decoder_utilization", "pcie_link_generation", "pcie_link_width",
-    "compute_processes", "graphics_processes", "device_count (once per sample of every GPU, as the agent's tick)"};
+    "compute_processes", "graphics_processes", "device_count" /* once per sample of every GPU, as the agent's tick */};
 static double g_slot_cpu[C_SLOTS + 1], g_slot_wall[C_SLOTS + 1]; /* + the clocks' own cost */
 static long long g_slot_calls[C_SLOTS + 1];
 static int g_profile;

@@ -115,6 +115,24 @@ export class ByteText {
     this.length = at;
   }
 
+  /** A non-negative integer of exactly `width` digits, written at `at` (room already copied in). */
+  digitsAt(at: number, width: number, value: number): void {
+    const bytes = this.bytes;
+    let end = at + width;
+    while (end - at > 4) {
+      const high = Math.floor(value / 1e4);
+      const from = (value - high * 1e4) * 4;
+      end -= 4;
+      bytes[end] = FOUR_DIGITS[from]!;
+      bytes[end + 1] = FOUR_DIGITS[from + 1]!;
+      bytes[end + 2] = FOUR_DIGITS[from + 2]!;
+      bytes[end + 3] = FOUR_DIGITS[from + 3]!;
+      value = high;
+    }
+    const from = value * 4 + 4 - (end - at);
+    for (let i = at; i < end; i++) bytes[i] = FOUR_DIGITS[from + i - at]!;
+  }
+
   /** 0 <= value < 1e4, without leading zeros. */
   private upToFour(value: number): void {
     const bytes = this.bytes;

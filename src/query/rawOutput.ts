@@ -80,6 +80,15 @@ interface SpanRecord {
   values: Array<Array<number | null>>;
   writes: Int32Array;
   shows: SampleShow[];
+  /**
+   * Values of one width over the span (a temperature of two digits, memory of
+   * eleven), written into room left for them in the fixed text: slot s is in the
+   * text before field slotPieces[s], at slotOffsets[s], slotWidths[s] digits.
+   */
+  slotPieces: Int32Array;
+  slotOffsets: Int32Array;
+  slotWidths: Int32Array;
+  slotValues: number[][];
   /** The most bytes one record can take. */
   room: number;
 }
@@ -94,11 +103,22 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
   return joined;
 }
 
+/** How many digits a non-negative integer takes. */
+function digitCount(value: number): number {
+  let count = 1;
+  while (value >= 10) {
+    value = Math.floor(value / 10);
+    count++;
+  }
+  return count;
+}
+
 /**
  * A GPU's records for one span of its samples. A field whose value does not
  * change over the span (the memory clock, the power limit, a fan that is not
- * there: often most of them) is written once into the fixed text around it, so
- * each record copies fewer, longer pieces and writes only the values that change.
+ * there: often most of them) is written once into the fixed text around it, and
+ * one whose digits keep their count (memory in bytes, a temperature) gets a slot
+ * in that text; so each record copies few, long pieces and writes only values.
  */
 function spanRecord(
   gpu: GpuRecord,
@@ -111,31 +131,77 @@ function spanRecord(
   const values: Array<Array<number | null>> = [];
   const writes: number[] = [];
   const shows: SampleShow[] = [];
+  const slotPieces: number[] = [];
+  const slotOffsets: number[] = [];
+  const slotWidths: number[] = [];
+  const slotValues: number[][] = [];
   let room = 0; // the varying values' longest texts
   let pending: Uint8Array[] = [gpu.texts[0]!];
+  let pendingLength = gpu.texts[0]!.length;
+  const append = (bytes: Uint8Array) => {
+    pending.push(bytes);
+    pendingLength += bytes.length;
+  };
   for (let f = 0; f < gpu.columns.length; f++) {
     const column = series.values[gpu.columns[f]!]!;
     const show = gpu.shows[f]!;
+    const limit = DIGITS_LIMIT[show];
     const first = column[0]!;
     let same = 1;
     while (same < column.length && column[same] === first) same++;
     const constant = same === column.length;
+    // Are all its values digits, and between which? (Plain comparisons: this runs over every value.)
+    let digits = !constant;
+    let low = Infinity;
+    let high = -Infinity;
+    for (let i = 0; digits && i < column.length; i++) {
+      const value = column[i]!;
+      if (value === null || !(value >= 0 && value <= limit) || value !== Math.floor(value)) {
+        digits = false;
+        break;
+      }
+      if (value < low) low = value;
+      if (value > high) high = value;
+    }
     if (constant) {
       scratch.length = 0;
       writeValue(scratch, first, show);
-      pending.push(scratch.bytes.slice(0, scratch.length), gpu.texts[f + 1]!);
+      append(scratch.bytes.slice(0, scratch.length));
+      append(gpu.texts[f + 1]!);
+      continue;
+    }
+    if (digits && show === "number" && digitCount(low) === digitCount(high)) {
+      const width = digitCount(low);
+      slotPieces.push(texts.length);
+      slotOffsets.push(pendingLength);
+      slotWidths.push(width);
+      slotValues.push(column as number[]);
+      append(new Uint8Array(width));
+      append(gpu.texts[f + 1]!);
       continue;
     }
     texts.push(concat(pending));
     room += show === "reasonNames" ? longestReasonText(column, reasonText) : NUMBER_ROOM;
     values.push(column);
-    writes.push(!column.every((value) => digitsFit(value, DIGITS_LIMIT[show])) ? WRITE_ANY : show === "watts" ? WRITE_THOUSANDTHS : WRITE_UINT);
+    writes.push(!digits ? WRITE_ANY : show === "watts" ? WRITE_THOUSANDTHS : WRITE_UINT);
     shows.push(show);
-    pending = [gpu.texts[f + 1]!];
+    pending = [];
+    pendingLength = 0;
+    append(gpu.texts[f + 1]!);
   }
   texts.push(concat(pending));
   room += texts.reduce((sum, bytes) => sum + bytes.length, 0);
-  return { texts, values, writes: Int32Array.from(writes), shows, room };
+  return {
+    texts,
+    values,
+    writes: Int32Array.from(writes),
+    shows,
+    slotPieces: Int32Array.from(slotPieces),
+    slotOffsets: Int32Array.from(slotOffsets),
+    slotWidths: Int32Array.from(slotWidths),
+    slotValues,
+    room,
+  };
 }
 
 /** The longest reason-names text among a column's masks (a null takes "null", a number's room covers it). */
@@ -295,15 +361,20 @@ async function writeRange(store: Store, from: number, to: number, format: QueryF
         if (!text.fits(room)) await makeRoom(room);
         if (!json) text.copy(opening);
         else if (written++ > 0) text.copy(comma);
-        const { texts, values, writes, shows } = record;
-        for (let f = 0; f < values.length; f++) {
+        const { texts, values, writes, shows, slotPieces, slotOffsets, slotWidths, slotValues } = record;
+        let slot = 0;
+        for (let f = 0; f <= values.length; f++) {
+          const pieceAt = text.length;
           text.copy(texts[f]!);
+          for (; slot < slotPieces.length && slotPieces[slot] === f; slot++) {
+            text.digitsAt(pieceAt + slotOffsets[slot]!, slotWidths[slot]!, slotValues[slot]![at]!);
+          }
+          if (f === values.length) break;
           const write = writes[f]!;
           if (write === WRITE_UINT) text.uint(values[f]![at]!);
           else if (write === WRITE_THOUSANDTHS) text.thousandths(values[f]![at]!);
           else writeValue(text, values[f]![at]!, shows[f]!);
         }
-        text.copy(texts[values.length]!);
       }
     }
   }

@@ -111,6 +111,42 @@ describe("writeRawRange", () => {
     }
   });
 
+  // A value whose digit count holds over a span is written into room left in the fixed text; one whose count
+  // changes anywhere in the span (first, last or middle sample, smallest or largest value) must not be.
+  test("values of one digit count over a span and values whose count changes, at every width", async () => {
+    const store = Store.open(tempDatabase());
+    const widths = [1, 2, 3, 4, 5, 8, 9, 12, 16];
+    const sequences: Array<(t: number, width: number) => number> = [
+      (t, width) => 10 ** (width - 1) + ((t * 7919) % (9 * 10 ** (width - 1))), // one width throughout
+      (t, width) => (t === 0 ? 10 ** width : 10 ** (width - 1) + t), // one wider at the start
+      (t, width) => (t === 599 ? 10 ** width : 10 ** (width - 1) + t), // one wider at the end
+      (t, width) => (t === 300 ? Math.max(0, 10 ** (width - 1) - 1) : 10 ** width - 1 - t), // one narrower in the middle
+      (t, width) => (t % 2 === 0 ? 10 ** width - 1 : 10 ** (width - 1)), // the largest and smallest of a width, alternately
+    ];
+    for (let t = 0; t < 600; t++) {
+      const gpus = widths.map((width, index) => {
+        const pick = (offset: number) => Math.min(Number.MAX_SAFE_INTEGER, sequences[(index + offset) % sequences.length]!(t, width));
+        return gpuSample({
+          index,
+          uuid: `GPU-${index}`,
+          temperatureCelsius: pick(0),
+          memoryUsedBytes: pick(1),
+          memoryFreeBytes: pick(2),
+          energyMillijoules: pick(3),
+          graphicsClockMhz: pick(4),
+          gpuUtilizationPercent: t % 2,
+        });
+      });
+      store.writeTick(T0 + t, gpus);
+    }
+    store.compactBlocks(T0 + 600);
+    for (const format of ["json", "csv"] as QueryFormat[]) await expectSameAsGeneric(store, format, T0, T0 + 600);
+    const text = capture();
+    await writeRawRange(store, T0, T0 + 1, "json", text);
+    expect(JSON.parse(text.text)[0].gpus[7].temperature).toBe(10 ** 11); // 12 digits, wider than the rest of its span
+    store.close();
+  });
+
   // The writer checks for room once per record, so a record's room must cover its longest possible text:
   // here records that are almost all fixed text, long reason lists, and CSV's time at the start of each line.
   test("buffers of any size, down to smaller than one record, give the same bytes", async () => {

@@ -12,10 +12,10 @@ import { Shipper, shippingMode, type SendFunction } from "../ship/shipper.ts";
 import { Ledger } from "../store/ledger.ts";
 import { acquireAgentLock, sendInProgress } from "../store/lock.ts";
 import { pruneOldData } from "../store/retention.ts";
-import type { SampleRow } from "../store/sampleBlocks.ts";
+import { BLOCK_SECONDS, type SampleRow } from "../store/sampleBlocks.ts";
 import { Store } from "../store/store.ts";
 import { CodePageRelease, type Release } from "../platform/memoryTrim.ts";
-import { nextTickMs, systemClock, type Clock } from "./clock.ts";
+import { BoundaryCheck, nextTickMs, systemClock, type Clock } from "./clock.ts";
 import { InProcessSampler, WorkerSampler, type TickSampler } from "./samplers.ts";
 
 export interface AgentOptions {
@@ -128,24 +128,37 @@ export async function runAgent(options: AgentOptions): Promise<{ abandonedThread
     }
   };
   let compactionFailure: string | null = null;
+  // Spans close every 10 minutes and windows at their boundaries: between those, a tick skips both checks.
+  const compaction = new BoundaryCheck(BLOCK_SECONDS);
+  const windows = new BoundaryCheck(settings.periodSeconds);
   const aggregate = (nowSeconds: number) => {
-    try {
-      // Closed block spans (10 minutes): no tick writes into them any more, and reads decode them faster than rows.
-      const compacted = store.compactBlocks(nowSeconds, { budgetMs: COMPACTION_BUDGET_MS });
-      if (compacted > 0) log.debug(`compacted ${compacted} span(s) of raw samples into blocks`);
-      if (compactionFailure !== null) log.info("compacting raw samples works again");
-      compactionFailure = null;
-    } catch (error) {
-      // Once per change of state: a span that cannot be compacted would otherwise be reported every tick.
-      const message = (error as Error).message;
-      if (message !== compactionFailure) log.error(`compacting raw samples failed (they stay as rows, and are read as such): ${message}`);
-      compactionFailure = message;
+    if (compaction.due(nowSeconds)) {
+      try {
+        // Closed block spans (10 minutes): no tick writes into them any more, and reads decode them faster than rows.
+        const compacted = store.compactBlocks(nowSeconds, { budgetMs: COMPACTION_BUDGET_MS });
+        if (compacted > 0) log.debug(`compacted ${compacted} span(s) of raw samples into blocks`);
+        if (compactionFailure !== null) log.info("compacting raw samples works again");
+        compactionFailure = null;
+        if (compacted > 0) compaction.unsettled(); // a backlog is worked off a budget per tick
+        else compaction.settled(nowSeconds);
+      } catch (error) {
+        // Once per change of state: a span that cannot be compacted would otherwise be reported every tick.
+        const message = (error as Error).message;
+        if (message !== compactionFailure) log.error(`compacting raw samples failed (they stay as rows, and are read as such): ${message}`);
+        compactionFailure = message;
+        compaction.unsettled();
+      }
     }
-    try {
-      const written = aggregateClosedWindows(store, nowSeconds, settings, running);
-      if (written.length > 0) log.debug(`aggregated ${written.length} window(s), last at ${written.at(-1)}`);
-    } catch (error) {
-      log.error(`aggregation failed: ${(error as Error).message}`);
+    if (windows.due(nowSeconds)) {
+      try {
+        const written = aggregateClosedWindows(store, nowSeconds, settings, running);
+        if (written.length > 0) log.debug(`aggregated ${written.length} window(s), last at ${written.at(-1)}`);
+        if (written.length > 0) windows.unsettled(); // a long catch-up is capped per call
+        else windows.settled(nowSeconds);
+      } catch (error) {
+        log.error(`aggregation failed: ${(error as Error).message}`);
+        windows.unsettled();
+      }
     }
   };
   const prune = (nowSeconds: number) => {

@@ -114,6 +114,22 @@ describe("the agent loop", () => {
     ]);
   });
 
+  test("a tick checks for closed spans and windows only when one can have closed", async () => {
+    const file = tempDatabase();
+    const compactions = spyOn(Store.prototype, "compactBlocks");
+    const windowChecks = spyOn(Store.prototype, "lastWindowEnd");
+    try {
+      await runFor({ file, clock: new TestClock(1_000_300), ticks: 12 }); // ticks 1001..1012, 5 s windows, 600 s spans
+      expect(compactions).toHaveBeenCalledTimes(1); // at start; the next span closes at 1200
+      // At each window's close (1005, 1010) and on the tick after it, which finds nothing more (at start nothing was stored).
+      expect(windowChecks).toHaveBeenCalledTimes(4);
+    } finally {
+      compactions.mockRestore();
+      windowChecks.mockRestore();
+    }
+    expect(windows(file).map((w) => w.start)).toEqual([1000, 1005]);
+  });
+
   test("windows are aggregated as their ticks arrive, to the same numbers as from the stored samples", async () => {
     const file = tempDatabase();
     const fromDatabase = spyOn(Store.prototype, "windowSeries");

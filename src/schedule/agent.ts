@@ -136,11 +136,14 @@ export async function runAgent(options: AgentOptions): Promise<{ abandonedThread
       try {
         // Closed block spans (10 minutes): no tick writes into them any more, and reads decode them faster than rows.
         const compacted = store.compactBlocks(nowSeconds, { budgetMs: COMPACTION_BUDGET_MS });
-        if (compacted > 0) log.debug(`compacted ${compacted} span(s) of raw samples into blocks`);
         if (compactionFailure !== null) log.info("compacting raw samples works again");
         compactionFailure = null;
-        if (compacted > 0) compaction.unsettled(); // a backlog is worked off a budget per tick
-        else compaction.settled(nowSeconds);
+        if (compacted > 0) {
+          log.debug(`compacted ${compacted} span(s) of raw samples into blocks`);
+          compaction.unsettled(); // a backlog is worked off a budget per tick
+        } else {
+          compaction.settled(nowSeconds);
+        }
       } catch (error) {
         // Once per change of state: a span that cannot be compacted would otherwise be reported every tick.
         const message = (error as Error).message;
@@ -152,9 +155,12 @@ export async function runAgent(options: AgentOptions): Promise<{ abandonedThread
     if (windows.due(nowSeconds)) {
       try {
         const written = aggregateClosedWindows(store, nowSeconds, settings, running);
-        if (written.length > 0) log.debug(`aggregated ${written.length} window(s), last at ${written.at(-1)}`);
-        if (written.length > 0) windows.unsettled(); // a long catch-up is capped per call
-        else windows.settled(nowSeconds);
+        if (written.length > 0) {
+          log.debug(`aggregated ${written.length} window(s), last at ${written.at(-1)}`);
+          windows.unsettled(); // a long catch-up is capped per call
+        } else {
+          windows.settled(nowSeconds);
+        }
       } catch (error) {
         log.error(`aggregation failed: ${(error as Error).message}`);
         windows.unsettled();

@@ -150,7 +150,7 @@ function spanRecord(
     let same = 1;
     while (same < column.length && column[same] === first) same++;
     const constant = same === column.length;
-    // Are all its values digits, and between which? (Plain comparisons: this runs over every value.)
+    // Are all its values digits (digitsFit, written out: this runs over every value, and the call was not inlined), and between which?
     let digits = !constant;
     let low = Infinity;
     let high = -Infinity;

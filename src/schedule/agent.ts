@@ -12,7 +12,7 @@ import { Shipper, shippingMode, type SendFunction } from "../ship/shipper.ts";
 import { Ledger } from "../store/ledger.ts";
 import { acquireAgentLock, sendInProgress } from "../store/lock.ts";
 import { pruneOldData } from "../store/retention.ts";
-import { BLOCK_SECONDS, type SampleRow } from "../store/sampleBlocks.ts";
+import { compactionPeriodSeconds, type SampleRow } from "../store/sampleBlocks.ts";
 import { Store } from "../store/store.ts";
 import { CodePageRelease, type Release } from "../platform/memoryTrim.ts";
 import { BoundaryCheck, nextTickMs, systemClock, type Clock } from "./clock.ts";
@@ -128,8 +128,9 @@ export async function runAgent(options: AgentOptions): Promise<{ abandonedThread
     }
   };
   let compactionFailure: string | null = null;
-  // Spans close every 10 minutes and windows at their boundaries: between those, a tick skips both checks.
-  const compaction = new BoundaryCheck(BLOCK_SECONDS);
+  // Spans are compacted every 10 minutes (hourly at long intervals) and windows close at their boundaries:
+  // between those, a tick skips both checks.
+  const compaction = new BoundaryCheck(compactionPeriodSeconds(settings.intervalSeconds));
   const windows = new BoundaryCheck(settings.periodSeconds);
   const aggregate = (nowSeconds: number) => {
     if (compaction.due(nowSeconds)) {

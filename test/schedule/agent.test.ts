@@ -53,9 +53,9 @@ function standInNvml(onRead: (reads: number) => void): Nvml {
   };
 }
 
-function config(file: string) {
+function config(file: string, intervalSeconds = 1) {
   return v.parse(ConfigSchema, {
-    collection: { interval_seconds: 1, aggregation_interval_seconds: 5 },
+    collection: { interval_seconds: intervalSeconds, aggregation_interval_seconds: intervalSeconds * 5 },
     database: { file },
   });
 }
@@ -70,6 +70,7 @@ async function runFor(options: {
   file: string;
   clock: TestClock;
   ticks: number;
+  intervalSeconds?: number;
   onRead?: (reads: number, clock: TestClock) => void;
   open?: (attempt: number) => Nvml;
 }) {
@@ -81,7 +82,7 @@ async function runFor(options: {
     if (reads >= options.ticks) stop.abort();
   });
   await runAgent({
-    config: config(options.file),
+    config: config(options.file, options.intervalSeconds),
     logger,
     stop: stop.signal,
     clock: options.clock,
@@ -128,6 +129,26 @@ describe("the agent loop", () => {
       windowChecks.mockRestore();
     }
     expect(windows(file).map((w) => w.start)).toEqual([1000, 1005]);
+  });
+
+  test("at a 60 s interval, closed spans are compacted hourly, all of them, and every sample stays readable", async () => {
+    const file = tempDatabase();
+    const compactions = spyOn(Store.prototype, "compactBlocks");
+    try {
+      // Ticks 7260..16200 (150 of them): hour boundaries at 10800 and 14400.
+      await runFor({ file, clock: new TestClock(7_200_300), ticks: 150, intervalSeconds: 60 });
+      // At start (nothing stored yet), then at each hour: the call that compacts and the one after it that finds nothing.
+      expect(compactions.mock.calls.map(([until]) => until)).toEqual([7200, 10800, 10860, 14400, 14460]);
+    } finally {
+      compactions.mockRestore();
+    }
+    const store = Store.open(file, { readonly: true });
+    const spans = store.db.query("SELECT DISTINCT start FROM sample_blocks ORDER BY start").all() as Array<{ start: number }>;
+    expect(spans.map((span) => span.start)).toEqual(Array.from({ length: 12 }, (_, i) => 7200 + i * 600)); // 7200..13800
+    const oldestRow = store.db.query("SELECT min(ts) AS ts FROM samples").get() as { ts: number };
+    expect(oldestRow.ts).toBe(14400); // the hour in progress (from 14400) stays rows until it ends
+    store.close();
+    expect(sampleTimes(file)).toEqual(Array.from({ length: 150 }, (_, i) => 7260 + i * 60));
   });
 
   test("windows are aggregated as their ticks arrive, to the same numbers as from the stored samples", async () => {

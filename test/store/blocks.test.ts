@@ -2,7 +2,7 @@
 // come back, nothing is lost on the way, and old blocks are pruned.
 
 import { describe, expect, test } from "bun:test";
-import { BLOCK_SECONDS, blockColumns, encodeBlock, mergeOrdered, rowsOfColumns, type SampleRow } from "../../src/store/sampleBlocks.ts";
+import { BLOCK_SECONDS, blockColumns, compactionPeriodSeconds, encodeBlock, mergeOrdered, rowsOfColumns, type SampleRow } from "../../src/store/sampleBlocks.ts";
 import { pruneOldData } from "../../src/store/retention.ts";
 import { Store } from "../../src/store/store.ts";
 import { eightGpus, gpuSample, tempDatabase } from "../helpers/samples.ts";
@@ -20,6 +20,12 @@ function rawRowCount(store: Store): number {
 }
 
 describe("blocks (pure)", () => {
+  test("the agent compacts each span at short intervals, and less often, at most hourly, at long ones", () => {
+    const periods = [0.5, 1, 10, 11, 20, 30, 45, 60, 300, 3600].map(compactionPeriodSeconds);
+    expect(periods).toEqual([600, 600, 600, 1200, 1200, 1800, 3000, 3600, 3600, 3600]);
+    for (const period of periods) expect(period % BLOCK_SECONDS).toBe(0); // each boundary closes a span
+  });
+
   const row = (ts: number, overrides: Partial<SampleRow> = {}): SampleRow => ({
     ts, gpu_id: 3, temperature: 50, memory_used: 40_000_000_000 + ts, memory_free: 45_000_000_000 - ts, gpu_utilization: ts % 101,
     memory_utilization: null, power_mw: 512_340, power_limit_mw: 700_000, fan_speed: null, graphics_clock: 1980, sm_clock: 1980,

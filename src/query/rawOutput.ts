@@ -259,6 +259,67 @@ class GroupOpenings {
   }
 }
 
+const COMMA = textBytes(",");
+
+/**
+ * Writes a span's samples a timestamp at a time (each GPU's sample at it, in GPU
+ * order) while the whole group fits in the buffer. Returns 0 once the span is
+ * written, else the room the next group needs: the caller flushes and calls again.
+ * Not async, unlike the writer around it: each await resumes an async function
+ * through checks that deoptimised this loop (measured: its optimised code thrown
+ * away and rebuilt several times an export).
+ */
+function writeSpanGroups(
+  span: readonly SampleColumns[],
+  records: readonly SpanRecord[],
+  heads: Int32Array,
+  text: ByteText,
+  json: boolean,
+  openings: GroupOpenings,
+  count: { groups: number },
+  writeValue: ValueWriter,
+): number {
+  for (;;) {
+    let ts = Infinity;
+    for (let k = 0; k < span.length; k++) {
+      const time = span[k]!.ts[heads[k]!];
+      if (time !== undefined && time < ts) ts = time;
+    }
+    if (ts === Infinity) return 0;
+    // JSON opens a group per timestamp; CSV starts each line with it. Asked again after a flush: the same bytes.
+    const opening = openings.opening(ts, count.groups === 0);
+    let room = json ? opening.length : 0;
+    for (let k = 0; k < span.length; k++) {
+      if (span[k]!.ts[heads[k]!] === ts) room += records[k]!.room + (json ? COMMA.length : opening.length);
+    }
+    if (!text.fits(room)) return room;
+    if (json) text.copy(opening);
+    count.groups++;
+    let written = 0;
+    for (let k = 0; k < span.length; k++) {
+      const at = heads[k]!;
+      if (span[k]!.ts[at] !== ts) continue;
+      heads[k] = at + 1;
+      if (!json) text.copy(opening);
+      else if (written++ > 0) text.copy(COMMA);
+      const { texts, values, writes, shows, slotPieces, slotOffsets, slotWidths, slotValues } = records[k]!;
+      let slot = 0;
+      for (let f = 0; f <= values.length; f++) {
+        const pieceAt = text.length;
+        text.copy(texts[f]!);
+        for (; slot < slotPieces.length && slotPieces[slot] === f; slot++) {
+          text.digitsAt(pieceAt + slotOffsets[slot]!, slotWidths[slot]!, slotValues[slot]![at]!);
+        }
+        if (f === values.length) break;
+        const write = writes[f]!;
+        if (write === WRITE_UINT) text.uint(values[f]![at]!);
+        else if (write === WRITE_THOUSANDTHS) text.thousandths(values[f]![at]!);
+        else writeValue(text, values[f]![at]!, shows[f]!);
+      }
+    }
+  }
+}
+
 /** A buffer kept between exports: faulting in a fresh megabyte each time costs about a millisecond. */
 let spareText: ByteText | null = null;
 
@@ -290,7 +351,6 @@ async function writeRange(store: Store, from: number, to: number, format: QueryF
   };
   const json = format === "json";
   const nullText = textBytes(json ? "null" : "");
-  const comma = textBytes(",");
   const reasonTexts = new Map<number, Uint8Array>();
   const scratch = new ByteText(1024);
   const openings = new GroupOpenings(format);
@@ -333,51 +393,16 @@ async function writeRange(store: Store, from: number, to: number, format: QueryF
     text.reserve(header.length);
     text.copy(header);
   }
+  const count = { groups: 0 };
   for (const span of store.sampleColumns(from, to)) {
+    const records = span.map((series) => spanRecord(recordOf(series.gpuId), series, writeValue, reasonText, scratch));
     const heads = new Int32Array(span.length);
-    const spanRecords = span.map((series) => spanRecord(recordOf(series.gpuId), series, writeValue, reasonText, scratch));
-    for (;;) {
-      // The next timestamp, then each GPU's sample at it, in GPU order.
-      let ts = Infinity;
-      for (let k = 0; k < span.length; k++) {
-        const time = span[k]!.ts[heads[k]!];
-        if (time !== undefined && time < ts) ts = time;
-      }
-      if (ts === Infinity) break;
-      // JSON opens a group per timestamp; CSV starts each line with it.
-      const opening = openings.opening(ts, groups === 0);
-      if (json) {
-        if (!text.fits(opening.length)) await makeRoom(opening.length);
-        text.copy(opening);
-      }
-      groups++;
-      let written = 0;
-      for (let k = 0; k < span.length; k++) {
-        const at = heads[k]!;
-        if (span[k]!.ts[at] !== ts) continue;
-        heads[k] = at + 1;
-        const record = spanRecords[k]!;
-        const room = record.room + (json ? 1 : opening.length);
-        if (!text.fits(room)) await makeRoom(room);
-        if (!json) text.copy(opening);
-        else if (written++ > 0) text.copy(comma);
-        const { texts, values, writes, shows, slotPieces, slotOffsets, slotWidths, slotValues } = record;
-        let slot = 0;
-        for (let f = 0; f <= values.length; f++) {
-          const pieceAt = text.length;
-          text.copy(texts[f]!);
-          for (; slot < slotPieces.length && slotPieces[slot] === f; slot++) {
-            text.digitsAt(pieceAt + slotOffsets[slot]!, slotWidths[slot]!, slotValues[slot]![at]!);
-          }
-          if (f === values.length) break;
-          const write = writes[f]!;
-          if (write === WRITE_UINT) text.uint(values[f]![at]!);
-          else if (write === WRITE_THOUSANDTHS) text.thousandths(values[f]![at]!);
-          else writeValue(text, values[f]![at]!, shows[f]!);
-        }
-      }
+    for (let room = writeSpanGroups(span, records, heads, text, json, openings, count, writeValue); room > 0; ) {
+      await makeRoom(room);
+      room = writeSpanGroups(span, records, heads, text, json, openings, count, writeValue);
     }
   }
+  groups = count.groups;
   const closing = textBytes(json ? (groups === 0 ? "[]\n" : "]}\n]\n") : "");
   if (!text.fits(closing.length)) await makeRoom(closing.length);
   text.copy(closing);

@@ -147,21 +147,32 @@ function spanRecord(
     const show = gpu.shows[f]!;
     const limit = DIGITS_LIMIT[show];
     const first = column[0]!;
-    let same = 1;
-    while (same < column.length && column[same] === first) same++;
-    const constant = same === column.length;
-    // Are all its values digits (digitsFit, written out: this runs over every value, and the call was not inlined), and between which?
-    let digits = !constant;
+    const shape = series.shapes?.[gpu.columns[f]!];
+    let constant: boolean;
+    let digits: boolean;
     let low = Infinity;
     let high = -Infinity;
-    for (let i = 0; digits && i < column.length; i++) {
-      const value = column[i]!;
-      if (value === null || !(value >= 0 && value <= limit) || value !== Math.floor(value)) {
-        digits = false;
-        break;
+    if (shape?.known) {
+      // A block's column: its decode saw all this already.
+      constant = shape.constant;
+      digits = !constant && shape.wholeNumbers && shape.low >= 0 && shape.high <= limit;
+      low = shape.low;
+      high = shape.high;
+    } else {
+      let same = 1;
+      while (same < column.length && column[same] === first) same++;
+      constant = same === column.length;
+      // Are all its values digits (digitsFit, written out: this runs over every value, and the call was not inlined), and between which?
+      digits = !constant;
+      for (let i = 0; digits && i < column.length; i++) {
+        const value = column[i]!;
+        if (value === null || !(value >= 0 && value <= limit) || value !== Math.floor(value)) {
+          digits = false;
+          break;
+        }
+        if (value < low) low = value;
+        if (value > high) high = value;
       }
-      if (value < low) low = value;
-      if (value > high) high = value;
     }
     if (constant) {
       scratch.length = 0;

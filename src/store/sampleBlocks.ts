@@ -4,7 +4,7 @@
 // same numbers come back, and reading an hour of 8 GPUs is 48 rows instead of 28,800.
 // Pure: rows in, bytes out, and back.
 
-import { decodeColumn, encodeColumn } from "./columnCodec.ts";
+import { decodeColumn, encodeColumn, unknownShape, type ColumnShape } from "./columnCodec.ts";
 
 /**
  * A block holds the samples of one GPU in one aligned 10-minute span: a minute's
@@ -111,7 +111,7 @@ export function decodeBlockColumns(
   ts: Uint8Array,
   columns: ReadonlyMap<number, Uint8Array>,
   to = Infinity,
-): { ts: number[]; values: Map<number, Array<number | null>> } {
+): { ts: number[]; values: Map<number, Array<number | null>>; shapes: Map<number, ColumnShape> } {
   const times = decodeColumn(ts, sampleCount) as number[];
   let time = start;
   let length = sampleCount;
@@ -124,13 +124,17 @@ export function decodeBlockColumns(
   }
   times.length = length;
   const values = new Map<number, Array<number | null>>();
+  const shapes = new Map<number, ColumnShape>();
   for (const [index, bytes] of columns) {
-    const decoded = decodeColumn(bytes, sampleCount, length);
+    const shape = unknownShape();
+    const decoded = decodeColumn(bytes, sampleCount, length, shape);
     decoded.length = length;
     values.set(index, decoded);
+    shapes.set(index, shape);
   }
   const free = values.get(MEMORY_FREE);
   if (free) {
+    shapes.get(MEMORY_FREE)!.known = false; // what was stored is free + used
     const used = values.get(MEMORY_USED);
     if (!used) throw new Error("free memory decodes only with used memory");
     for (let i = 0; i < length; i++) {
@@ -138,7 +142,7 @@ export function decodeBlockColumns(
       if (value !== null && used[i] !== null) free[i] = value - used[i]!;
     }
   }
-  return { ts: times, values };
+  return { ts: times, values, shapes };
 }
 
 /** One GPU's samples as columns: times ascending, and every SAMPLE_COLUMNS column in that order. */
@@ -146,6 +150,8 @@ export interface SampleColumns {
   gpuId: number;
   ts: number[];
   values: Array<Array<number | null>>;
+  /** Per column, what decoding its block saw of it (a block's columns only, not rows read from the table). */
+  shapes?: ColumnShape[];
 }
 
 const ALL_COLUMNS = SAMPLE_COLUMNS.map((_, index) => index);
@@ -164,7 +170,12 @@ export function blockColumns(
   let first = 0; // decoded up to `to` already; a range starting inside the block skips its first samples
   while (first < decoded.ts.length && decoded.ts[first]! < from) first++;
   const cut = <T>(values: T[]) => (first === 0 ? values : values.slice(first));
-  return { gpuId, ts: cut(decoded.ts), values: ALL_COLUMNS.map((index) => cut(decoded.values.get(index)!)) };
+  return {
+    gpuId,
+    ts: cut(decoded.ts),
+    values: ALL_COLUMNS.map((index) => cut(decoded.values.get(index)!)),
+    shapes: ALL_COLUMNS.map((index) => decoded.shapes.get(index)!), // still true of a cut's fewer values
+  };
 }
 
 /** Of series each read up to its head, the one whose next time is earliest (the first on a tie), or -1 when all are read. */

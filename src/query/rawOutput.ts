@@ -5,6 +5,7 @@
 // from the stored columns into one reused buffer.
 
 import { csvField, csvLine } from "../cli/format/csv.ts";
+import { scanShape } from "../store/columnCodec.ts";
 import type { SampleColumns } from "../store/sampleBlocks.ts";
 import { SAMPLE_COLUMNS } from "../store/sampleBlocks.ts";
 import type { GpuIdentity, Store } from "../store/store.ts";
@@ -147,33 +148,10 @@ function spanRecord(
     const show = gpu.shows[f]!;
     const limit = DIGITS_LIMIT[show];
     const first = column[0]!;
-    const shape = series.shapes?.[gpu.columns[f]!];
-    let constant: boolean;
-    let digits: boolean;
-    let low = Infinity;
-    let high = -Infinity;
-    if (shape?.known) {
-      // A block's column: its decode saw all this already.
-      constant = shape.constant;
-      digits = !constant && shape.wholeNumbers && shape.low >= 0 && shape.high <= limit;
-      low = shape.low;
-      high = shape.high;
-    } else {
-      let same = 1;
-      while (same < column.length && column[same] === first) same++;
-      constant = same === column.length;
-      // Are all its values digits (digitsFit, written out: this runs over every value, and the call was not inlined), and between which?
-      digits = !constant;
-      for (let i = 0; digits && i < column.length; i++) {
-        const value = column[i]!;
-        if (value === null || !(value >= 0 && value <= limit) || value !== Math.floor(value)) {
-          digits = false;
-          break;
-        }
-        if (value < low) low = value;
-        if (value > high) high = value;
-      }
-    }
+    // A block's column comes with what its decode saw; rows read from the table are read once more here.
+    const decoded = series.shapes?.[gpu.columns[f]!];
+    const { constant, wholeNumbers, low, high } = decoded?.known ? decoded : scanShape(column);
+    const digits = !constant && wholeNumbers && low >= 0 && high <= limit;
     if (constant) {
       scratch.length = 0;
       writeValue(scratch, first, show);
@@ -398,7 +376,6 @@ async function writeRange(store: Store, from: number, to: number, format: QueryF
     text.reserve(count);
   };
 
-  let groups = 0;
   if (!json) {
     const header = textBytes(csvLine(["timestamp", ...RAW_FIELDS.map((field) => field.name)]) + "\n");
     text.reserve(header.length);
@@ -413,7 +390,7 @@ async function writeRange(store: Store, from: number, to: number, format: QueryF
       room = writeSpanGroups(span, records, heads, text, json, openings, count, writeValue);
     }
   }
-  groups = count.groups;
+  const groups = count.groups;
   const closing = textBytes(json ? (groups === 0 ? "[]\n" : "]}\n]\n") : "");
   if (!text.fits(closing.length)) await makeRoom(closing.length);
   text.copy(closing);

@@ -142,6 +142,27 @@ export function unknownShape(): ColumnShape {
   return { known: false, constant: false, wholeNumbers: false, low: Number.NaN, high: Number.NaN };
 }
 
+/** The shape of values at hand (rows read from the table, a float64 column): what a decode reports, found by reading them. */
+export function scanShape(values: ArrayLike<number | null>): ColumnShape {
+  const first = values[0];
+  let constant = true;
+  let wholeNumbers = true;
+  let low = Infinity;
+  let high = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]!;
+    if (value !== first) constant = false;
+    if (value === null) {
+      wholeNumbers = false;
+      continue;
+    }
+    if (value !== Math.floor(value)) wholeNumbers = false; // NaN too
+    if (value < low) low = value;
+    if (value > high) high = value;
+  }
+  return { known: true, constant, wholeNumbers, low, high };
+}
+
 /**
  * Decodes `count` values. Throws on bytes that do not hold exactly `count` values.
  * With `limit`, stops once the first `limit` values are known (a minute early in an hour).

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ColumnCodecError, decodeColumn, encodeColumn, unknownShape } from "../../src/store/columnCodec.ts";
+import { ColumnCodecError, decodeColumn, encodeColumn, scanShape, unknownShape } from "../../src/store/columnCodec.ts";
 
 const roundTrip = (values: Array<number | null>) => decodeColumn(encodeColumn(values), values.length);
 
@@ -66,6 +66,7 @@ describe("column codec", () => {
           expect(shape.constant).toBe(decoded.every((value) => value === decoded[0]));
           expect(shape.wholeNumbers).toBe(present.length === decoded.length);
           if (present.length > 0) expect([shape.low, shape.high]).toEqual([Math.min(...present), Math.max(...present)]);
+          expect(scanShape(decoded)).toEqual(shape); // what export finds by reading rows is what it is told of blocks
         } else {
           // Decoded past the limit (a run): still true of the values returned.
           if (shape.constant) expect(decoded.every((value) => value === decoded[0])).toBe(true);

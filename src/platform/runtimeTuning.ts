@@ -1,8 +1,8 @@
 // The agent runs for months doing a few milliseconds of work a minute. Bun's
 // defaults suit the opposite: an idle-GC timer that wakes every second, the
 // optimising JIT tiers, whose compilers and compiled code stay resident, and helper
-// threads (compilers, a heap-block pre-faulter) that start, work and stop around
-// every tick. All are switched off by environment variables the engine reads only
+// threads (compilers, a heap-block pre-faulter, the allocator's page purger) that
+// wake around every tick. All are switched off by environment variables the engine reads only
 // at start, so the agent, once, replaces itself (execve: same pid, same open
 // descriptors) with a copy of itself that has them set. What each costs and saves
 // is measured in test/bench/agent.ts and the README's Performance section. Linux
@@ -25,6 +25,10 @@ export const AGENT_RUNTIME_ENV: Readonly<Record<string, string>> = {
   BUN_JSC_useConcurrentJIT: "0",
   // No helper thread pre-faulting heap blocks for a burst of allocation that never comes, every tick.
   BUN_JSC_useWarmUpMarkedBlocks: "0",
+  // mimalloc's scavenger thread woke after every tick to hand the pages the tick freed back to the
+  // kernel, and the next tick faulted them in again (about 1 ms a tick at 60 s). A tick allocates the
+  // same every time: keep them for the next one. This also means the scavenger thread is never started.
+  MIMALLOC_PURGE_DELAY: "-1",
 };
 
 /** The environment the tuned copy gets: ours plus the settings the operator left unset, plus the marker. */

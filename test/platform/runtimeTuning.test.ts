@@ -3,7 +3,7 @@
 // the same pid, and an operator's own value kept.
 
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AGENT_RUNTIME_ENV, selfCommand, tunedEnvironment } from "../../src/platform/runtimeTuning.ts";
@@ -20,6 +20,7 @@ describe("runtime tuning (pure)", () => {
       BUN_JSC_useFTLJIT: "0",
       BUN_JSC_useConcurrentJIT: "0",
       BUN_JSC_useWarmUpMarkedBlocks: "0",
+      MIMALLOC_PURGE_DELAY: "-1",
       GPU_MONITOR_RUNTIME_TUNED: "1",
     });
     expect(Object.keys(AGENT_RUNTIME_ENV).every((key) => key in env)).toBe(true);
@@ -45,10 +46,13 @@ describe.if(process.platform === "linux")("the compiled agent", () => {
         .map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]),
     );
 
-  for (const [label, extra, expected] of [
-    ["runs as its tuned copy under the same pid", {}, { BUN_GC_TIMER_DISABLE: "1", BUN_JSC_useDFGJIT: "0", GPU_MONITOR_RUNTIME_TUNED: "1" }],
-    ["keeps an operator's own setting", { BUN_JSC_useDFGJIT: "1" }, { BUN_GC_TIMER_DISABLE: "1", BUN_JSC_useDFGJIT: "1" }],
-    ["is left alone with GPU_MONITOR_RUNTIME_TUNING=0", { GPU_MONITOR_RUNTIME_TUNING: "0" }, { BUN_GC_TIMER_DISABLE: undefined, GPU_MONITOR_RUNTIME_TUNED: undefined }],
+  const threadNames = (pid: number) => readdirSync(`/proc/${pid}/task`).map((tid) => readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim());
+
+  // The last field: whether mimalloc's page-purging thread runs (MIMALLOC_PURGE_DELAY=-1 keeps it from starting).
+  for (const [label, extra, expected, purgeThread] of [
+    ["runs as its tuned copy under the same pid", {}, { BUN_GC_TIMER_DISABLE: "1", BUN_JSC_useDFGJIT: "0", GPU_MONITOR_RUNTIME_TUNED: "1" }, false],
+    ["keeps an operator's own setting", { BUN_JSC_useDFGJIT: "1" }, { BUN_GC_TIMER_DISABLE: "1", BUN_JSC_useDFGJIT: "1" }, false],
+    ["is left alone with GPU_MONITOR_RUNTIME_TUNING=0", { GPU_MONITOR_RUNTIME_TUNING: "0" }, { BUN_GC_TIMER_DISABLE: undefined, GPU_MONITOR_RUNTIME_TUNED: undefined }, true],
   ] as const) {
     test(label, async () => {
       const dir = mkdtempSync(join(tmpdir(), "gpu-monitor-tuning-"));
@@ -62,6 +66,8 @@ describe.if(process.platform === "linux")("the compiled agent", () => {
       const env = environOf(agent.process.pid); // the pid we started is the one running: replaced, not forked
       expect(readFileSync(`/proc/${agent.process.pid}/cmdline`, "utf8").split("\0").slice(1, 4)).toEqual(["run", "-c", join(dir, "config.json")]);
       for (const [key, value] of Object.entries(expected)) expect(env[key]).toBe(value);
+      await Bun.sleep(2500); // two more ticks at 1 s: memory freed and, untuned, purged
+      expect(threadNames(agent.process.pid).includes("mi-scavenger")).toBe(purgeThread);
       const { exitCode } = await agent.stop();
       expect(exitCode).toBe(0);
     }, 20_000);

@@ -151,7 +151,7 @@ export function printAgent(label: string, slow: AgentRun, fast: AgentRun): void 
     const median = sorted[Math.floor(sorted.length / 2)]!;
     const spikes = slow.tickCpuMs.filter((ms) => ms > 2 * median);
     console.log(
-      `    per tick: median ${median.toFixed(1)} ms, range ${sorted[0]!.toFixed(1)}-${sorted.at(-1)!.toFixed(1)} ms over ${sorted.length} ticks; ${spikes.length} over twice the median (${spikes.map((ms) => ms.toFixed(1)).join(", ") || "none"} ms); ${slow.hourBoundaryInside ? "an hour boundary (hourly compaction and window close) was inside" : "no hour boundary inside: the hourly work is not in this figure"}`,
+      `    per tick: median ${median.toFixed(1)} ms, range ${sorted[0]!.toFixed(1)}-${sorted.at(-1)!.toFixed(1)} ms over ${sorted.length} ticks; ${spikes.length > 0 ? `${spikes.length} over twice the median (${spikes.map((ms) => ms.toFixed(1)).join(", ")} ms)` : "none over twice the median"}; ${slow.hourBoundaryInside ? "an hour boundary (hourly compaction and window close) was inside" : "no hour boundary inside: the hourly work is not in this figure"}`,
     );
   }
   console.log(`  at ${fast.intervalSeconds} s for ${fast.seconds} s: ${fast.cpuPercent.toFixed(2)} % of one core, RSS ${fast.rssSteadyMb.toFixed(1)} MB steady`);

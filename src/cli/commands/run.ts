@@ -47,6 +47,10 @@ export async function startAgent(flags: AgentFlags): Promise<void> {
   let reload: LoadedConfig | null = null;
   const onStop = (signal: NodeJS.Signals) => {
     logger.info(`${signal} received: finishing the tick in flight`);
+    // From STOPPING=1 on, the stop is bounded by TimeoutStopSec=: no keep-alive follows it while the
+    // tick in flight finishes (one did, when finishing took longer than the keep-alive period).
+    if (watchdog) clearInterval(watchdog);
+    watchdog = null;
     systemd?.notify("STOPPING=1");
     shutdown.abort();
     cycle.abort();

@@ -2,8 +2,8 @@
 // defaults suit the opposite: an idle-GC timer that wakes every second, the
 // optimising JIT tiers, whose compilers and compiled code stay resident, and helper
 // threads (compilers, a heap-block pre-faulter, the allocator's page purger) that
-// wake around every tick. All are switched off by environment variables the engine reads only
-// at start, so the agent, once, replaces itself (execve: same pid, same open
+// wake around every tick. All are switched off by environment variables the engine
+// reads only at start, so the agent, once, replaces itself (execve: same pid, same open
 // descriptors) with a copy of itself that has them set. What each costs and saves
 // is measured in test/bench/agent.ts and the README's Performance section. Linux
 // and macOS; elsewhere (Windows: the service definition sets them) nothing happens.

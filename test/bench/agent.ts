@@ -8,8 +8,9 @@ import { compile } from "../../packaging/build.ts";
 import { fakeNvmlLibrary, REPO, scenarioFile } from "../helpers/fakeNvml.ts";
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
-// Start-up is done after four ticks at 60 s: the first two compile the tick's code, the code pages start-up
-// touched are released after the second, and the third and fourth fault back in the part a tick uses.
+// Start-up is done after about four ticks at 60 s: the first ticks compile the tick's code (the last few
+// functions by the sixth, a millisecond or two), the code pages start-up touched are released after the
+// second, and the third and fourth fault back in the part a tick uses.
 const SLOW_WARMUP_SECONDS = 300;
 
 function readProc(pid: number): { rssKb: number; cpuSeconds: number } {

@@ -42,6 +42,10 @@ export async function startAgent(flags: AgentFlags): Promise<void> {
     // A timer, not the tick: it only fires while the event loop is alive, so a hang gets us restarted.
     if (systemd?.watchdogIntervalMs && !watchdog) watchdog = setInterval(() => systemd.notify("WATCHDOG=1"), systemd.watchdogIntervalMs);
   };
+  const stopWatchdog = () => {
+    if (watchdog) clearInterval(watchdog);
+    watchdog = null;
+  };
   const shutdown = new AbortController();
   let cycle = new AbortController();
   let reload: LoadedConfig | null = null;
@@ -49,8 +53,7 @@ export async function startAgent(flags: AgentFlags): Promise<void> {
     logger.info(`${signal} received: finishing the tick in flight`);
     // From STOPPING=1 on, the stop is bounded by TimeoutStopSec=: no keep-alive follows it while the
     // tick in flight finishes (one did, when finishing took longer than the keep-alive period).
-    if (watchdog) clearInterval(watchdog);
-    watchdog = null;
+    stopWatchdog();
     systemd?.notify("STOPPING=1");
     shutdown.abort();
     cycle.abort();
@@ -108,7 +111,7 @@ export async function startAgent(flags: AgentFlags): Promise<void> {
       logger = makeLogger(loaded);
     }
   } finally {
-    if (watchdog) clearInterval(watchdog);
+    stopWatchdog();
     systemd?.close();
     process.off("SIGTERM", onStop);
     process.off("SIGINT", onStop);

@@ -1,0 +1,115 @@
+// A database recorded by the previous release (0.1.0 before the metric catalog:
+// rows, compacted blocks, a late row over a block, a gap, a counter reset, a GPU
+// that appears later, windows and send attempts) must read the same: every query
+// command's output and the upload bodies byte for byte, apart from metrics added
+// since (NEW_FIELDS), which are cut out before comparing. The expected files were
+// written by that release from this database and are never regenerated.
+
+import { describe, expect, test } from "bun:test";
+import { cpSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const FIXTURE = join(import.meta.dir, "../fixtures/previous-release");
+const MAIN = join(import.meta.dir, "../../src/main.ts");
+/** Output fields added after that release; each also as _min/_max in windows. */
+const NEW_FIELDS = ["pcie_tx_throughput", "pcie_rx_throughput"];
+const NEW_NAMES = NEW_FIELDS.flatMap((field) => [field, `${field}_min`, `${field}_max`]);
+
+const commands = JSON.parse(readFileSync(join(FIXTURE, "commands.json"), "utf8")) as Record<string, string[]>;
+
+function fixtureCopy(): string {
+  const dir = mkdtempSync(join(tmpdir(), "gpu-monitor-previous-"));
+  cpSync(join(FIXTURE, "gpu_metrics.db"), join(dir, "gpu_metrics.db"));
+  cpSync(join(FIXTURE, "config.json"), join(dir, "config.json"));
+  return dir;
+}
+
+function run(dir: string, args: string[]) {
+  const result = Bun.spawnSync([process.execPath, MAIN, "-c", join(dir, "config.json"), ...args], {
+    env: { ...process.env, TZ: "UTC", NO_COLOR: "1" },
+  });
+  return { stdout: result.stdout.toString(), stderr: result.stderr.toString().replaceAll(dir, "<dir>"), exitCode: result.exitCode };
+}
+
+/** JSON (indented or compact) without the new fields: they come last in a record, after a comma. */
+function withoutNewJsonFields(text: string): string {
+  const names = NEW_NAMES.join("|");
+  return text.replace(new RegExp(`,\\s*"(?:${names})":\\s*(?:null|-?[0-9.eE+]+)`, "g"), "");
+}
+
+/** CSV without the new columns (the last ones; their cells are numbers or empty). */
+function withoutNewCsvColumns(text: string): string {
+  const lines = text.split("\n");
+  const header = lines[0]!.split(",");
+  const added = header.filter((column) => NEW_NAMES.includes(column)).length;
+  if (added === 0) return text;
+  expect(header.slice(-added).every((column) => NEW_NAMES.includes(column))).toBe(true);
+  const tail = new RegExp(`(?:,[-0-9.eE+]*){${added}}$`);
+  return lines.map((line) => (line === "" ? line : line.replace(line === lines[0] ? new RegExp(`(?:,[a-z_]+){${added}}$`) : tail, ""))).join("\n");
+}
+
+/** Status says how long ago the last sample was and where the copy lives: both change from run to run. */
+function steadyStatus(text: string): string {
+  return text.replace(/no sample for \d+ s/g, "no sample for N s").replace(/"file": "[^"]*"/, '"file": "<file>"').replace(/Database: {5}\S+/, "Database:     <file>");
+}
+
+describe("a database written by the previous release", () => {
+  const dir = fixtureCopy();
+  for (const [name, args] of Object.entries(commands)) {
+    test(`${args.join(" ")} prints what that release printed`, () => {
+      const result = run(dir, args);
+      let expected = readFileSync(join(FIXTURE, "expected", `${name}.out`), "utf8");
+      let actual = name.endsWith(".csv") ? withoutNewCsvColumns(result.stdout) : withoutNewJsonFields(result.stdout);
+      if (name.startsWith("status")) {
+        expected = steadyStatus(expected);
+        actual = steadyStatus(actual);
+      }
+      expect(actual).toBe(expected);
+      const expectedErr = readFileSync(join(FIXTURE, "expected", `${name}.err`), "utf8");
+      expect(`${result.stderr}exit ${result.exitCode}\n`).toBe(expectedErr);
+    });
+  }
+
+  test("it is read, not changed: the file's bytes stay the same", () => {
+    expect(Buffer.compare(readFileSync(join(dir, "gpu_metrics.db")), readFileSync(join(FIXTURE, "gpu_metrics.db")))).toBe(0);
+  });
+
+  test("the upload bodies of its pending windows are those that release sent", async () => {
+    const copy = fixtureCopy();
+    const bodies: unknown[] = [];
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(request) {
+        const body = await request.json();
+        bodies.push(body);
+        return Response.json({ uid: `u${bodies.length}`, params: body });
+      },
+    });
+    try {
+      const config = JSON.parse(readFileSync(join(copy, "config.json"), "utf8"));
+      config.server = { url: `http://127.0.0.1:${server.port}/api`, contract_number: "C-42" };
+      writeFileSync(join(copy, "config.json"), JSON.stringify(config));
+      const child = Bun.spawn([process.execPath, MAIN, "send", "-c", join(copy, "config.json")], { env: { ...process.env, TZ: "UTC" }, stdout: "pipe" });
+      const printed = await new Response(child.stdout).text();
+      expect(await child.exited).toBe(0);
+      expect(printed).toBe(readFileSync(join(FIXTURE, "expected", "send.out"), "utf8"));
+    } finally {
+      server.stop(true);
+    }
+    const expected = JSON.parse(readFileSync(join(FIXTURE, "expected", "upload-bodies.json"), "utf8")) as any[];
+    expect(bodies.length).toBe(expected.length);
+    bodies.forEach((body: any, i) => {
+      // The host's name and the agent's version are this machine's and this build's.
+      body.host.hostname = expected[i].host.hostname;
+      body.host.agent_version = expected[i].host.agent_version;
+      expect(withoutNewJsonFields(JSON.stringify(body, null, 2))).toBe(JSON.stringify(expected[i], null, 2));
+    });
+  });
+
+  test("every expected output was checked", () => {
+    const outputs = readdirSync(join(FIXTURE, "expected")).filter((file) => file.endsWith(".out") && file !== "send.out");
+    expect(outputs.sort()).toEqual(Object.keys(commands).map((name) => `${name}.out`).sort());
+  });
+});

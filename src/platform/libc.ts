@@ -1,4 +1,4 @@
-// The few libc calls Bun does not offer (unix datagram sockets, flock, execve, madvise), through
+// The few libc calls Bun does not offer (unix datagram sockets, flock), through
 // bun:ffi. The only FFI outside src/nvml/. Loaded on first use, once.
 
 import { dlopen, FFIType } from "bun:ffi";
@@ -13,8 +13,6 @@ export interface Libc {
   sendto(fd: number, buffer: number, length: number, flags: number, address: number, addressLength: number): number | bigint;
   close(fd: number): number;
   flock(fd: number, operation: number): number;
-  execve(path: number, argv: number, envp: number): number;
-  madvise(address: number, length: number, advice: number): number;
 }
 
 let loaded: Libc | null | undefined;
@@ -32,8 +30,6 @@ export function libc(): Libc | null {
         sendto: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i64 },
         close: { args: [FFIType.i32], returns: FFIType.i32 },
         flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-        execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
-        madvise: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
       });
       loaded = library.symbols as unknown as Libc;
       return loaded;

@@ -14,7 +14,6 @@ import { acquireAgentLock, sendInProgress } from "../store/lock.ts";
 import { pruneOldData } from "../store/retention.ts";
 import { compactionPeriodSeconds, type SampleRow } from "../store/sampleBlocks.ts";
 import { Store } from "../store/store.ts";
-import { CodePageRelease, type Release } from "../platform/memoryTrim.ts";
 import { BoundaryCheck, nextTickMs, systemClock, type Clock } from "./clock.ts";
 import { InProcessSampler, WorkerSampler, type TickSampler } from "./samplers.ts";
 
@@ -33,8 +32,6 @@ export interface AgentOptions {
   clock?: Clock;
   /** Replaces openNvml in tests of this loop. */
   openNvml?: (libraryPath: string | undefined) => Nvml;
-  /** Releases the clean code pages start-up touched (memoryTrim.ts); called after the first ticks, then hourly. */
-  releaseCodePages?: () => Release | string;
 }
 
 const PRUNE_EVERY_SECONDS = 86_400;
@@ -186,8 +183,6 @@ export async function runAgent(options: AgentOptions): Promise<{ abandonedThread
       .finally(() => (pruning = null));
   };
 
-  const codePages = options.releaseCodePages ? new CodePageRelease(options.releaseCodePages, (message) => log.debug(message)) : null;
-
   let abandonedThread = false;
   aggregate(Math.floor(clock.now() / 1000)); // windows closed while the agent was down
   prune(Math.floor(clock.now() / 1000));
@@ -232,7 +227,6 @@ export async function runAgent(options: AgentOptions): Promise<{ abandonedThread
       if (rows) running = followStoredTick(tickTs, rows);
       prune(tickTs);
       ship();
-      codePages?.afterTick(tickTs);
     }
   } finally {
     await shipper?.settle();

@@ -246,7 +246,7 @@ enum fake_slot {
     S_POWER_USAGE, S_POWER_LIMIT, S_POWER_ENFORCED, S_ENERGY,
     S_CLOCK_GRAPHICS, S_CLOCK_SM, S_CLOCK_MEM, S_CLOCK_VIDEO, S_PSTATE, S_EVENT_REASONS,
     S_ECC_MODE, S_ECC_CORR_VOL, S_ECC_UNCORR_VOL, S_ECC_CORR_AGG, S_ECC_UNCORR_AGG,
-    S_ENCODER, S_DECODER, S_PCIE_GEN, S_PCIE_WIDTH, S_PROC_COMPUTE, S_PROC_GRAPHICS,
+    S_ENCODER, S_DECODER, S_PCIE_GEN, S_PCIE_WIDTH, S_PCIE_TX, S_PCIE_RX, S_PROC_COMPUTE, S_PROC_GRAPHICS,
     S_COUNT
 };
 
@@ -279,6 +279,8 @@ static const char *const k_slot_keys[S_COUNT][5] = {
     [S_DECODER] = {"decoder.utilization", "decoder.sampling_us"},
     [S_PCIE_GEN] = {"pcie.gen"},
     [S_PCIE_WIDTH] = {"pcie.width"},
+    [S_PCIE_TX] = {"pcie.tx_throughput"},
+    [S_PCIE_RX] = {"pcie.rx_throughput"},
     [S_PROC_COMPUTE] = {"processes.compute"},
     [S_PROC_GRAPHICS] = {"processes.graphics"},
 };
@@ -320,6 +322,7 @@ struct nvmlDevice_st {
 
     unsigned int encoder_util, encoder_period_us, decoder_util, decoder_period_us;
     unsigned int pcie_gen, pcie_width;
+    unsigned int pcie_tx_kbps, pcie_rx_kbps; /* KB/s over NVML's 20 ms window */
 
     nvmlProcessInfo_v2_t compute[FAKE_MAX_PROCS];
     unsigned int compute_listed;   /* from processes.compute */
@@ -688,6 +691,10 @@ static int parse_gpu_key(struct nvmlDevice_st *g, const char *key, char *value) 
         if (!parse_u32(value, &g->pcie_gen)) return BAD_VALUE();
     } else if (strcmp(key, "pcie.width") == 0) {
         if (!parse_u32(value, &g->pcie_width)) return BAD_VALUE();
+    } else if (strcmp(key, "pcie.tx_throughput") == 0) {
+        if (!parse_u32(value, &g->pcie_tx_kbps)) return BAD_VALUE();
+    } else if (strcmp(key, "pcie.rx_throughput") == 0) {
+        if (!parse_u32(value, &g->pcie_rx_kbps)) return BAD_VALUE();
     } else if (strcmp(key, "processes.compute") == 0) {
         unsigned int n;
         if (!copy_value(scratch, value) || !parse_process_list(scratch, g_scratch_procs, &n)) return BAD_VALUE();
@@ -742,6 +749,8 @@ static void gpu_defaults(struct nvmlDevice_st *g, unsigned int i) {
     g->decoder_period_us = 167000;
     g->pcie_gen = 4;
     g->pcie_width = 16;
+    g->pcie_tx_kbps = 1200;
+    g->pcie_rx_kbps = 3400;
     g->grow_times = 1;
     g->v3_entry_size = 24;
 }
@@ -1451,6 +1460,20 @@ FAKE_API nvmlReturn_t nvmlDeviceGetCurrPcieLinkWidth(nvmlDevice_t device, unsign
     if (!currLinkWidth) return NVML_ERROR_INVALID_ARGUMENT;
     SLOT(device, S_PCIE_WIDTH);
     *currLinkWidth = device->pcie_width;
+    return NVML_SUCCESS;
+}
+
+/* nvml.h: nvmlPcieUtilCounter_t, NVML_PCIE_UTIL_TX_BYTES = 0, NVML_PCIE_UTIL_RX_BYTES = 1. */
+FAKE_API nvmlReturn_t nvmlDeviceGetPcieThroughput(nvmlDevice_t device, int counter, unsigned int *value) {
+    DEVICE_CALL(device);
+    if (!value || counter < 0 || counter > 1) return NVML_ERROR_INVALID_ARGUMENT;
+    if (counter == 0) {
+        SLOT(device, S_PCIE_TX);
+        *value = device->pcie_tx_kbps;
+    } else {
+        SLOT(device, S_PCIE_RX);
+        *value = device->pcie_rx_kbps;
+    }
     return NVML_SUCCESS;
 }
 

@@ -3,7 +3,6 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
-import { AGENT_RUNTIME_ENV } from "../../src/platform/runtimeTuning.ts";
 import { compiledBinary } from "../helpers/binary.ts";
 import { REPO } from "../helpers/fakeNvml.ts";
 
@@ -71,7 +70,6 @@ describe("packaging/install.sh", () => {
     const winsw = readFileSync(join(REPO, "packaging/windows/gpu_monitor-service.xml"), "utf8");
     expect(winsw).toContain("<executable>%BASE%\\gpu_monitor.exe</executable>");
     expect(winsw).toContain("<arguments>run ");
-    // Windows has no execve: the service definition carries the agent's runtime settings.
-    for (const [name, value] of Object.entries(AGENT_RUNTIME_ENV)) expect(winsw).toContain(`<env name="${name}" value="${value}"/>`);
+    expect(winsw).toContain('<env name="MIMALLOC_PURGE_DELAY" value="-1"/>');
   });
 });

@@ -1,8 +1,6 @@
 import { defineCommand } from "citty";
 import { defaultSources, loadConfig, type LoadedConfig } from "../../config/load.ts";
 import { consoleColour, createLogger, effectiveLevel, RotatingLogFile, type Logger } from "../../log.ts";
-import { releaseCodePages } from "../../platform/memoryTrim.ts";
-import { execTunedRuntime, runtimeTuningEnabled } from "../../platform/runtimeTuning.ts";
 import { SystemdNotifier } from "../../platform/systemd.ts";
 import { runAgent } from "../../schedule/agent.ts";
 import { commandConfig, configArg, nvmlLibraryArg, resolveNvmlLibrary } from "../shared.ts";
@@ -22,8 +20,6 @@ export interface AgentFlags {
  */
 export async function startAgent(flags: AgentFlags): Promise<void> {
   let loaded = commandConfig({ config: flags.config });
-  // A config that does not load has been reported by now; a good one gets the agent's runtime settings.
-  const notTuned = execTunedRuntime();
   let logFile: RotatingLogFile | null = null;
   const makeLogger = (current: LoadedConfig): Logger => {
     const { logging } = current.config;
@@ -34,7 +30,6 @@ export async function startAgent(flags: AgentFlags): Promise<void> {
     return createLogger(effectiveLevel(logging.level, flags), { colour: consoleColour(), file: logFile });
   };
   let logger = makeLogger(loaded);
-  if (notTuned) logger.debug(`runtime: ${notTuned}`);
   const systemd = systemdNotifier(logger);
   let watchdog: ReturnType<typeof setInterval> | null = null;
   const onStarted = () => {
@@ -85,7 +80,6 @@ export async function startAgent(flags: AgentFlags): Promise<void> {
           offline: flags.offline === true || loaded.offline,
           nvmlLibrary: resolveNvmlLibrary({ "nvml-library": flags.nvmlLibrary }, loaded),
           onStarted,
-          ...(runtimeTuningEnabled() ? { releaseCodePages } : {}),
         });
       } catch (error) {
         if (!fallback || shutdown.signal.aborted) throw error;

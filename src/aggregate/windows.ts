@@ -1,8 +1,10 @@
-// Aggregation windows and the per-GPU aggregate of one window. Pure: samples in,
-// aggregates out. Windows are aligned to multiples of their length since the
-// Unix epoch (UTC), so a DST change or a restart can never shift them.
+// Aggregation windows and each GPU's summary of one. Pure: samples in, summaries
+// out. Windows are aligned to multiples of their length since the Unix epoch
+// (UTC), so a DST change or a restart can never shift them.
 
-import { AGGREGATED_METRICS, type AggregatedMetric } from "../store/schema.ts";
+import { SAMPLE_METRICS, WINDOW_METRICS } from "../metrics/catalog.ts";
+import type { SampleColumns } from "../store/columns.ts";
+import type { GpuWindowSummary } from "../store/windows.ts";
 
 export function windowStart(ts: number, periodSeconds: number): number {
   return Math.floor(ts / periodSeconds) * periodSeconds;
@@ -11,110 +13,66 @@ export function windowStart(ts: number, periodSeconds: number): number {
 /** Starts of the windows that have closed by `now`, from the one holding `fromTs`. */
 export function closedWindowStarts(fromTs: number, now: number, periodSeconds: number): number[] {
   const starts: number[] = [];
-  for (let start = windowStart(fromTs, periodSeconds); start + periodSeconds <= now; start += periodSeconds) {
-    starts.push(start);
-  }
+  for (let start = windowStart(fromTs, periodSeconds); start + periodSeconds <= now; start += periodSeconds) starts.push(start);
   return starts;
-}
-
-/** The numeric columns of one stored raw sample that aggregation reads. */
-export type SampleMetrics = { [K in AggregatedMetric]: number | null };
-
-export interface RawSample extends SampleMetrics {
-  ts: number;
-  gpu_id: number;
-  energy_mj: number | null;
-}
-
-export interface MetricSummary {
-  avg: number;
-  min: number;
-  max: number;
-}
-
-export interface GpuAggregate {
-  gpuId: number;
-  sampleCount: number;
-  /** Samples seen / samples expected for the window, at most 1. */
-  coverage: number;
-  /** Energy used in the window from the counter's deltas; null when no delta could be formed. */
-  energyMillijoules: number | null;
-  metrics: { [K in AggregatedMetric]: MetricSummary | null };
-}
-
-/**
- * One GPU's samples of a window as columns: times ascending, and each metric's
- * values at those times. Columns keep the aggregation loops tight (an hour of 8
- * GPUs is 400,000 values) and are how compacted blocks decode.
- */
-export interface GpuSeries {
-  gpuId: number;
-  ts: readonly number[];
-  energy: readonly (number | null)[];
-  metrics: { readonly [K in AggregatedMetric]: readonly (number | null)[] };
 }
 
 export interface WindowInput {
   start: number;
   periodSeconds: number;
   intervalSeconds: number;
-  /** The window's samples, one series per GPU. */
-  series: readonly GpuSeries[];
-  /** Each GPU's last sample before the window, to count the energy spent across the boundary. */
-  previous: ReadonlyMap<number, { ts: number; energy_mj: number | null }>;
-  /** GPUs that get a record even without samples here (they were present before the window). */
+  /** Each GPU's samples from `baselineFrom(start, interval)` to the window's end. */
+  series: readonly SampleColumns[];
+  /** GPUs that get a summary even without samples here (they were present before the window). */
   expectedGpus: Iterable<number>;
 }
 
-const NO_SAMPLES = (gpuId: number): GpuSeries => seriesFromSamples([], gpuId)[0]!;
-
-export function aggregateWindow(input: WindowInput): GpuAggregate[] {
-  const expected = input.periodSeconds / input.intervalSeconds;
-  const byGpu = new Map<number, GpuSeries>();
-  for (const gpuId of input.expectedGpus) byGpu.set(gpuId, NO_SAMPLES(gpuId));
-  for (const series of input.series) byGpu.set(series.gpuId, series);
-  return [...byGpu.values()]
-    .sort((a, b) => a.gpuId - b.gpuId)
-    .map((series) => ({
-      gpuId: series.gpuId,
-      sampleCount: series.ts.length,
-      coverage: expected > 0 ? Math.min(1, series.ts.length / expected) : 0,
-      energyMillijoules: energyUsed(series.ts, series.energy, input.previous.get(series.gpuId), input.start, input.intervalSeconds),
-      metrics: summarise(series),
-    }));
+/**
+ * Where a window's read starts: a counter's step from the last sample before the
+ * window counts in it when that sample is at most two intervals before the
+ * start, so no energy falls between windows and none is counted twice.
+ */
+export function baselineFrom(start: number, intervalSeconds: number): number {
+  return start - 2 * intervalSeconds;
 }
 
-/** Rows (any order, any GPUs) as one series per GPU, ordered by GPU. `onlyGpu` gives an empty series for that GPU when there are no rows. */
-export function seriesFromSamples(samples: readonly RawSample[], onlyGpu?: number): GpuSeries[] {
-  const byGpu = new Map<number, RawSample[]>();
-  if (onlyGpu !== undefined) byGpu.set(onlyGpu, []);
-  for (const sample of samples) {
-    let list = byGpu.get(sample.gpu_id);
-    if (!list) byGpu.set(sample.gpu_id, (list = []));
-    list.push(sample);
+const WINDOW_COLUMN_INDEX = WINDOW_METRICS.map((metric) => SAMPLE_METRICS.indexOf(metric));
+
+export function aggregateWindow(input: WindowInput): GpuWindowSummary[] {
+  const expected = input.periodSeconds / input.intervalSeconds;
+  const byGpu = new Map<number, SampleColumns | null>();
+  for (const gpuId of input.expectedGpus) byGpu.set(gpuId, null);
+  for (const series of input.series) {
+    if (byGpu.has(series.gpuId) || (series.ts.at(-1) ?? -Infinity) >= input.start) byGpu.set(series.gpuId, series);
   }
   return [...byGpu]
     .sort((a, b) => a[0] - b[0])
-    .map(([gpuId, rows]) => {
-      rows.sort((a, b) => a.ts - b.ts);
-      const metrics = {} as Record<AggregatedMetric, (number | null)[]>;
-      for (const metric of AGGREGATED_METRICS) metrics[metric] = rows.map((row) => row[metric]);
-      return { gpuId, ts: rows.map((row) => row.ts), energy: rows.map((row) => row.energy_mj), metrics };
+    .map(([gpuId, series]) => {
+      // Samples before the window are there for the counters' baseline only.
+      let first = 0;
+      while (series && first < series.ts.length && series.ts[first]! < input.start) first++;
+      const count = series ? series.ts.length - first : 0;
+      const values: Array<number | null> = [];
+      WINDOW_METRICS.forEach((metric, m) => {
+        const column = series?.values[WINDOW_COLUMN_INDEX[m]!] ?? [];
+        if (metric.kind === "counter") {
+          const baseline = first > 0 && input.start - series!.ts[first - 1]! <= 2 * input.intervalSeconds ? column[first - 1]! : null;
+          values.push(counterIncrease(column, first, baseline));
+        } else {
+          values.push(...gaugeSummary(column, first));
+        }
+      });
+      return { gpuId, sampleCount: count, coverage: expected > 0 ? Math.min(1, count / expected) : 0, values };
     });
 }
 
-function summarise(series: GpuSeries): GpuAggregate["metrics"] {
-  const metrics = {} as GpuAggregate["metrics"];
-  for (const metric of AGGREGATED_METRICS) metrics[metric] = summariseColumn(series.metrics[metric]);
-  return metrics;
-}
-
-function summariseColumn(values: readonly (number | null)[]): MetricSummary | null {
+/** Average, minimum and maximum of the values from `first` on, in time order; nulls skipped. */
+function gaugeSummary(values: readonly (number | null)[], first: number): [number | null, number | null, number | null] {
   let sum = 0;
   let count = 0;
   let min = Infinity;
   let max = -Infinity;
-  for (let i = 0; i < values.length; i++) {
+  for (let i = first; i < values.length; i++) {
     const value = values[i]!;
     if (value === null) continue;
     sum += value;
@@ -122,27 +80,19 @@ function summariseColumn(values: readonly (number | null)[]): MetricSummary | nu
     if (value < min) min = value;
     if (value > max) max = value;
   }
-  return count === 0 ? null : { avg: sum / count, min, max };
+  return count === 0 ? [null, null, null] : [sum / count, min, max];
 }
 
 /**
- * Sums the counter's increases between consecutive samples. A decrease is a
- * counter reset (driver reload): that pair is skipped and counting goes on from
- * the new value. The step from the previous window's last sample counts here when
- * it is no more than two intervals before the window, so no energy falls between
- * windows and none is counted twice.
+ * Sums a counter's increases between consecutive samples from `first` on, starting
+ * from `baseline`. A decrease is a reset (driver reload): that step is skipped and
+ * counting goes on from the new value. Null when no step could be formed.
  */
-export function energyUsed(
-  ts: readonly number[],
-  energy: readonly (number | null)[],
-  previous: { ts: number; energy_mj: number | null } | undefined,
-  windowStartTs: number,
-  intervalSeconds: number,
-): number | null {
-  let last = previous && windowStartTs - previous.ts <= 2 * intervalSeconds ? previous.energy_mj : null;
+export function counterIncrease(values: readonly (number | null)[], first: number, baseline: number | null): number | null {
+  let last = baseline;
   let total: number | null = null;
-  for (let i = 0; i < ts.length; i++) {
-    const value = energy[i]!;
+  for (let i = first; i < values.length; i++) {
+    const value = values[i]!;
     if (value === null) continue;
     if (last !== null && value >= last) total = (total ?? 0) + (value - last);
     last = value;

@@ -4,7 +4,7 @@
 import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
 import { ConfigError } from "../config/load.ts";
 import { NvmlError, NvmlUnavailableError } from "../nvml/index.ts";
-import { TimeParseError } from "../query/time.ts";
+import { TimeParseError } from "../util/time.ts";
 import { StoreError } from "../store/database.ts";
 import { AgentLockError } from "../store/lock.ts";
 import { VERSION } from "../version.ts";
@@ -73,8 +73,8 @@ async function runLegacy(argv: readonly string[]): Promise<number> {
   }
   if (args.listSends) return (await import("./commands/ledger.ts")).listSendsCommand(args);
   if (args.searchSend !== undefined) return (await import("./commands/ledger.ts")).searchSendCommand(args.searchSend, args);
-  const { startAgent } = await import("./commands/run.ts");
-  await startAgent(args);
+  const { runAgentCommand } = await import("./commands/run.ts");
+  await runAgentCommand(args);
   return EXIT.ok;
 }
 

@@ -4,7 +4,7 @@
 import { accessSync, closeSync, constants, existsSync, openSync, statSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import { ProcessNameCache } from "../collect/processNames.ts";
-import { gpuRecord } from "../collect/record.ts";
+import { gpuRecord } from "../collect/snapshot.ts";
 import { takeSample } from "../collect/sample.ts";
 import { defaultSources, loadConfig, type LoadedConfig } from "../config/load.ts";
 import { openNvml, type Nvml } from "../nvml/index.ts";

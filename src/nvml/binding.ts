@@ -53,6 +53,8 @@ const MEMORY_ERROR_CORRECTED = 0;
 const MEMORY_ERROR_UNCORRECTED = 1;
 const ECC_COUNTER_VOLATILE = 0;
 const ENABLE_STATE_ENABLED = 1;
+const PCIE_UTIL_TX_BYTES = 0;
+const PCIE_UTIL_RX_BYTES = 1;
 
 const NO_FIELD_ERRORS: Readonly<Record<string, string>> = Object.freeze({});
 
@@ -326,6 +328,9 @@ class FfiNvml implements Nvml {
     const pcieWidth = fn.pcieLinkWidth
       ? this.u32Out(slot, fn.pcieLinkWidth, fn.pcieLinkWidth.call(h, a), "pcie_link_width")
       : null;
+    const pcie = fn.pcieThroughput;
+    const pcieTx = pcie ? this.u32Out(slot, pcie, pcie.call(h, PCIE_UTIL_TX_BYTES, a), "pcie_tx_throughput") : null;
+    const pcieRx = pcie ? this.u32Out(slot, pcie, pcie.call(h, PCIE_UTIL_RX_BYTES, a), "pcie_rx_throughput") : null;
     const compute = slot.computeProcesses ? this.readProcesses(slot, slot.computeProcesses, "compute", null) : null;
     const processes = slot.graphicsProcesses
       ? this.readProcesses(slot, slot.graphicsProcesses, "graphics", compute)
@@ -345,8 +350,8 @@ class FfiNvml implements Nvml {
       memoryUtilizationPercent: memoryUtilization,
       temperatureCelsius: temperature,
       fanSpeedsPercent: fans,
-      powerUsageWatts: powerMilliwatts === null ? null : powerMilliwatts / 1000,
-      powerLimitWatts: limitMilliwatts === null ? null : limitMilliwatts / 1000,
+      powerUsageMilliwatts: powerMilliwatts,
+      powerLimitMilliwatts: limitMilliwatts,
       energyMillijoules: energy,
       graphicsClockMhz: graphicsClock,
       smClockMhz: smClock,
@@ -360,6 +365,8 @@ class FfiNvml implements Nvml {
       decoderUtilizationPercent: decoder,
       pcieLinkGeneration: pcieGeneration,
       pcieLinkWidth: pcieWidth,
+      pcieTxKilobytesPerSecond: pcieTx,
+      pcieRxKilobytesPerSecond: pcieRx,
       processes,
       fieldErrors: slot.errors ?? NO_FIELD_ERRORS,
     };

@@ -48,6 +48,7 @@ export const NVML_FUNCTIONS = {
   decoderUtilization: { symbols: ["nvmlDeviceGetDecoderUtilization"], args: [ptr, ptr, ptr] },
   pcieLinkGeneration: { symbols: ["nvmlDeviceGetCurrPcieLinkGeneration"], args: [ptr, ptr] },
   pcieLinkWidth: { symbols: ["nvmlDeviceGetCurrPcieLinkWidth"], args: [ptr, ptr] },
+  pcieThroughput: { symbols: ["nvmlDeviceGetPcieThroughput"], args: [ptr, i32, ptr] },
   computeProcesses: {
     symbols: [
       "nvmlDeviceGetComputeRunningProcesses_v3",

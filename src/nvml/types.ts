@@ -28,8 +28,8 @@ export interface GpuReading {
   temperatureCelsius: number | null;
   /** One value per fan, percent of maximum. */
   fanSpeedsPercent: number[] | null;
-  powerUsageWatts: number | null;
-  powerLimitWatts: number | null;
+  powerUsageMilliwatts: number | null;
+  powerLimitMilliwatts: number | null;
   energyMillijoules: number | null;
   graphicsClockMhz: number | null;
   smClockMhz: number | null;
@@ -46,6 +46,9 @@ export interface GpuReading {
   decoderUtilizationPercent: number | null;
   pcieLinkGeneration: number | null;
   pcieLinkWidth: number | null;
+  /** KB/s over the driver's last 20 ms, as NVML reports it: out of the GPU (TX) and into it (RX). */
+  pcieTxKilobytesPerSecond: number | null;
+  pcieRxKilobytesPerSecond: number | null;
   processes: GpuProcess[] | null;
   /** Metrics that failed with an unexpected code: field name -> NVML code name. */
   fieldErrors: Record<string, string>;

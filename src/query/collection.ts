@@ -1,57 +1,41 @@
-// What -sc/--show-collection and `export` read: raw samples or window
-// aggregates for a time, a window or a range, as groups ready to print.
+// What -sc/--show-collection reads: raw samples or a window's summary for a
+// time, as batches ready to print.
 
 import { windowStart } from "../aggregate/windows.ts";
 import type { Store } from "../store/store.ts";
-import { groupByTime, type RecordGroup } from "./output.ts";
-import { aggregateRecord, rawRecord } from "./records.ts";
-import { formatTime, parseTime } from "./time.ts";
+import { formatTime, parseTime } from "../util/time.ts";
+import { sampleBatches, windowBatches } from "./batches.ts";
+import type { RecordBatch } from "./writer.ts";
 
 export interface QueryResult {
-  groups: Iterable<RecordGroup>;
+  batches: Iterable<RecordBatch>;
   /** What was searched, for the "no data" message. */
   searched: string;
-}
-
-export function rawGroups(store: Store, from: number, to: number): Iterable<RecordGroup> {
-  return groupByTime(store.samplesBetween(from, to), (row) => row.ts, rawRecord);
-}
-
-export function aggregateGroups(store: Store, from: number, to: number): Iterable<RecordGroup> {
-  return groupByTime(
-    store.aggregatesBetween(from, to),
-    (row) => row.window_start,
-    aggregateRecord,
-    (row) => row.period_seconds,
-  );
 }
 
 /**
  * -sc semantics (DESIGN section 3): an empty TIME shows the current window's raw
  * samples, or the latest sample when the window has none; a TIME on a window start
- * that has been aggregated shows that window's aggregate; any other TIME shows the
+ * that has been aggregated shows that window's summary; any other TIME shows the
  * raw samples of its minute.
  */
 export function showCollection(store: Store, time: string, periodSeconds: number, nowSeconds: number): QueryResult {
   if (time.trim() === "") {
     const start = windowStart(nowSeconds, periodSeconds);
-    const current = nonEmpty(rawGroups(store, start, start + periodSeconds));
-    if (current) return { groups: current, searched: `raw samples from ${formatTime(start)} to ${formatTime(start + periodSeconds)}` };
-    const latest = store.latestSampleTs();
+    const current = nonEmpty(sampleBatches(store, start, start + periodSeconds));
+    if (current) return { batches: current, searched: `raw samples from ${formatTime(start)} to ${formatTime(start + periodSeconds)}` };
+    const latest = store.samples.latestTs();
     return {
-      groups: latest === null ? [] : rawGroups(store, latest, latest + 1),
+      batches: latest === null ? [] : sampleBatches(store, latest, latest + 1),
       searched: `raw samples from ${formatTime(start)} to ${formatTime(start + periodSeconds)}, and the latest sample`,
     };
   }
   const at = parseTime(time);
-  if (at % periodSeconds === 0 && store.hasWindow(at)) {
-    return { groups: aggregateGroups(store, at, at + 1), searched: `the aggregate of the window starting ${formatTime(at)}` };
+  if (at % periodSeconds === 0 && store.windows.has(at)) {
+    return { batches: windowBatches(store, at, at + 1), searched: `the aggregate of the window starting ${formatTime(at)}` };
   }
   const minute = Math.floor(at / 60) * 60;
-  return {
-    groups: rawGroups(store, minute, minute + 60),
-    searched: `raw samples from ${formatTime(minute)} to ${formatTime(minute + 60)}`,
-  };
+  return { batches: sampleBatches(store, minute, minute + 60), searched: `raw samples from ${formatTime(minute)} to ${formatTime(minute + 60)}` };
 }
 
 /** The iterable if it yields anything (the first item is kept), else null. */

@@ -1,8 +1,9 @@
 // The upload body of one window (DESIGN section 5) and its idempotency key. Pure.
 
 import { createHash } from "node:crypto";
-import type { OutputRecord } from "../query/records.ts";
-import { formatUtc } from "../query/time.ts";
+import type { ShownValue } from "../metrics/catalog.ts";
+import { windowEntries, type GpuIdentity, type WindowSummary } from "../metrics/records.ts";
+import { formatUtc } from "../util/time.ts";
 
 export interface HostIdentity {
   hostname: string;
@@ -17,7 +18,14 @@ export interface UploadBody {
   aggregation_time: string;
   period_seconds: number;
   host: { hostname: string; machine_id: string; agent_version: string; driver_version: string | null };
-  gpus: OutputRecord[];
+  gpus: UploadGpu[];
+}
+
+/** One GPU's record in the body: the catalog's uploaded metrics, summarised over the window. */
+export type UploadGpu = Record<string, ShownValue>;
+
+export function uploadGpu(identity: GpuIdentity, summary: WindowSummary): UploadGpu {
+  return Object.fromEntries(windowEntries(identity, summary, (metric) => metric.upload));
 }
 
 export function uploadBody(
@@ -25,7 +33,7 @@ export function uploadBody(
   periodSeconds: number,
   contractNumber: string | undefined,
   host: HostIdentity,
-  gpus: OutputRecord[],
+  gpus: UploadGpu[],
 ): UploadBody {
   return {
     contract_number: contractNumber ?? null,

@@ -6,14 +6,13 @@ import { existsSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
-import { aggregateRecord } from "../query/records.ts";
-import { Ledger, type LedgerWindow } from "../store/ledger.ts";
+import type { Ledger, LedgerWindow } from "../store/ledger.ts";
 import type { Store } from "../store/store.ts";
 import { VERSION } from "../version.ts";
 import { retryDelaySeconds } from "./backoff.ts";
 import { redactUrlCredentials, sendUpload, type AttemptResult, type UploadTarget } from "./http.ts";
-import { formatUtc } from "../query/time.ts";
-import { idempotencyKey, uploadBody, type HostIdentity } from "./payload.ts";
+import { formatUtc } from "../util/time.ts";
+import { idempotencyKey, uploadBody, uploadGpu, type HostIdentity } from "./payload.ts";
 
 export interface ShipResult {
   windowStart: number;
@@ -55,7 +54,7 @@ export class Shipper {
   constructor(private readonly options: ShipperOptions) {
     const { config } = options;
     if (!config.server.url) throw new Error("Shipper needs server.url");
-    this.ledger = new Ledger(options.store.db, options.store.file);
+    this.ledger = options.store.ledger;
     this.target = {
       url: config.server.url,
       token: config.server.token,
@@ -106,7 +105,9 @@ export class Shipper {
 
   private async attempt(window: LedgerWindow): Promise<ShipResult> {
     const host = hostIdentity(this.ledger);
-    const gpus = [...this.options.store.aggregatesBetween(window.start, window.start + 1)].map(aggregateRecord);
+    const { store } = this.options;
+    const identities = store.gpus.all();
+    const gpus = [...store.windows.between(window.start, window.start + 1)].map((gpu) => uploadGpu(identities.get(gpu.gpuId)!.identity, gpu));
     const body = uploadBody(window.start, window.period_seconds, this.target.contractNumber, host, gpus);
     const attemptedAt = this.now();
     const result = await this.send(this.target, body, idempotencyKey(host.machineId, window.start), this.options.stop);

@@ -1,6 +1,8 @@
 // Deciding what a server's answer means (DESIGN section 5). Pure.
 
-export type AttemptOutcome = "sent" | "retryable" | "fatal";
+import type { AttemptOutcome } from "../store/ledger.ts";
+
+export type { AttemptOutcome };
 
 export interface Verdict {
   outcome: AttemptOutcome;

@@ -122,66 +122,17 @@ function encodeFloat64(values: ArrayLike<number | null>): Uint8Array {
 }
 
 /**
- * What a decode saw of a column's values on the way, so that a reader need not
- * scan them again (export asks every column of every span). Where a decode
- * stopped early (`limit`), it covers at least the values returned: so `constant`
- * and `wholeNumbers` hold for them, and low and high bound them.
- */
-export interface ColumnShape {
-  /** False where the decode could not tell (a float64 column): scan the values. */
-  known: boolean;
-  /** Every value the same (every one null included). */
-  constant: boolean;
-  /** No null, and whole numbers only (the delta encoding holds no other number), from low to high. */
-  wholeNumbers: boolean;
-  low: number;
-  high: number;
-}
-
-export function unknownShape(): ColumnShape {
-  return { known: false, constant: false, wholeNumbers: false, low: Number.NaN, high: Number.NaN };
-}
-
-/** The shape of values at hand (rows read from the table, a float64 column): what a decode reports, found by reading them. */
-export function scanShape(values: ArrayLike<number | null>): ColumnShape {
-  const first = values[0];
-  let constant = true;
-  let wholeNumbers = true;
-  let low = Infinity;
-  let high = -Infinity;
-  for (let i = 0; i < values.length; i++) {
-    const value = values[i]!;
-    if (value !== first) constant = false;
-    if (value === null) {
-      wholeNumbers = false;
-      continue;
-    }
-    if (value !== Math.floor(value)) wholeNumbers = false; // NaN too
-    if (value < low) low = value;
-    if (value > high) high = value;
-  }
-  return { known: true, constant, wholeNumbers, low, high };
-}
-
-/**
  * Decodes `count` values. Throws on bytes that do not hold exactly `count` values.
  * With `limit`, stops once the first `limit` values are known (a minute early in an hour).
- * With `shape`, also says what it saw of them there.
  */
-export function decodeColumn(bytes: Uint8Array, count: number, limit = count, shape?: ColumnShape): Array<number | null> {
+export function decodeColumn(bytes: Uint8Array, count: number, limit = count): Array<number | null> {
   const into = new Array<number | null>(count);
   if (bytes.length === 0) throw new ColumnCodecError("empty column");
-  if (bytes[0] === MODE_FLOAT64) {
-    if (shape) shape.known = false;
-    return decodeFloat64(bytes, count);
-  }
+  if (bytes[0] === MODE_FLOAT64) return decodeFloat64(bytes, count);
   if (bytes[0] !== MODE_DELTA) throw new ColumnCodecError(`unknown column encoding ${bytes[0]}`);
   let at = 1;
   let filled = 0;
   let previous = 0;
-  let low = Infinity;
-  let high = -Infinity;
-  let nulls = false;
   const stopAt = limit < count ? limit : Infinity; // without a limit, read to the end to catch surplus values
   while (at < bytes.length && filled < stopAt) {
     // Unsigned LEB128. The tag and the zigzag sign sit in the low bits of the first byte,
@@ -204,33 +155,16 @@ export function decodeColumn(bytes: Uint8Array, count: number, limit = count, sh
       if (filled >= count) throw new ColumnCodecError("column holds more values than its block");
       previous += (first & 4) === 0 ? n * 0.5 : -(n + 1) * 0.5; // unzigzag: n's low bit is bit 2 of the first byte
       into[filled++] = previous;
-      if (previous < low) low = previous;
-      if (previous > high) high = previous;
     } else if (tag === TAG_REPEAT || tag === TAG_NULLS) {
       const run = n + 1;
       if (filled + run > count) throw new ColumnCodecError("column holds more values than its block");
-      let value: number | null = previous;
-      if (tag === TAG_NULLS) {
-        value = null;
-        nulls = true;
-      } else {
-        // a repeat before any value repeats the 0 that deltas start from
-        if (previous < low) low = previous;
-        if (previous > high) high = previous;
-      }
+      const value = tag === TAG_NULLS ? null : previous; // a repeat before any value repeats the 0 that deltas start from
       for (let i = 0; i < run; i++) into[filled++] = value;
     } else {
       throw new ColumnCodecError(`unknown token tag ${tag}`);
     }
   }
   if (filled < limit || (limit === count && filled !== count)) throw new ColumnCodecError(`column holds ${filled} values, its block ${count}`);
-  if (shape) {
-    shape.known = true;
-    shape.constant = nulls ? low === Infinity : low === high;
-    shape.wholeNumbers = !nulls;
-    shape.low = low;
-    shape.high = high;
-  }
   return into;
 }
 

@@ -18,6 +18,17 @@ export interface OpenStoreOptions {
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
+/**
+ * The oldest schema a read-only command reads as it is: later migrations only add
+ * metric columns, which read as nulls where they are missing. Reading never writes.
+ */
+const READABLE_FROM_VERSION = 4;
+
+/** The columns a table has now: a database from an older release lacks the newer metrics' columns. */
+export function tableColumns(db: Database, table: string): Set<string> {
+  return new Set((db.query(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((column) => column.name));
+}
+
 export function openDatabase(file: string, options: OpenStoreOptions = {}): Database {
   const readonly = options.readonly ?? false;
   if (readonly && !existsSync(file)) {
@@ -49,7 +60,7 @@ export function openDatabase(file: string, options: OpenStoreOptions = {}): Data
       // runs a checkpoint stalls for it, and a smaller one keeps every stall short.
       db.exec("PRAGMA wal_autocheckpoint = 256");
       migrate(db, version);
-    } else if (version < SCHEMA_VERSION) {
+    } else if (version < READABLE_FROM_VERSION) {
       throw new StoreError(`database ${file} has an older schema (${version}); start the agent once to upgrade it`);
     }
     return db;

@@ -1,10 +1,12 @@
 // The send ledger: which windows are pending, sent or failed, and every attempt.
 
 import type { Database } from "bun:sqlite";
-import type { AttemptOutcome } from "../ship/verify.ts";
 import { asStoreError } from "./database.ts";
 
 export type SendState = "pending" | "sent" | "failed";
+
+/** How one upload attempt ended: delivered, worth retrying, or refused for good. */
+export type AttemptOutcome = "sent" | "retryable" | "fatal";
 
 export interface LedgerWindow {
   start: number;

@@ -28,7 +28,7 @@ export async function pruneOldData(
   const result: PruneResult = { samples: 0, windows: 0, batches: 0 };
   const rawCutoff = nowSeconds - settings.rawDays * DAY;
   for (;;) {
-    const deleted = store.pruneSamples(rawCutoff, batchRows);
+    const deleted = store.samples.pruneRows(rawCutoff, batchRows);
     result.samples += deleted;
     result.batches++;
     if (deleted < batchRows || options.stop?.aborted) break; // the rest waits for the next prune
@@ -37,7 +37,7 @@ export async function pruneOldData(
   // Compacted samples: a block is one GPU's 10 minutes, and deleting it hands its pages to the free list
   // whole, so a batch of 48 (an hour of 8 GPUs) takes about as long as a batch of raw rows (the storage benchmark).
   for (;;) {
-    const deleted = store.pruneBlocks(rawCutoff, BLOCKS_PER_BATCH);
+    const deleted = store.samples.pruneBlocks(rawCutoff, BLOCKS_PER_BATCH);
     result.samples += deleted.samples;
     result.batches++;
     if (deleted.blocks < BLOCKS_PER_BATCH || options.stop?.aborted) break;
@@ -45,14 +45,14 @@ export async function pruneOldData(
   }
   const aggregateCutoff = nowSeconds - settings.aggregatedDays * DAY;
   for (;;) {
-    const deleted = store.pruneWindows(aggregateCutoff, Math.max(1, Math.floor(batchRows / 20)));
+    const deleted = store.windows.prune(aggregateCutoff, Math.max(1, Math.floor(batchRows / 20)));
     result.windows += deleted;
     result.batches++;
     if (deleted < Math.max(1, Math.floor(batchRows / 20)) || options.stop?.aborted) break;
     await pause();
   }
   for (;;) {
-    const deleted = store.pruneEvents(aggregateCutoff, batchRows);
+    const deleted = store.events.prune(aggregateCutoff, batchRows);
     result.batches++;
     if (deleted < batchRows || options.stop?.aborted) break;
     await pause();

@@ -1,9 +1,11 @@
 // The database schema, as migrations run in order by PRAGMA user_version.
 // Metrics are typed columns with integer UTC timestamps (seconds), never JSON.
+// Migrations 1 to 4 are history, written out; every later one is made from the
+// metric catalog: a metric with `since: N` gets its columns in migration N.
 
-import { SAMPLE_COLUMNS, type SampleColumn } from "./sampleBlocks.ts";
+import { METRICS, WINDOW_METRICS, type Metric } from "../metrics/catalog.ts";
 
-export const MIGRATIONS: readonly string[] = [
+const WRITTEN_OUT: readonly string[] = [
   // 1: GPUs, raw samples, window aggregates and the send ledger.
   `
   CREATE TABLE gpus (
@@ -112,7 +114,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX events_ts ON events (ts);
   `,
   // 4: raw samples of closed 10-minute spans, compacted into one block per GPU per
-  // span (sampleBlocks.ts): each metric's values over the span as one encoded column.
+  // span (blocks.ts): each metric's values over the span as one encoded column.
   `
   CREATE TABLE sample_blocks (
     id INTEGER PRIMARY KEY,
@@ -147,26 +149,42 @@ export const MIGRATIONS: readonly string[] = [
   `,
 ];
 
-export const SCHEMA_VERSION = MIGRATIONS.length;
+/** A window's stored columns for one metric: a gauge's average, minimum and maximum; a counter's increase. */
+export function aggregateColumns(metric: Metric): string[] {
+  const column = metric.column!;
+  return metric.kind === "counter" ? [column] : [column, `${column}_min`, `${column}_max`];
+}
 
-/**
- * Raw sample columns that are not averaged per window: the energy counter (a
- * window gets the energy used in it instead), states, bit masks, error counters
- * and the PCIe link.
- */
-const NOT_AGGREGATED = [
-  "energy_mj",
-  "performance_state",
-  "clock_event_reasons",
-  "ecc_errors_corrected",
-  "ecc_errors_uncorrected",
-  "pcie_link_generation",
-  "pcie_link_width",
-] as const;
+/** Every stored column of a window's GPU record, in WINDOW_METRICS order. */
+export const AGGREGATE_COLUMNS: readonly string[] = WINDOW_METRICS.flatMap(aggregateColumns);
 
-export type AggregatedMetric = Exclude<SampleColumn, (typeof NOT_AGGREGATED)[number]>;
+/** The block column of a sample column (free memory is kept as free + used: blocks.ts). */
+export function blockColumnName(column: string): string {
+  return column === "memory_free" ? "memory_free_plus_used" : column;
+}
 
-/** The metrics aggregated per window (stored column and output field name), in SAMPLE_COLUMNS order. */
-export const AGGREGATED_METRICS: readonly AggregatedMetric[] = SAMPLE_COLUMNS.filter(
-  (column): column is AggregatedMetric => !(NOT_AGGREGATED as readonly string[]).includes(column),
+function catalogMigration(version: number): string {
+  const statements: string[] = [];
+  for (const metric of METRICS.filter((m) => m.since === version)) {
+    if (metric.gpuColumn) statements.push(`ALTER TABLE gpus ADD COLUMN ${metric.gpuColumn}`); // text or a number
+    if (!metric.column || metric.kind === "list") continue;
+    statements.push(`ALTER TABLE samples ADD COLUMN ${metric.column} INTEGER`);
+    // NULL in a block written before this metric existed: it reads as nulls.
+    statements.push(`ALTER TABLE sample_blocks ADD COLUMN ${blockColumnName(metric.column)} BLOB`);
+    if (WINDOW_METRICS.includes(metric)) {
+      for (const column of aggregateColumns(metric)) {
+        const average = metric.kind === "gauge" && column === metric.column;
+        statements.push(`ALTER TABLE aggregates ADD COLUMN ${column} ${average ? "REAL" : "INTEGER"}`);
+      }
+    }
+  }
+  return statements.map((statement) => `${statement};`).join("\n");
+}
+
+const NEWEST = Math.max(WRITTEN_OUT.length, ...METRICS.map((metric) => metric.since));
+
+export const MIGRATIONS: readonly string[] = Array.from({ length: NEWEST }, (_, at) =>
+  at < WRITTEN_OUT.length ? WRITTEN_OUT[at]! : catalogMigration(at + 1),
 );
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -9,10 +9,9 @@ import * as v from "valibot";
 import { ConfigSchema } from "../../src/config/schema.ts";
 import { createLogger } from "../../src/log.ts";
 import { Shipper } from "../../src/ship/shipper.ts";
-import { Ledger } from "../../src/store/ledger.ts";
-import { AGGREGATED_METRICS } from "../../src/store/schema.ts";
+import { AGGREGATE_COLUMNS } from "../../src/store/schema.ts";
 import { Store } from "../../src/store/store.ts";
-import { eightGpus } from "../helpers/samples.ts";
+import { eightGpus, writeTick } from "../helpers/samples.ts";
 import { acceptAll, startServer } from "../helpers/server.ts";
 
 export interface ShippingFigures {
@@ -24,27 +23,25 @@ export interface ShippingFigures {
 
 /** 720 hourly windows with 8 GPUs' aggregates each, as the aggregator stores them. */
 function backlog(store: Store, windows: number): void {
-  store.writeTick(0, eightGpus(0)); // the 8 GPUs
+  writeTick(store, 0, eightGpus(0)); // the 8 GPUs
   const start = Math.floor(Date.UTC(2026, 0, 1) / 1000);
-  store.db.transaction(() => {
-    for (let w = 0; w < windows; w++) {
-      store.writeWindow(
-        start + w * 3600,
-        3600,
-        60,
-        start + (w + 1) * 3600,
-        Array.from({ length: 8 }, (_, gpu) => ({
-          gpuId: gpu + 1,
-          sampleCount: 60,
-          coverage: 1,
-          energyMillijoules: 2_160_000_000 + w * 1000 + gpu,
-          metrics: Object.fromEntries(
-            AGGREGATED_METRICS.map((metric, m) => [metric, { avg: 1000 + w + gpu + m + 0.375, min: 900 + m, max: 1100 + w + m }]),
-          ) as never,
-        })),
-      );
-    }
-  })();
+  for (let w = 0; w < windows; w++) {
+    store.windows.write(
+      start + w * 3600,
+      3600,
+      60,
+      start + (w + 1) * 3600,
+      Array.from({ length: 8 }, (_, gpu) => ({
+        gpuId: gpu + 1,
+        sampleCount: 60,
+        coverage: 1,
+        // An average with a fraction, a minimum and a maximum for each gauge; the energy counter's increase.
+        values: AGGREGATE_COLUMNS.map((column, c) =>
+          column === "energy_mj" ? 2_160_000_000 + w * 1000 + gpu : column.endsWith("_min") ? 900 + c : column.endsWith("_max") ? 1100 + w + c : 1000 + w + gpu + c + 0.375,
+        ),
+      })),
+    );
+  }
 }
 
 export async function shippingBenchmark(windows = 720): Promise<ShippingFigures> {
@@ -66,7 +63,7 @@ export async function shippingBenchmark(windows = 720): Promise<ShippingFigures>
     const started = performance.now();
     const results = await shipper.kick();
     const seconds = (performance.now() - started) / 1000;
-    const sent = new Ledger(store.db, store.file).counts().sent;
+    const sent = store.ledger.counts().sent;
     if (results.length !== windows || sent !== windows) throw new Error(`only ${sent} of ${windows} windows were delivered`);
     return { windows, seconds, requestBytesPerWindow: bytes / windows, gzipBytesPerWindow: gzipBytes / windows };
   } finally {

@@ -9,6 +9,9 @@ import { describe, expect, test } from "bun:test";
 import { cpSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Database } from "bun:sqlite";
+import { SCHEMA_VERSION } from "../../src/store/schema.ts";
+import { Store } from "../../src/store/store.ts";
 
 const FIXTURE = join(import.meta.dir, "../fixtures/previous-release");
 const MAIN = join(import.meta.dir, "../../src/main.ts");
@@ -106,6 +109,23 @@ describe("a database written by the previous release", () => {
       body.host.agent_version = expected[i].host.agent_version;
       expect(withoutNewJsonFields(JSON.stringify(body, null, 2))).toBe(JSON.stringify(expected[i], null, 2));
     });
+  });
+
+  test("once the agent has migrated it, it still reads the same, with the new columns empty", () => {
+    const copy = fixtureCopy();
+    const before = run(copy, ["export", "--from", "2025-12-31T23:00:00Z", "--to", "2026-01-01T03:00:00Z"]);
+    Store.open(join(copy, "gpu_metrics.db")).close(); // what the agent does first: open read-write, migrate
+    const db = new Database(join(copy, "gpu_metrics.db"), { readonly: true });
+    expect(db.query("PRAGMA user_version").get()).toEqual({ user_version: SCHEMA_VERSION });
+    db.close();
+    for (const [name, args] of Object.entries(commands).filter(([name]) => !name.startsWith("status"))) {
+      const result = run(copy, args);
+      const expected = readFileSync(join(FIXTURE, "expected", `${name}.out`), "utf8");
+      expect(name.endsWith(".csv") ? withoutNewCsvColumns(result.stdout) : withoutNewJsonFields(result.stdout)).toBe(expected);
+    }
+    const after = run(copy, ["export", "--from", "2025-12-31T23:00:00Z", "--to", "2026-01-01T03:00:00Z"]);
+    expect(after.stdout).toBe(before.stdout);
+    expect(after.stdout).toContain('"pcie_tx_throughput":null,"pcie_rx_throughput":null}');
   });
 
   test("every expected output was checked", () => {

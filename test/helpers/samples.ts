@@ -3,6 +3,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { GpuSample } from "../../src/collect/sample.ts";
+import { gpuValues, SAMPLE_METRICS, sampleValues } from "../../src/metrics/catalog.ts";
+import type { TickGpu } from "../../src/store/samples.ts";
 import { Store } from "../../src/store/store.ts";
 
 export function gpuSample(overrides: Partial<GpuSample> = {}): GpuSample {
@@ -20,8 +22,8 @@ export function gpuSample(overrides: Partial<GpuSample> = {}): GpuSample {
     memoryUtilizationPercent: 41,
     temperatureCelsius: 56,
     fanSpeedsPercent: null,
-    powerUsageWatts: 512.34,
-    powerLimitWatts: 700,
+    powerUsageMilliwatts: 512340,
+    powerLimitMilliwatts: 700000,
     energyMillijoules: 48213377190,
     graphicsClockMhz: 1980,
     smClockMhz: 1980,
@@ -35,6 +37,8 @@ export function gpuSample(overrides: Partial<GpuSample> = {}): GpuSample {
     decoderUtilizationPercent: 14,
     pcieLinkGeneration: 5,
     pcieLinkWidth: 16,
+    pcieTxKilobytesPerSecond: 1200,
+    pcieRxKilobytesPerSecond: 3400,
     processes: [],
     fieldErrors: {},
     ...overrides,
@@ -51,10 +55,37 @@ export function eightGpus(tick = 0): GpuSample[] {
       temperatureCelsius: 40 + index + (tick % 5),
       gpuUtilizationPercent: (tick * 7 + index * 13) % 101,
       memoryUsedBytes: 1_000_000_000 + index * 1_000_000 + tick,
-      powerUsageWatts: 300 + index + (tick % 100) / 1000,
+      powerUsageMilliwatts: 300_000 + index * 1000 + (tick % 100),
       energyMillijoules: 1_000_000_000 + tick * 500_000 + index,
     }),
   );
+}
+
+export function writeTick(store: Store, ts: number, gpus: readonly GpuSample[]): void {
+  store.samples.writeTick(ts, tickGpus(gpus));
+}
+
+/** Samples in [from, to) as rows naming their stored columns, ordered by time then GPU, with the GPU's uid and total memory. */
+export function sampleRows(store: Store, from = 0, to = 2 ** 40): Array<Record<string, number | string | null>> {
+  const gpus = store.gpus.all();
+  return [...store.samples.spans(from, to)].flatMap((span) =>
+    span
+      .flatMap((columns) =>
+        columns.ts.map((ts, i) => ({
+          ts,
+          gpu_id: columns.gpuId,
+          uid: gpus.get(columns.gpuId)!.identity.uid!,
+          memory_total: gpus.get(columns.gpuId)!.identity.memory_total!,
+          ...Object.fromEntries(SAMPLE_METRICS.map((metric, c) => [metric.column!, columns.values[c]![i]!])),
+        })),
+      )
+      .sort((a, b) => a.ts - b.ts || a.gpu_id - b.gpu_id),
+  );
+}
+
+/** A tick's readings in the form the store keeps them. */
+export function tickGpus(gpus: readonly GpuSample[]): TickGpu[] {
+  return gpus.map((gpu) => ({ identity: gpuValues(gpu), values: sampleValues(gpu) }));
 }
 
 export function tempDatabase(): string {
@@ -69,7 +100,7 @@ export function tempDatabase(): string {
 export function storedSamples(file: string): Array<{ ts: number; gpu_id: number; uid: string }> {
   const store = Store.open(file, { readonly: true });
   try {
-    return [...store.samplesBetween(0, 2 ** 40)].map((row) => ({ ts: row.ts, gpu_id: row.gpu_id, uid: row.uid }));
+    return sampleRows(store).map((row) => ({ ts: row.ts as number, gpu_id: row.gpu_id as number, uid: row.uid as string }));
   } finally {
     store.close();
   }

@@ -66,8 +66,8 @@ describe("GeForce RTX 4090 on a current driver", () => {
       memoryUtilizationPercent: 12,
       temperatureCelsius: 48,
       fanSpeedsPercent: [30, 32],
-      powerUsageWatts: 121.35,
-      powerLimitWatts: 450,
+      powerUsageMilliwatts: 121350,
+      powerLimitMilliwatts: 450000,
       energyMillijoules: 9876543210,
       graphicsClockMhz: 2520,
       smClockMhz: 2520,
@@ -81,6 +81,8 @@ describe("GeForce RTX 4090 on a current driver", () => {
       decoderUtilizationPercent: 0,
       pcieLinkGeneration: 4,
       pcieLinkWidth: 16,
+      pcieTxKilobytesPerSecond: 2150,
+      pcieRxKilobytesPerSecond: 481230,
       processes: [
         { kind: "compute", pid: 45122, usedMemoryBytes: 939524096, gpuInstanceId: null, computeInstanceId: null },
         { kind: "graphics", pid: 1873, usedMemoryBytes: 268435456, gpuInstanceId: null, computeInstanceId: null },
@@ -113,8 +115,10 @@ describe("H100", () => {
     expect(gpu.eccErrorsCorrected).toBe(3);
     expect(gpu.eccErrorsUncorrected).toBe(0);
     expect(gpu.decoderUtilizationPercent).toBe(14);
-    expect(gpu.powerUsageWatts).toBe(512.34);
-    expect(gpu.powerLimitWatts).toBe(700);
+    // nvmlDeviceGetPcieThroughput with NVML_PCIE_UTIL_TX_BYTES (0) and NVML_PCIE_UTIL_RX_BYTES (1), in KB/s.
+    expect([gpu.pcieTxKilobytesPerSecond, gpu.pcieRxKilobytesPerSecond]).toEqual([1200, 3400]);
+    expect(gpu.powerUsageMilliwatts).toBe(512340);
+    expect(gpu.powerLimitMilliwatts).toBe(700000);
     expect(gpu.energyMillijoules).toBe(48213377190);
     expect(gpu.memoryTotalBytes).toBe(85520809984);
     expect(gpu.memoryUsedBytes).toBe(40 * GiB);
@@ -178,7 +182,7 @@ describe("a 470-era driver without the newer symbols", () => {
     expect(gpu.energyMillijoules).toBeNull(); // no nvmlDeviceGetTotalEnergyConsumption
     expect(gpu.clockEventReasons).toBe(0);
     expect(gpu.fanSpeedsPercent).toBeNull();
-    expect(gpu.powerUsageWatts).toBe(187.42);
+    expect(gpu.powerUsageMilliwatts).toBe(187420);
     expect(gpu.processes).toEqual([
       { kind: "compute", pid: 20811, usedMemoryBytes: 3145728000, gpuInstanceId: null, computeInstanceId: null },
     ]);
@@ -232,14 +236,19 @@ describe("failures", () => {
   });
 
   test("an unexpected error on one metric nulls that metric and is recorded", () => {
-    const gpu = nvmlFor(writeScenario("gpu0.temperature = !UNKNOWN\ngpu0.pcie.gen = !INVALID_ARGUMENT\n")).readGpu(0);
+    const gpu = nvmlFor(
+      writeScenario("gpu0.temperature = !UNKNOWN\ngpu0.pcie.gen = !INVALID_ARGUMENT\ngpu0.pcie.tx_throughput = !UNKNOWN\ngpu0.pcie.rx_throughput = !NOT_SUPPORTED\n"),
+    ).readGpu(0);
     expect(gpu.temperatureCelsius).toBeNull();
     expect(gpu.pcieLinkGeneration).toBeNull();
+    expect(gpu.pcieTxKilobytesPerSecond).toBeNull();
+    expect(gpu.pcieRxKilobytesPerSecond).toBeNull(); // not supported: absent, not an error
     expect(gpu.fieldErrors).toEqual({
       temperature: "NVML_ERROR_UNKNOWN",
       pcie_link_generation: "NVML_ERROR_INVALID_ARGUMENT",
+      pcie_tx_throughput: "NVML_ERROR_UNKNOWN",
     });
-    expect(gpu.powerUsageWatts).toBe(50);
+    expect(gpu.powerUsageMilliwatts).toBe(50000);
   });
 
   test("a library file that does not exist", () => {
@@ -363,7 +372,7 @@ describe("robustness", () => {
 
   test("the management limit stands in for an enforced limit that errs, without a stale error", () => {
     const gpu = nvmlFor(writeScenario("gpu0.power.enforced_limit = !UNKNOWN\ngpu0.power.limit = 350000\n")).readGpu(0);
-    expect(gpu.powerLimitWatts).toBe(350);
+    expect(gpu.powerLimitMilliwatts).toBe(350000);
     expect(gpu.fieldErrors).toEqual({});
   });
 

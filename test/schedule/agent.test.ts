@@ -1,9 +1,9 @@
 // The agent loop with a clock the test drives and a TypeScript stand-in for NVML
 // (the binding itself is tested through bun:ffi in test/nvml/).
 
-import { describe, expect, spyOn, test } from "bun:test";
-import { aggregateWindow } from "../../src/aggregate/windows.ts";
-import { AGGREGATED_METRICS } from "../../src/store/schema.ts";
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import { aggregateWindow, baselineFrom } from "../../src/aggregate/windows.ts";
 import * as v from "valibot";
 import { ConfigSchema } from "../../src/config/schema.ts";
 import { createLogger } from "../../src/log.ts";
@@ -44,7 +44,7 @@ function standInNvml(onRead: (reads: number) => void): Nvml {
         uuid: `GPU-${index}`,
         energyMillijoules: reads * 1000,
         temperatureCelsius: 40 + ((reads * 3 + index) % 7),
-        powerUsageWatts: 300 + reads * 0.123 + index,
+        powerUsageMilliwatts: 300_000 + reads * 123 + index * 1000,
         fanSpeedsPercent: reads % 4 === 0 ? null : [30 + (reads % 5), 41],
       });
     },
@@ -95,13 +95,18 @@ function sampleTimes(file: string): number[] {
   return [...new Set(storedSamples(file).map((row) => row.ts))];
 }
 
+/** What a query on the agent's file finds. */
+function query<T>(file: string, sql: string): T[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.query(sql).all() as T[];
+  } finally {
+    db.close();
+  }
+}
+
 function windows(file: string): Array<{ start: number; coverage: number }> {
-  const store = Store.open(file, { readonly: true });
-  const rows = store.db
-    .query("SELECT window_start AS start, min(coverage) AS coverage FROM aggregates GROUP BY window_start ORDER BY 1")
-    .all() as Array<{ start: number; coverage: number }>;
-  store.close();
-  return rows;
+  return query(file, "SELECT window_start AS start, min(coverage) AS coverage FROM aggregates GROUP BY window_start ORDER BY 1");
 }
 
 describe("the agent loop", () => {
@@ -115,90 +120,49 @@ describe("the agent loop", () => {
     ]);
   });
 
-  test("a tick checks for closed spans and windows only when one can have closed", async () => {
-    const file = tempDatabase();
-    const compactions = spyOn(Store.prototype, "compactBlocks");
-    const windowChecks = spyOn(Store.prototype, "lastWindowEnd");
-    try {
-      await runFor({ file, clock: new TestClock(1_000_300), ticks: 12 }); // ticks 1001..1012, 5 s windows, 600 s spans
-      expect(compactions).toHaveBeenCalledTimes(1); // at start; the next span closes at 1200
-      // At each window's close (1005, 1010) and on the tick after it, which finds nothing more (at start nothing was stored).
-      expect(windowChecks).toHaveBeenCalledTimes(4);
-    } finally {
-      compactions.mockRestore();
-      windowChecks.mockRestore();
-    }
-    expect(windows(file).map((w) => w.start)).toEqual([1000, 1005]);
-  });
-
   test("at a 60 s interval, closed spans are compacted hourly, all of them, and every sample stays readable", async () => {
     const file = tempDatabase();
-    const compactions = spyOn(Store.prototype, "compactBlocks");
-    try {
-      // Ticks 7260..16200 (150 of them): hour boundaries at 10800 and 14400.
-      await runFor({ file, clock: new TestClock(7_200_300), ticks: 150, intervalSeconds: 60 });
-      // At start (nothing stored yet), then at each hour: the call that compacts and the one after it that finds nothing.
-      expect(compactions.mock.calls.map(([until]) => until)).toEqual([7200, 10800, 10860, 14400, 14460]);
-    } finally {
-      compactions.mockRestore();
-    }
-    const store = Store.open(file, { readonly: true });
-    const spans = store.db.query("SELECT DISTINCT start FROM sample_blocks ORDER BY start").all() as Array<{ start: number }>;
+    // Ticks 7260..16200 (150 of them): hour boundaries at 10800 and 14400.
+    await runFor({ file, clock: new TestClock(7_200_300), ticks: 150, intervalSeconds: 60 });
+    const spans = query<{ start: number }>(file, "SELECT DISTINCT start FROM sample_blocks ORDER BY start");
     expect(spans.map((span) => span.start)).toEqual(Array.from({ length: 12 }, (_, i) => 7200 + i * 600)); // 7200..13800
-    const oldestRow = store.db.query("SELECT min(ts) AS ts FROM samples").get() as { ts: number };
-    expect(oldestRow.ts).toBe(14400); // the hour in progress (from 14400) stays rows until it ends
-    store.close();
+    // The hour in progress (from 14400) stays rows until it ends.
+    expect(query(file, "SELECT min(ts) AS ts FROM samples")).toEqual([{ ts: 14400 }]);
     expect(sampleTimes(file)).toEqual(Array.from({ length: 150 }, (_, i) => 7260 + i * 60));
   });
 
-  test("windows are aggregated as their ticks arrive, to the same numbers as from the stored samples", async () => {
+  test("each window the agent closes holds what aggregating its stored samples gives", async () => {
     const file = tempDatabase();
-    const fromDatabase = spyOn(Store.prototype, "windowSeries");
-    try {
-      await runFor({ file, clock: new TestClock(1_000_000), ticks: 23 });
-      expect(fromDatabase).not.toHaveBeenCalled(); // every window was followed whole
-    } finally {
-      fromDatabase.mockRestore();
-    }
+    await runFor({ file, clock: new TestClock(1_000_000), ticks: 23 });
     const store = Store.open(file, { readonly: true });
-    const stored = [...store.aggregatesBetween(0, 2 ** 40)];
-    expect(new Set(stored.map((row) => row.window_start))).toEqual(new Set([1000, 1005, 1010, 1015]));
-    for (const row of stored) {
-      const [expected] = aggregateWindow({
-        start: row.window_start,
-        periodSeconds: 5,
-        intervalSeconds: 1,
-        series: store.windowSeries(row.window_start, row.window_start + 5).filter((series) => series.gpuId === row.gpu_id),
-        previous: store.lastSamplesBefore(row.window_start, 2),
-        expectedGpus: [row.gpu_id],
-      });
-      expect(row.sample_count).toBe(expected!.sampleCount);
-      expect(row.energy_mj).toBe(expected!.energyMillijoules);
-      for (const metric of AGGREGATED_METRICS) {
-        expect([row[metric], row[`${metric}_min`], row[`${metric}_max`]]).toEqual(
-          expected!.metrics[metric] ? [expected!.metrics[metric]!.avg, expected!.metrics[metric]!.min, expected!.metrics[metric]!.max] : [null, null, null],
-        );
+    try {
+      const stored = [...store.windows.between(0, 2 ** 40)];
+      expect(new Set(stored.map((window) => window.windowStart))).toEqual(new Set([1000, 1005, 1010, 1015]));
+      for (const window of stored) {
+        const [expected] = aggregateWindow({
+          start: window.windowStart,
+          periodSeconds: 5,
+          intervalSeconds: 1,
+          series: store.samples.series(baselineFrom(window.windowStart, 1), window.windowStart + 5).filter((series) => series.gpuId === window.gpuId),
+          expectedGpus: [window.gpuId],
+        });
+        expect(window.sampleCount).toBe(expected!.sampleCount);
+        expect(Object.values(window.values)).toEqual([...expected!.values]);
       }
+      // Energy counts across window boundaries: 1000 mJ a tick, from the first tick's baseline on.
+      expect(stored.filter((window) => window.gpuId === 1).map((window) => window.values.energy_mj)).toEqual([3000, 5000, 5000, 5000]);
+    } finally {
+      store.close();
     }
-    store.close();
   });
 
-  test("a window the agent did not follow whole (restarted inside it) is aggregated from the stored samples", async () => {
+  test("an agent restarted inside a window counts both runs' samples in it, none missing", async () => {
     const file = tempDatabase();
     await runFor({ file, clock: new TestClock(1_000_000), ticks: 3 }); // 1001..1003, inside the window from 1000
-    const fromDatabase = spyOn(Store.prototype, "windowSeries");
-    const heldBefore = spyOn(Store.prototype, "hasSamplesBetween");
-    try {
-      await runFor({ file, clock: new TestClock(1_003_500), ticks: 4 }); // 1004..1007: the window from 1000 closes at 1005
-      expect(fromDatabase).toHaveBeenCalledWith(1000, 1005);
-      expect(heldBefore).toHaveBeenCalledTimes(2); // once per window (1000, 1005), not once per tick
-    } finally {
-      fromDatabase.mockRestore();
-      heldBefore.mockRestore();
-    }
+    await runFor({ file, clock: new TestClock(1_003_500), ticks: 4 }); // 1004..1007: the window from 1000 closes at 1005
     const store = Store.open(file, { readonly: true });
-    const first = [...store.aggregatesBetween(1000, 1001)];
-    expect(first.map((row) => row.sample_count)).toEqual([4, 4]); // both runs' samples, none missing
+    const first = [...store.windows.between(1000, 1001)];
+    expect(first.map((window) => window.sampleCount)).toEqual([4, 4]);
     store.close();
   });
 
@@ -223,12 +187,10 @@ describe("the agent loop", () => {
     expect(gap.length).toBeGreaterThan(700); // every unmonitored window is there...
     expect(gap.every((w) => w.coverage === 0)).toBe(true); // ...with coverage 0
     // The span before the gap (10 minutes from 600 s) has closed: its samples were compacted into blocks.
-    const store = Store.open(file, { readonly: true });
-    expect(store.db.query("SELECT start, gpu_id, sample_count FROM sample_blocks ORDER BY gpu_id").all()).toEqual([
+    expect(query(file, "SELECT start, gpu_id, sample_count FROM sample_blocks ORDER BY gpu_id")).toEqual([
       { start: 600, gpu_id: 1, sample_count: 4 },
       { start: 600, gpu_id: 2, sample_count: 4 },
     ]);
-    store.close();
   });
 
   test("the clock stepping back never writes over recorded time", async () => {

@@ -6,9 +6,8 @@ import { aggregateClosedWindows } from "../../src/aggregate/aggregator.ts";
 import { ConfigSchema } from "../../src/config/schema.ts";
 import { createLogger } from "../../src/log.ts";
 import { Shipper } from "../../src/ship/shipper.ts";
-import { Ledger } from "../../src/store/ledger.ts";
 import { Store } from "../../src/store/store.ts";
-import { eightGpus, tempDatabase } from "../helpers/samples.ts";
+import { eightGpus, tempDatabase, writeTick } from "../helpers/samples.ts";
 import { acceptAll, startServer, type TestServer } from "../helpers/server.ts";
 
 let server: TestServer | null = null;
@@ -19,7 +18,7 @@ const quiet = createLogger("CRITICAL", { write: () => true } as unknown as NodeJ
 /** A store with `windows` closed 10-second windows of 8 GPUs. */
 function storeWithWindows(windows: number): Store {
   const store = Store.open(tempDatabase());
-  for (let t = 1000; t < 1000 + windows * 10; t++) store.writeTick(t, eightGpus(t));
+  for (let t = 1000; t < 1000 + windows * 10; t++) writeTick(store, t, eightGpus(t));
   aggregateClosedWindows(store, 1000 + windows * 10, { periodSeconds: 10, intervalSeconds: 1 });
   return store;
 }
@@ -49,7 +48,7 @@ describe("shipping", () => {
     expect(first.host).toMatchObject({ agent_version: expect.any(String), machine_id: expect.any(String) });
     expect(first.gpus).toHaveLength(8);
     expect(first.gpus[0]).toMatchObject({ uid: "GPU-00000000-0000-0000-0000-000000000000", sample_count: 10, coverage: 1 });
-    expect(new Ledger(store.db, store.file).counts()).toEqual({ pending: 0, sent: 5, failed: 0 });
+    expect(store.ledger.counts()).toEqual({ pending: 0, sent: 5, failed: 0 });
     // Nothing is ever sent twice.
     expect(await shipper(store, server.url, { now: 6000 }).kick()).toEqual([]);
     expect(server.received).toHaveLength(5);
@@ -72,7 +71,7 @@ describe("shipping", () => {
     const delivered = server.received.filter((_, n) => n >= 2).map((u) => u.body.aggregation_time);
     expect(delivered).toEqual([...delivered].sort());
     expect(new Set(delivered).size).toBe(4);
-    const ledger = new Ledger(store.db, store.file);
+    const ledger = store.ledger;
     expect(ledger.attempts(1000).map((a) => [a.outcome, a.http_status])).toEqual([
       ["retryable", 503],
       ["retryable", 503],
@@ -97,7 +96,7 @@ describe("shipping", () => {
     }
     const third = await ship.kick();
     expect(third.map((r) => r.state)).toEqual(["failed", "sent"]);
-    const ledger = new Ledger(store.db, store.file);
+    const ledger = store.ledger;
     expect(ledger.counts()).toEqual({ pending: 0, sent: 1, failed: 1 });
     expect(ledger.summary(1000)).toMatchObject({ attempts: 3, last_error: "server answered 400: bad contract", send_state: "failed" });
     // send --resend failed puts it back, and it goes when the server accepts it.

@@ -4,23 +4,28 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { aggregateClosedWindows } from "../../src/aggregate/aggregator.ts";
-import { StoreError } from "../../src/store/database.ts";
+import { openDatabase, StoreError } from "../../src/store/database.ts";
 import { pruneOldData } from "../../src/store/retention.ts";
 import { SCHEMA_VERSION } from "../../src/store/schema.ts";
 import { Store } from "../../src/store/store.ts";
 import { REPO } from "../helpers/fakeNvml.ts";
-import { eightGpus, gpuSample, tempDatabase } from "../helpers/samples.ts";
+import { eightGpus, gpuSample, sampleRows, tempDatabase, writeTick } from "../helpers/samples.ts";
+
+/** A second connection to the same file, for looking at what the store wrote. */
+function sql(file: string): Database {
+  return new Database(file, { readonly: true });
+}
 
 describe("opening", () => {
   test("creates the file and its folder, owner-only, WAL, at the current schema", () => {
     const file = tempDatabase().replace("gpu_metrics.db", "sub/dir/gpu_metrics.db");
-    const store = Store.open(file);
+    const db = openDatabase(file);
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(store.db.query("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
-    expect(store.db.query("PRAGMA synchronous").get()).toEqual({ synchronous: 2 }); // FULL
-    expect(store.db.query("PRAGMA foreign_keys").get()).toEqual({ foreign_keys: 1 });
-    expect(store.db.query("PRAGMA user_version").get()).toEqual({ user_version: SCHEMA_VERSION });
-    store.close();
+    expect(db.query("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
+    expect(db.query("PRAGMA synchronous").get()).toEqual({ synchronous: 2 }); // FULL
+    expect(db.query("PRAGMA foreign_keys").get()).toEqual({ foreign_keys: 1 });
+    expect(db.query("PRAGMA user_version").get()).toEqual({ user_version: SCHEMA_VERSION });
+    db.close();
     expect(() => Store.open(file).close()).not.toThrow(); // reopening migrates nothing twice
   });
 
@@ -59,11 +64,11 @@ describe("opening", () => {
     writer.exec("BEGIN IMMEDIATE");
     const store = Store.open(file, { busyTimeoutMs: 200 });
     const started = performance.now();
-    expect(() => store.writeTick(1000, [gpuSample()])).toThrow(/is locked by another process .*still after waiting/);
+    expect(() => writeTick(store, 1000, [gpuSample()])).toThrow(/is locked by another process .*still after waiting/);
     expect(performance.now() - started).toBeGreaterThanOrEqual(190);
     writer.exec("ROLLBACK");
-    store.writeTick(1000, [gpuSample()]); // and works again once the writer is done
-    expect([...store.samplesBetween(0, 2000)]).toHaveLength(1);
+    writeTick(store, 1000, [gpuSample()]); // and works again once the writer is done
+    expect(sampleRows(store, 0, 2000)).toHaveLength(1);
     store.close();
     writer.close();
   });
@@ -72,10 +77,10 @@ describe("opening", () => {
 describe("ticks", () => {
   test("one tick stores every GPU with typed values and one identity row per GPU", () => {
     const store = Store.open(tempDatabase());
-    store.writeTick(1000, eightGpus(0));
-    store.writeTick(1001, eightGpus(1));
-    expect(store.db.query("SELECT count(*) AS n FROM gpus").get()).toEqual({ n: 8 });
-    const rows = [...store.samplesBetween(1000, 1002)];
+    writeTick(store, 1000, eightGpus(0));
+    writeTick(store, 1001, eightGpus(1));
+    expect(sql(store.file).query("SELECT count(*) AS n FROM gpus").get()).toEqual({ n: 8 });
+    const rows = sampleRows(store, 1000, 1002);
     expect(rows).toHaveLength(16);
     expect(rows[0]).toMatchObject({
       ts: 1000,
@@ -85,22 +90,22 @@ describe("ticks", () => {
       memory_total: 85520809984,
       energy_mj: 1_000_000_000,
     });
-    expect(store.db.query("SELECT typeof(power_mw) AS t, typeof(memory_used) AS m FROM samples LIMIT 1").get()).toEqual({
+    expect(sql(store.file).query("SELECT typeof(power_mw) AS t, typeof(memory_used) AS m FROM samples LIMIT 1").get()).toEqual({
       t: "integer",
       m: "integer",
     });
-    expect(store.firstSampleTs()).toBe(1000);
-    expect(store.latestSampleTs()).toBe(1001);
+    expect(store.samples.firstTs()).toBe(1000);
+    expect(store.samples.latestTs()).toBe(1001);
     store.close();
   });
 
   test("a reader sees committed ticks while the writer goes on (WAL)", () => {
     const file = tempDatabase();
     const writer = Store.open(file);
-    writer.writeTick(1000, [gpuSample()]);
+    writeTick(writer, 1000, [gpuSample()]);
     const reader = Store.open(file, { readonly: true });
-    writer.writeTick(1001, [gpuSample()]);
-    expect([...reader.samplesBetween(0, 5000)].map((r) => r.ts)).toEqual([1000, 1001]);
+    writeTick(writer, 1001, [gpuSample()]);
+    expect(sampleRows(reader, 0, 5000).map((r) => r.ts)).toEqual([1000, 1001]);
     reader.close();
     writer.close();
   });
@@ -108,7 +113,7 @@ describe("ticks", () => {
   test("a process killed inside a tick's transaction loses that tick only", async () => {
     const file = tempDatabase();
     const store = Store.open(file);
-    store.writeTick(1000, eightGpus(0));
+    writeTick(store, 1000, eightGpus(0));
     store.close();
     // A child that stores tick 1001 and dies (SIGKILL) in the middle of tick 1002's transaction.
     const child = Bun.spawn(
@@ -116,12 +121,14 @@ describe("ticks", () => {
         process.execPath,
         "-e",
         `
+        import { Database } from "bun:sqlite";
         import { Store } from "${REPO}/src/store/store.ts";
-        import { eightGpus } from "${REPO}/test/helpers/samples.ts";
+        import { eightGpus, tickGpus } from "${REPO}/test/helpers/samples.ts";
         const store = Store.open(${JSON.stringify(file)});
-        store.writeTick(1001, eightGpus(1));
-        store.db.exec("BEGIN");
-        store.db.query("INSERT INTO samples (ts, gpu_id, temperature) VALUES (1002, 1, 99)").run();
+        store.samples.writeTick(1001, tickGpus(eightGpus(1)));
+        const db = new Database(${JSON.stringify(file)});
+        db.exec("BEGIN");
+        db.query("INSERT INTO samples (ts, gpu_id, temperature) VALUES (1002, 1, 99)").run();
         console.log("inside");
         await Bun.sleep(60000);
         `,
@@ -134,8 +141,8 @@ describe("ticks", () => {
     child.kill("SIGKILL");
     await child.exited;
     const reopened = Store.open(file);
-    expect(reopened.db.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
-    expect([...reopened.samplesBetween(0, 5000)].map((r) => r.ts).filter((t, i, a) => a.indexOf(t) === i)).toEqual([1000, 1001]);
+    expect(sql(file).query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
+    expect(sampleRows(reopened, 0, 5000).map((r) => r.ts).filter((t, i, a) => a.indexOf(t) === i)).toEqual([1000, 1001]);
     reopened.close();
   });
 });
@@ -143,13 +150,13 @@ describe("ticks", () => {
 describe("windows", () => {
   test("closed windows are aggregated once, with gaps as coverage 0", () => {
     const store = Store.open(tempDatabase());
-    for (let t = 1000; t < 1010; t++) store.writeTick(t, eightGpus(t)); // window [1000, 1010): full
-    for (let t = 1010; t < 1013; t++) store.writeTick(t, eightGpus(t)); // [1010, 1020): 3 of 10
+    for (let t = 1000; t < 1010; t++) writeTick(store, t, eightGpus(t)); // window [1000, 1010): full
+    for (let t = 1010; t < 1013; t++) writeTick(store, t, eightGpus(t)); // [1010, 1020): 3 of 10
     // [1020, 1040): the agent was down; [1040, 1050): back
-    for (let t = 1040; t < 1050; t++) store.writeTick(t, eightGpus(t));
+    for (let t = 1040; t < 1050; t++) writeTick(store, t, eightGpus(t));
     const written = aggregateClosedWindows(store, 1050, { periodSeconds: 10, intervalSeconds: 1 });
     expect(written).toEqual([1000, 1010, 1020, 1030, 1040]);
-    const coverage = store.db
+    const coverage = sql(store.file)
       .query("SELECT window_start, round(avg(coverage), 2) AS c, count(*) AS gpus FROM aggregates GROUP BY window_start ORDER BY 1")
       .all();
     expect(coverage).toEqual([
@@ -161,20 +168,20 @@ describe("windows", () => {
     ]);
     // Run again: nothing new, nothing changed.
     expect(aggregateClosedWindows(store, 1050, { periodSeconds: 10, intervalSeconds: 1 })).toEqual([]);
-    expect(store.writeWindow(1000, 10, 1, 9999, [])).toBe(false);
+    expect(store.windows.write(1000, 10, 1, 9999, [])).toBe(false);
     // Energy: 500 J per tick per GPU, counted across the window boundary too.
-    const energy = store.db.query("SELECT energy_mj FROM aggregates WHERE window_start = 1000 AND gpu_id = 1").get();
+    const energy = sql(store.file).query("SELECT energy_mj FROM aggregates WHERE window_start = 1000 AND gpu_id = 1").get();
     expect(energy).toEqual({ energy_mj: 9 * 500_000 });
-    const second = store.db.query("SELECT energy_mj FROM aggregates WHERE window_start = 1010 AND gpu_id = 1").get();
+    const second = sql(store.file).query("SELECT energy_mj FROM aggregates WHERE window_start = 1010 AND gpu_id = 1").get();
     expect(second).toEqual({ energy_mj: 3 * 500_000 });
     store.close();
   });
 
   test("a GPU lost mid-way gets coverage-0 records in the windows after, not silence", () => {
     const store = Store.open(tempDatabase());
-    for (let t = 1000; t < 1030; t++) store.writeTick(t, t < 1015 ? eightGpus(t) : eightGpus(t).slice(0, 7)); // GPU 8 lost at 1015
+    for (let t = 1000; t < 1030; t++) writeTick(store, t, t < 1015 ? eightGpus(t) : eightGpus(t).slice(0, 7)); // GPU 8 lost at 1015
     aggregateClosedWindows(store, 1030, { periodSeconds: 10, intervalSeconds: 1 });
-    const lost = store.db.query("SELECT window_start, sample_count, coverage FROM aggregates WHERE gpu_id = 8 ORDER BY 1").all();
+    const lost = sql(store.file).query("SELECT window_start, sample_count, coverage FROM aggregates WHERE gpu_id = 8 ORDER BY 1").all();
     expect(lost).toEqual([
       { window_start: 1000, sample_count: 10, coverage: 1 },
       { window_start: 1010, sample_count: 5, coverage: 0.5 },
@@ -185,10 +192,10 @@ describe("windows", () => {
 
   test("a new window length starts after the last stored window: no sample is counted twice", () => {
     const store = Store.open(tempDatabase());
-    for (let t = 1000; t < 1100; t++) store.writeTick(t, eightGpus(t).slice(0, 1));
+    for (let t = 1000; t < 1100; t++) writeTick(store, t, eightGpus(t).slice(0, 1));
     aggregateClosedWindows(store, 1040, { periodSeconds: 10, intervalSeconds: 1 }); // 1000..1039
     aggregateClosedWindows(store, 1100, { periodSeconds: 15, intervalSeconds: 1 }); // then 15 s windows
-    const windows = store.db.query("SELECT start, period_seconds AS p FROM windows ORDER BY start").all() as Array<{ start: number; p: number }>;
+    const windows = sql(store.file).query("SELECT start, period_seconds AS p FROM windows ORDER BY start").all() as Array<{ start: number; p: number }>;
     for (let i = 1; i < windows.length; i++) expect(windows[i]!.start).toBeGreaterThanOrEqual(windows[i - 1]!.start + windows[i - 1]!.p);
     expect(windows.at(-1)).toEqual({ start: 1080, p: 15 });
     store.close();
@@ -198,9 +205,9 @@ describe("windows", () => {
     const store = Store.open(tempDatabase());
     const day = 86_400;
     const now = 100 * day;
-    for (const t of [now - 40 * day, now - 31 * day, now - 29 * day, now - 1]) store.writeTick(t, eightGpus(0));
-    store.writeWindow(now - 400 * day, 3600, 60, now, []);
-    store.writeWindow(now - 300 * day, 3600, 60, now, []);
+    for (const t of [now - 40 * day, now - 31 * day, now - 29 * day, now - 1]) writeTick(store, t, eightGpus(0));
+    store.windows.write(now - 400 * day, 3600, 60, now, []);
+    store.windows.write(now - 300 * day, 3600, 60, now, []);
     let pauses = 0;
     const result = await pruneOldData(store, now, { rawDays: 30, aggregatedDays: 365 }, {
       batchRows: 5,
@@ -209,7 +216,7 @@ describe("windows", () => {
     expect(result.samples).toBe(16);
     expect(result.windows).toBe(1);
     expect(pauses).toBeGreaterThanOrEqual(3); // 16 rows in batches of 5
-    expect([...store.samplesBetween(0, now + 1)].map((r) => r.ts).filter((t, i, a) => a.indexOf(t) === i)).toEqual([
+    expect(sampleRows(store, 0, now + 1).map((r) => r.ts).filter((t, i, a) => a.indexOf(t) === i)).toEqual([
       now - 29 * day,
       now - 1,
     ]);

@@ -1,8 +1,7 @@
 import { defineCommand } from "citty";
-import { aggregateGroups } from "../../query/collection.ts";
-import { QUERY_FORMATS, stdoutOutput, writeGroups, type QueryFormat } from "../../query/output.ts";
-import { writeRawRange } from "../../query/rawOutput.ts";
-import { formatTime, parseTime } from "../../query/time.ts";
+import { sampleBatches, windowBatches } from "../../query/batches.ts";
+import { QUERY_FORMATS, stdoutOutput, writeRecords, type QueryFormat } from "../../query/writer.ts";
+import { formatTime, parseTime } from "../../util/time.ts";
 import { Store } from "../../store/store.ts";
 import { UsageError } from "../errors.ts";
 import { commandConfig, configArg } from "../shared.ts";
@@ -28,10 +27,10 @@ export default defineCommand({
     const { config } = commandConfig(args);
     const store = Store.open(config.database.file, { readonly: true });
     try {
-      const written =
-        args.level === "raw"
-          ? await writeRawRange(store, from, to, format, stdoutOutput)
-          : await writeGroups(aggregateGroups(store, from, to), format, stdoutOutput, { compact: true });
+      const batches = args.level === "raw" ? sampleBatches(store, from, to) : windowBatches(store, from, to);
+      const progress = exportProgress(from, to);
+      const written = await writeRecords(batches, format, stdoutOutput, { style: "lines", onBatch: progress?.update });
+      progress?.done();
       if (written === 0) {
         const what = args.level === "raw" ? "raw samples" : "aggregates";
         process.stderr.write(`No data: no ${what} from ${formatTime(from)} to ${formatTime(to)} in ${config.database.file}\n`);
@@ -41,3 +40,26 @@ export default defineCommand({
     }
   },
 });
+
+/**
+ * A progress line on stderr while a long export runs, when stderr is a terminal:
+ * how far through the range it is. Redrawn at most a few times a second.
+ */
+function exportProgress(from: number, to: number): { update: (lastTs: number) => void; done: () => void } | null {
+  if (!process.stderr.isTTY) return null;
+  let drawnAt = 0;
+  let drawn = false;
+  return {
+    update(lastTs) {
+      const now = performance.now();
+      if (now - drawnAt < 250) return;
+      drawnAt = now;
+      drawn = true;
+      const share = Math.min(1, Math.max(0, (lastTs - from) / (to - from)));
+      process.stderr.write(`\rexporting: ${formatTime(lastTs)} (${(share * 100).toFixed(0)} %)\x1b[K`);
+    },
+    done() {
+      if (drawn) process.stderr.write("\r\x1b[K");
+    },
+  };
+}

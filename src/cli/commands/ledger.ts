@@ -1,8 +1,7 @@
 // -ls / --list-sends and -ss / --search-send of the original tool.
 import { aggregationPeriodSeconds } from "../../aggregate/aggregator.ts";
 import { windowStart } from "../../aggregate/windows.ts";
-import { formatTime, parseTime } from "../../query/time.ts";
-import { Ledger } from "../../store/ledger.ts";
+import { formatTime, parseTime } from "../../util/time.ts";
 import { Store } from "../../store/store.ts";
 import { EXIT, UsageError } from "../errors.ts";
 import { listSendsJson, listSendsTable, searchSendText } from "../format/ledger.ts";
@@ -11,7 +10,7 @@ import { commandConfig } from "../shared.ts";
 function openLedger(configPath: string | undefined) {
   const { config } = commandConfig({ config: configPath });
   const store = Store.open(config.database.file, { readonly: true });
-  return { config, store, ledger: new Ledger(store.db, store.file) };
+  return { config, store, ledger: store.ledger };
 }
 
 export function listSendsCommand(flags: { config?: string | undefined; outputFormat?: string | undefined }): number {

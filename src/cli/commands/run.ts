@@ -1,126 +1,11 @@
 import { defineCommand } from "citty";
-import { defaultSources, loadConfig, type LoadedConfig } from "../../config/load.ts";
-import { consoleColour, createLogger, effectiveLevel, RotatingLogFile, type Logger } from "../../log.ts";
-import { SystemdNotifier } from "../../platform/systemd.ts";
-import { runAgent } from "../../schedule/agent.ts";
+import { startAgent, type AgentFlags } from "../../schedule/lifecycle.ts";
 import { commandConfig, configArg, nvmlLibraryArg, resolveNvmlLibrary } from "../shared.ts";
 
-export interface AgentFlags {
-  config?: string | undefined;
-  offline?: boolean | undefined;
-  verbose?: boolean | undefined;
-  logLevel?: string | undefined;
-  nvmlLibrary?: string | undefined;
-}
-
-/**
- * Runs the agent until SIGTERM or SIGINT, then returns (exit 0). SIGHUP reloads
- * the config (a bad one is reported and the running one kept) and reopens the log
- * file: the agent finishes its tick, closes the database and starts again with it.
- */
-export async function startAgent(flags: AgentFlags): Promise<void> {
-  let loaded = commandConfig({ config: flags.config });
-  let logFile: RotatingLogFile | null = null;
-  const makeLogger = (current: LoadedConfig): Logger => {
-    const { logging } = current.config;
-    const warn = (message: string) => process.stderr.write(`gpu_monitor: warning: ${message}\n`);
-    logFile = logging.file
-      ? new RotatingLogFile({ path: logging.file, maxBytes: logging.max_size_mb * 1_000_000, maxFiles: logging.max_files }, warn)
-      : null;
-    return createLogger(effectiveLevel(logging.level, flags), { colour: consoleColour(), file: logFile });
-  };
-  let logger = makeLogger(loaded);
-  const systemd = systemdNotifier(logger);
-  let watchdog: ReturnType<typeof setInterval> | null = null;
-  const onStarted = () => {
-    systemd?.notify(`READY=1\nSTATUS=sampling every ${loaded.config.collection.interval_seconds} s`);
-    // A timer, not the tick: it only fires while the event loop is alive, so a hang gets us restarted.
-    if (systemd?.watchdogIntervalMs && !watchdog) watchdog = setInterval(() => systemd.notify("WATCHDOG=1"), systemd.watchdogIntervalMs);
-  };
-  const stopWatchdog = () => {
-    if (watchdog) clearInterval(watchdog);
-    watchdog = null;
-  };
-  const shutdown = new AbortController();
-  let cycle = new AbortController();
-  let reload: LoadedConfig | null = null;
-  const onStop = (signal: NodeJS.Signals) => {
-    logger.info(`${signal} received: finishing the tick in flight`);
-    // From STOPPING=1 on, the stop is bounded by TimeoutStopSec=: no keep-alive follows it while the
-    // tick in flight finishes (one did, when finishing took longer than the keep-alive period).
-    stopWatchdog();
-    systemd?.notify("STOPPING=1");
-    shutdown.abort();
-    cycle.abort();
-  };
-  const onHangUp = () => {
-    (logFile as RotatingLogFile | null)?.reopen();
-    try {
-      reload = loadConfig(defaultSources(flags.config || undefined));
-      for (const warning of reload.warnings) logger.warn(warning);
-      logger.info(`SIGHUP: config reloaded from ${reload.file ?? "defaults"}; restarting after the tick in flight`);
-      systemd?.notify("RELOADING=1");
-      cycle.abort();
-    } catch (error) {
-      logger.error(`SIGHUP: config not reloaded, the running one is kept: ${(error as Error).message}`);
-    }
-  };
-  process.on("SIGTERM", onStop);
-  process.on("SIGINT", onStop);
-  process.on("SIGHUP", onHangUp);
-  let fallback: LoadedConfig | null = null; // the config that ran before a reload
-  try {
-    for (;;) {
-      let outcome: Awaited<ReturnType<typeof runAgent>>;
-      try {
-        outcome = await runAgent({
-          config: loaded.config,
-          logger,
-          stop: cycle.signal,
-          offline: flags.offline === true || loaded.offline,
-          nvmlLibrary: resolveNvmlLibrary({ "nvml-library": flags.nvmlLibrary }, loaded),
-          onStarted,
-        });
-      } catch (error) {
-        if (!fallback || shutdown.signal.aborted) throw error;
-        // The reloaded config parses but cannot run (its database cannot be opened, say).
-        logger.error(`the reloaded config cannot run (${(error as Error).message}); going back to the previous one`);
-        loaded = fallback;
-        fallback = null;
-        cycle = new AbortController();
-        logger = makeLogger(loaded);
-        continue;
-      }
-      fallback = null;
-      if (outcome.abandonedThread) {
-        // A Worker blocked inside an NVML call cannot be stopped and would keep the process alive.
-        logger.warn("an NVML call never returned: exiting without waiting for it");
-        if (shutdown.signal.aborted) process.exit(0);
-      }
-      if (shutdown.signal.aborted || reload === null) break;
-      fallback = loaded;
-      loaded = reload;
-      reload = null;
-      cycle = new AbortController();
-      logger = makeLogger(loaded);
-    }
-  } finally {
-    stopWatchdog();
-    systemd?.close();
-    process.off("SIGTERM", onStop);
-    process.off("SIGINT", onStop);
-    process.off("SIGHUP", onHangUp);
-  }
-}
-
-/** The notifier when systemd started us with Type=notify; a failure to set it up is a warning, not fatal. */
-function systemdNotifier(logger: Logger): SystemdNotifier | null {
-  try {
-    return SystemdNotifier.fromEnvironment();
-  } catch (error) {
-    logger.warn(`systemd notification disabled: ${(error as Error).message}`);
-    return null;
-  }
+/** The agent in the foreground until SIGTERM or SIGINT (exit 0); SIGHUP reloads (schedule/lifecycle.ts). */
+export async function runAgentCommand(flags: AgentFlags): Promise<void> {
+  const loaded = commandConfig({ config: flags.config });
+  await startAgent(flags, loaded, (current) => resolveNvmlLibrary({ "nvml-library": flags.nvmlLibrary }, current));
 }
 
 export default defineCommand({
@@ -133,7 +18,7 @@ export default defineCommand({
     ...nvmlLibraryArg,
   },
   async run({ args }) {
-    await startAgent({
+    await runAgentCommand({
       config: args.config,
       offline: args.offline,
       verbose: args.verbose,

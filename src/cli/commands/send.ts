@@ -2,10 +2,9 @@ import { defineCommand } from "citty";
 import { aggregationPeriodSeconds } from "../../aggregate/aggregator.ts";
 import { windowStart } from "../../aggregate/windows.ts";
 import { createLogger, effectiveLevel } from "../../log.ts";
-import { formatUtc, parseTime } from "../../query/time.ts";
+import { formatUtc, parseTime } from "../../util/time.ts";
 
 import { Shipper } from "../../ship/shipper.ts";
-import { Ledger } from "../../store/ledger.ts";
 import { acquireSendLock, runningAgentPid } from "../../store/lock.ts";
 import { StoreError } from "../../store/database.ts";
 import { Store } from "../../store/store.ts";
@@ -28,7 +27,7 @@ export default defineCommand({
     }
     const store = Store.open(config.database.file);
     try {
-      const ledger = new Ledger(store.db, store.file);
+      const { ledger } = store;
       if (args.resend !== undefined) {
         const which = args.resend === "failed" ? "failed" : windowStart(parseTime(args.resend), aggregationPeriodSeconds(config.collection));
         const count = ledger.requeue(which);

@@ -1,7 +1,7 @@
 // -sc / --show-collection [TIME] of the original tool.
 import { aggregationPeriodSeconds } from "../../aggregate/aggregator.ts";
 import { showCollection } from "../../query/collection.ts";
-import { stdoutOutput, writeGroups, type QueryFormat } from "../../query/output.ts";
+import { stdoutOutput, writeRecords, type QueryFormat } from "../../query/writer.ts";
 import { Store } from "../../store/store.ts";
 import { EXIT } from "../errors.ts";
 import { commandConfig } from "../shared.ts";
@@ -16,7 +16,7 @@ export async function showCollectionCommand(
     const period = aggregationPeriodSeconds(config.collection);
     const result = showCollection(store, time, period, Math.floor(Date.now() / 1000));
     const format = (flags.outputFormat ?? "json") as QueryFormat;
-    if ((await writeGroups(result.groups, format, stdoutOutput)) === 0) {
+    if ((await writeRecords(result.batches, format, stdoutOutput)) === 0) {
       process.stderr.write(`No data for ${time === "" ? "the current window" : time}: searched ${result.searched} in ${config.database.file}\n`);
     }
     return EXIT.ok;

@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { hostname } from "node:os";
-import { snapshotDocument } from "../../collect/record.ts";
+import { snapshotDocument } from "../../collect/snapshot.ts";
 import { ProcessNameCache, osProcessNameLookup } from "../../collect/processNames.ts";
 import { hostSummary, takeSample } from "../../collect/sample.ts";
 import { openNvml } from "../../nvml/index.ts";
@@ -32,7 +32,7 @@ export default defineCommand({
     try {
       const names = new ProcessNameCache(osProcessNameLookup(), (pid) => nvml.processName(pid));
       const sample = takeSample(nvml, names);
-      process.stdout.write(renderSnapshot(snapshotDocument(sample, hostSummary(nvml, sample.gpuCount), hostname()), format));
+      process.stdout.write(renderSnapshot(snapshotDocument(sample, hostSummary(nvml, sample.gpuCount), hostname()), sample.gpus, format));
       if (sample.gpuCount === 0) process.stderr.write("NVML reports no GPUs on this host\n");
       for (const failure of sample.failures) process.stderr.write(`gpu_monitor: ${failure.message}\n`);
       if (sample.failures.length > 0) process.exitCode = 1;

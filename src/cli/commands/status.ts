@@ -1,8 +1,7 @@
 import { defineCommand } from "citty";
 import { existsSync, statSync } from "node:fs";
-import { formatTime } from "../../query/time.ts";
+import { formatTime } from "../../util/time.ts";
 import { redactUrlCredentials } from "../../ship/http.ts";
-import { Ledger } from "../../store/ledger.ts";
 import { runningAgentPid } from "../../store/lock.ts";
 import { Store } from "../../store/store.ts";
 import { EXIT, UsageError } from "../errors.ts";
@@ -31,14 +30,14 @@ export default defineCommand({
     } else {
       const store = Store.open(file, { readonly: true });
       try {
-        const ledger = new Ledger(store.db, store.file);
-        const last = store.latestSampleTs();
-        const gpus = store.db.query("SELECT uid, name, last_seen FROM gpus ORDER BY id").all() as Array<{ uid: string; name: string | null; last_seen: number }>;
+        const { ledger } = store;
+        const last = store.samples.latestTs();
+        const gpus = [...store.gpus.all().values()];
         const attempt = ledger.lastAttempt();
         report.last_sample = last === null ? null : formatTime(last);
-        report.gpus = gpus.map((gpu) => ({ uid: gpu.uid, name: gpu.name, last_seen: formatTime(gpu.last_seen) }));
+        report.gpus = gpus.map((gpu) => ({ uid: gpu.identity.uid, name: gpu.identity.name, last_seen: formatTime(gpu.lastSeen) }));
         report.windows = ledger.counts();
-        report.recent_events = store.recentEvents(5).map((event) => ({
+        report.recent_events = store.events.recent(5).map((event) => ({
           at: formatTime(event.ts),
           kind: event.kind,
           gpu_index: event.gpu_index,

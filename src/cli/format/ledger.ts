@@ -1,6 +1,6 @@
 // -ls, -ss and status output, in the original tool's shapes where it had one.
 
-import { formatTime } from "../../query/time.ts";
+import { formatTime } from "../../util/time.ts";
 import type { SendAttempt, WindowSummary } from "../../store/ledger.ts";
 
 const orNone = (value: string | number | null | undefined) => (value === null || value === undefined ? "None" : String(value));

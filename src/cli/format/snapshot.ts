@@ -1,75 +1,41 @@
 // `snapshot` output in its three formats.
 
-import type { GpuRecord, SnapshotDocument } from "../../collect/record.ts";
-import { ORIGINAL_FIELDS } from "../../query/records.ts";
-import { toCsv, type CsvValue } from "./csv.ts";
+import type { GpuSample } from "../../collect/sample.ts";
+import type { ProcessRecord, SnapshotDocument } from "../../collect/snapshot.ts";
+import { fanMean, METRICS } from "../../metrics/catalog.ts";
+import { toCsv, type CsvValue } from "../../util/csv.ts";
 import { renderTable } from "./table.ts";
 
 export type SnapshotFormat = "json" | "csv" | "table";
 
-export function renderSnapshot(document: SnapshotDocument, format: SnapshotFormat): string {
+/** The document, and the readings it was made from (the table shows them in units of its own). */
+export function renderSnapshot(document: SnapshotDocument, gpus: readonly GpuSample[], format: SnapshotFormat): string {
   switch (format) {
     case "json":
       return JSON.stringify(document, null, 2) + "\n";
     case "csv":
       return snapshotCsv(document);
     case "table":
-      return snapshotTable(document);
+      return snapshotTable(document, gpus);
   }
 }
 
 // ---- CSV ------------------------------------------------------------------
 
-type ScalarKey = Exclude<keyof GpuRecord, "fan_speeds" | "clock_event_reason_names" | "processes" | "field_errors">;
+/** Columns after `timestamp`: every metric in catalog order, then what else a GPU record holds; lists are joined with ";". */
+export const SNAPSHOT_CSV_COLUMNS: readonly string[] = [...METRICS.map((metric) => metric.name), "processes", "field_errors", "error"];
 
-/** Columns after `timestamp`, in record order; lists are joined with ";". */
-export const SNAPSHOT_CSV_COLUMNS = [
-  ...ORIGINAL_FIELDS,
-  "index",
-  "serial",
-  "memory_free",
-  "memory_reserved",
-  "fan_speeds",
-  "power_limit",
-  "energy_consumption",
-  "sm_clock",
-  "performance_state",
-  "clock_event_reasons",
-  "clock_event_reason_names",
-  "ecc_enabled",
-  "ecc_errors_corrected",
-  "ecc_errors_uncorrected",
-  "encoder_utilization",
-  "decoder_utilization",
-  "pcie_link_generation",
-  "pcie_link_width",
-  "processes",
-  "field_errors",
-  "error",
-] as const;
-
-function csvCell(record: GpuRecord, column: (typeof SNAPSHOT_CSV_COLUMNS)[number]): CsvValue {
-  switch (column) {
-    case "fan_speeds":
-      return record.fan_speeds?.join(";");
-    case "clock_event_reason_names":
-      return record.clock_event_reason_names?.join(";");
-    case "processes":
-      // pid:type:used_memory:name, type C (compute) or G (graphics) as nvidia-smi writes it
-      return record.processes
-        ?.map((p) => `${p.pid}:${p.type === "compute" ? "C" : "G"}:${p.used_memory ?? ""}:${p.name ?? ""}`)
-        .join(";");
-    case "field_errors":
-      return record.field_errors
-        ? Object.entries(record.field_errors)
-            .map(([field, code]) => `${field}=${code}`)
-            .join(";")
-        : null;
-    case "error":
-      return null;
-    default:
-      return record[column as ScalarKey];
+function csvCell(record: SnapshotDocument["gpus"][number], column: string): CsvValue {
+  const value = record[column];
+  if (column === "processes") {
+    // pid:type:used_memory:name, type C (compute) or G (graphics) as nvidia-smi writes it
+    return (value as ProcessRecord[] | null)?.map((p) => `${p.pid}:${p.type === "compute" ? "C" : "G"}:${p.used_memory ?? ""}:${p.name ?? ""}`).join(";");
   }
+  if (column === "field_errors") {
+    return value ? Object.entries(value as Record<string, string>).map(([field, code]) => `${field}=${code}`).join(";") : null;
+  }
+  if (Array.isArray(value)) return value.join(";");
+  return value as CsvValue;
 }
 
 function snapshotCsv(document: SnapshotDocument): string {
@@ -103,14 +69,14 @@ function withUnit(value: number | null, unit: string, digits = 0): string {
   return value === null ? NA : `${value.toFixed(digits)}${unit}`;
 }
 
-function snapshotTable(document: SnapshotDocument): string {
+function snapshotTable(document: SnapshotDocument, gpus: readonly GpuSample[]): string {
   const host = document.host;
   const lines: string[] = [
     `${document.timestamp}  ${host.hostname}  Driver ${host.driver_version ?? NA}  CUDA ${host.cuda_driver_version ?? NA}  NVML ${host.nvml_version ?? NA}`,
     "",
   ];
   const byIndex = [
-    ...document.gpus.map((gpu) => ({ index: gpu.index, cells: gpuRow(gpu) })),
+    ...gpus.map((gpu) => ({ index: gpu.index, cells: gpuRow(gpu) })),
     ...document.errors.map((failure) => ({
       index: failure.index,
       cells: [String(failure.index), `unreadable (${failure.error.replace("NVML_ERROR_", "")})`, ...Array(9).fill(NA)],
@@ -135,14 +101,8 @@ function snapshotTable(document: SnapshotDocument): string {
     ).trimEnd(),
   );
   for (const failure of document.errors) lines.push(failure.message);
-  const processRows = document.gpus.flatMap((gpu) =>
-    (gpu.processes ?? []).map((p) => [
-      String(gpu.index),
-      String(p.pid),
-      p.type === "compute" ? "C" : "G",
-      p.name ?? NA,
-      mib(p.used_memory),
-    ]),
+  const processRows = gpus.flatMap((gpu) =>
+    (gpu.processes ?? []).map((p) => [String(gpu.index), String(p.pid), p.kind === "compute" ? "C" : "G", p.name ?? NA, mib(p.usedMemoryBytes)]),
   );
   lines.push("");
   if (processRows.length === 0) {
@@ -164,20 +124,19 @@ function snapshotTable(document: SnapshotDocument): string {
   return lines.join("\n") + "\n";
 }
 
-function gpuRow(gpu: GpuRecord): string[] {
+function gpuRow(gpu: GpuSample): string[] {
+  const watts = (milliwatts: number | null) => (milliwatts === null ? null : milliwatts / 1000);
   return [
     String(gpu.index),
     gpu.name ?? NA,
-    gpu.pci_bus_id ?? NA,
-    withUnit(gpu.temperature, "C"),
-    withUnit(gpu.fan_speed, "%"),
-    gpu.performance_state === null ? NA : `P${gpu.performance_state}`,
-    `${withUnit(gpu.power_usage, "W", 1)} / ${withUnit(gpu.power_limit, "W", 0)}`,
-    `${mib(gpu.memory_used)} / ${mib(gpu.memory_total)}`,
-    withUnit(gpu.gpu_utilization, "%"),
-    withUnit(gpu.memory_utilization, "%"),
-    gpu.graphics_clock === null && gpu.memory_clock === null
-      ? NA
-      : `${gpu.graphics_clock ?? NA}/${gpu.memory_clock ?? NA} MHz`,
+    gpu.pciBusId ?? NA,
+    withUnit(gpu.temperatureCelsius, "C"),
+    withUnit(fanMean(gpu.fanSpeedsPercent), "%"),
+    gpu.performanceState === null ? NA : `P${gpu.performanceState}`,
+    `${withUnit(watts(gpu.powerUsageMilliwatts), "W", 1)} / ${withUnit(watts(gpu.powerLimitMilliwatts), "W", 0)}`,
+    `${mib(gpu.memoryUsedBytes)} / ${mib(gpu.memoryTotalBytes)}`,
+    withUnit(gpu.gpuUtilizationPercent, "%"),
+    withUnit(gpu.memoryUtilizationPercent, "%"),
+    gpu.graphicsClockMhz === null && gpu.memoryClockMhz === null ? NA : `${gpu.graphicsClockMhz ?? NA}/${gpu.memoryClockMhz ?? NA} MHz`,
   ];
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { formatTime, parseTime, TimeParseError } from "../../src/query/time.ts";
+import { formatTime, parseTime, TimeParseError } from "../../src/util/time.ts";
 
 const utc = (...parts: [number, number, number, number?, number?, number?]) =>
   Date.UTC(parts[0], parts[1] - 1, parts[2], parts[3] ?? 0, parts[4] ?? 0, parts[5] ?? 0) / 1000;

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { csvField, toCsv } from "../../src/cli/format/csv.ts";
+import { csvField, toCsv } from "../../src/util/csv.ts";
 
 test("RFC 4180: fields with commas, quotes or newlines are quoted, quotes doubled", () => {
   expect(csvField("plain")).toBe("plain");

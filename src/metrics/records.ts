@@ -1,0 +1,91 @@
+// The output shapes, derived from the catalog: a live reading (snapshot), a
+// stored sample (-sc, export) and a window (-sc of a window, export --level
+// hourly, the upload body). The original tool's fields come first, in its order.
+// Pure.
+
+import type { GpuReading } from "../nvml/index.ts";
+import { GPU_METRICS, METRICS, SAMPLE_METRICS, WINDOW_METRICS, type Metric, type ShownValue } from "./catalog.ts";
+
+/**
+ * One output field over a run of records: the same value in all of them, or one
+ * stored value per record, shown through `show`.
+ */
+export type Field =
+  | { readonly name: string; readonly constant: ShownValue }
+  | { readonly name: string; readonly column: ReadonlyArray<number | null>; readonly show: (stored: any) => ShownValue };
+
+/** A GPU's identity values by GPU_METRICS name, as stored. */
+export type GpuIdentity = Readonly<Record<string, string | number | null>>;
+
+/** A live reading's fields, in catalog order (snapshot). */
+export function readingFields(gpu: GpuReading): Array<[string, ShownValue]> {
+  return METRICS.map((metric) => [metric.name, metric.show(metric.read(gpu))]);
+}
+
+/** Where a stored sample field's values are: SAMPLE_METRICS index by column. */
+const SAMPLE_INDEX = new Map(SAMPLE_METRICS.map((metric, index) => [metric.column!, index]));
+
+/** A stored sample's fields, in catalog order: every metric but those snapshot alone shows. */
+export const RAW_METRICS: readonly Metric[] = METRICS.filter((metric) => !metric.snapshotOnly);
+
+/** The fields of one GPU's stored samples, over `columns` (one value array per SAMPLE_METRICS entry). */
+export function rawFields(identity: GpuIdentity, columns: ReadonlyArray<ReadonlyArray<number | null>>): Field[] {
+  return RAW_METRICS.map((metric) =>
+    metric.gpuColumn
+      ? { name: metric.name, constant: metric.show(identity[metric.gpuColumn] ?? null) }
+      : { name: metric.name, column: columns[SAMPLE_INDEX.get(metric.column!)!]!, show: metric.show },
+  );
+}
+
+/** One GPU's stored summary of a window, with values by stored column name. */
+export interface WindowSummary {
+  sampleCount: number;
+  coverage: number;
+  values: Readonly<Record<string, number | null>>;
+}
+
+/** Averages keep three decimals (of the shown unit): enough for mW in watts, short enough to read. */
+function average(metric: Metric, stored: number | null): number | null {
+  const shown = metric.show(stored) as number | null;
+  return shown === null ? null : Math.round(shown * 1000) / 1000;
+}
+
+/**
+ * A window's record of one GPU: the original fields as the window's averages
+ * (identities as they are), then each original gauge's `_min` and `_max`,
+ * `sample_count`, `coverage`, each counter's increase, and every other field in
+ * catalog order, a gauge with its `_min` and `_max`. `include` picks the metrics
+ * (those in a window's output, or those uploaded).
+ */
+export function windowEntries(identity: GpuIdentity, summary: WindowSummary, include: (metric: Metric) => boolean): Array<[string, ShownValue]> {
+  const entries: Array<[string, ShownValue]> = [];
+  const values = summary.values;
+  const picked = METRICS.filter((metric) => include(metric) && (metric.gpuColumn !== null || WINDOW_METRICS.includes(metric)));
+  const value = (metric: Metric): ShownValue =>
+    metric.gpuColumn ? metric.show(identity[metric.gpuColumn] ?? null) : metric.kind === "counter" ? metric.show(values[metric.column!] ?? null) : average(metric, values[metric.column!] ?? null);
+  const extremes = (metric: Metric) => {
+    entries.push([`${metric.name}_min`, metric.show(values[`${metric.column}_min`] ?? null)]);
+    entries.push([`${metric.name}_max`, metric.show(values[`${metric.column}_max`] ?? null)]);
+  };
+  const original = picked.filter((metric) => metric.original);
+  for (const metric of original) entries.push([metric.name, value(metric)]);
+  for (const metric of original) if (metric.kind === "gauge") extremes(metric);
+  entries.push(["sample_count", summary.sampleCount]);
+  entries.push(["coverage", Math.round(summary.coverage * 10000) / 10000]);
+  const others = picked.filter((metric) => !metric.original);
+  for (const metric of others) if (metric.kind === "counter") entries.push([metric.name, value(metric)]);
+  for (const metric of others) {
+    if (metric.kind === "counter") continue;
+    entries.push([metric.name, value(metric)]);
+    if (metric.kind === "gauge") extremes(metric);
+  }
+  return entries;
+}
+
+/** The metrics of a window's output (-sc of a window, export --level hourly). */
+export const inWindowOutput = (metric: Metric): boolean => metric.inWindow;
+
+/** The identity of a GPU by GPU_METRICS name, from a reading: what the store keeps of it. */
+export function readingIdentity(gpu: GpuReading): GpuIdentity {
+  return Object.fromEntries(GPU_METRICS.map((metric) => [metric.gpuColumn!, metric.read(gpu) as string | number | null]));
+}

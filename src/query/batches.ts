@@ -1,0 +1,34 @@
+// What the query commands print, as batches for the writer: stored samples a
+// 10-minute span at a time, stored windows one at a time.
+
+import { inWindowOutput, rawFields, windowEntries } from "../metrics/records.ts";
+import type { StoredGpu } from "../store/gpus.ts";
+import type { Store } from "../store/store.ts";
+import type { RecordBatch } from "./writer.ts";
+
+export function* sampleBatches(store: Store, from: number, to: number): Generator<RecordBatch> {
+  let gpus = store.gpus.all();
+  for (const span of store.samples.spans(from, to)) {
+    // A GPU the running agent added after the read began: look the identities up again.
+    if (span.some((columns) => !gpus.has(columns.gpuId))) gpus = store.gpus.all();
+    yield { gpus: span.map((columns) => ({ ts: columns.ts, fields: rawFields(gpus.get(columns.gpuId)!.identity, columns.values) })) };
+  }
+}
+
+export function* windowBatches(store: Store, from: number, to: number): Generator<RecordBatch> {
+  let gpus: Map<number, StoredGpu> | null = null;
+  let batch: RecordBatch | null = null;
+  let batchStart = NaN;
+  for (const window of store.windows.between(from, to)) {
+    if (batch && window.windowStart !== batchStart) {
+      yield batch;
+      batch = null;
+    }
+    gpus ??= store.gpus.all();
+    batchStart = window.windowStart;
+    batch ??= { gpus: [], periodSeconds: window.periodSeconds };
+    const entries = windowEntries(gpus.get(window.gpuId)!.identity, window, inWindowOutput);
+    (batch.gpus as Array<RecordBatch["gpus"][number]>).push({ ts: [window.windowStart], fields: entries.map(([name, constant]) => ({ name, constant })) });
+  }
+  if (batch) yield batch;
+}

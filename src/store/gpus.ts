@@ -1,0 +1,84 @@
+// The GPUs a database has seen: identities kept once per GPU, not per sample.
+
+import type { Database, Statement } from "bun:sqlite";
+import { GPU_METRICS } from "../metrics/catalog.ts";
+
+/** A GPU's identity values, in GPU_METRICS order (uid first). */
+export type GpuIdentityValues = ReadonlyArray<string | number | null>;
+
+/** A stored GPU: its id and its identity values by GPU_METRICS name. */
+export interface StoredGpu {
+  id: number;
+  identity: Readonly<Record<string, string | number | null>>;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+const COLUMNS = GPU_METRICS.map((metric) => metric.gpuColumn!);
+const UID = COLUMNS.indexOf("uid");
+
+export class GpuStore {
+  private readonly ids = new Map<string, number>();
+  private readonly find: Statement;
+  private readonly add: Statement;
+  private readonly touch: Statement;
+
+  constructor(private readonly db: Database) {
+    this.find = db.prepare("SELECT id FROM gpus WHERE uid = ?");
+    this.add = db.prepare(
+      `INSERT INTO gpus (${COLUMNS.join(", ")}, first_seen, last_seen) VALUES (${COLUMNS.map(() => "?").join(", ")}, ?, ?) RETURNING id`,
+    );
+    // A value the GPU did not give this time (null) keeps the one stored, except for what names it.
+    const keep = new Set(["memory_total", "memory_reserved", "ecc_enabled"]);
+    this.touch = db.prepare(
+      `UPDATE gpus SET ${COLUMNS.filter((c) => c !== "uid")
+        .map((c) => (keep.has(c) ? `${c} = coalesce(?, ${c})` : `${c} = ?`))
+        .join(", ")}, last_seen = ? WHERE id = ?`,
+    );
+  }
+
+  /** The GPU's id, added or its identity brought up to date; inside the caller's transaction. */
+  upsert(identity: GpuIdentityValues, ts: number): number {
+    const uid = identity[UID] as string;
+    let id = this.ids.get(uid) ?? (this.find.get(uid) as { id: number } | null)?.id;
+    if (id === undefined) {
+      id = (this.add.get(...(identity as Array<string | number | null>), ts, ts) as { id: number }).id;
+    } else {
+      this.touch.run(...(identity.filter((_, i) => i !== UID) as Array<string | number | null>), ts, id);
+    }
+    this.ids.set(uid, id);
+    return id;
+  }
+
+  /** Forgets cached ids: a rolled-back insert may have left one that does not exist. */
+  forgetIds(): void {
+    this.ids.clear();
+  }
+
+  /** Every GPU ever stored, by id. */
+  all(): Map<number, StoredGpu> {
+    const rows = this.db.query(`SELECT id, first_seen, last_seen, ${COLUMNS.join(", ")} FROM gpus ORDER BY id`).values() as unknown[][];
+    return new Map(
+      rows.map((row) => [
+        row[0] as number,
+        {
+          id: row[0] as number,
+          firstSeen: row[1] as number,
+          lastSeen: row[2] as number,
+          identity: Object.fromEntries(COLUMNS.map((column, i) => [column, row[3 + i] as string | number | null])),
+        },
+      ]),
+    );
+  }
+
+  /**
+   * GPUs a window should account for even without samples: those seen in the day
+   * before it. A GPU that was lost gets coverage 0 rather than vanishing; one
+   * taken out of the host drops off after a day.
+   */
+  seenBefore(ts: number, withinSeconds: number): number[] {
+    return (
+      this.db.query("SELECT id FROM gpus WHERE first_seen < ? AND last_seen >= ? ORDER BY id").all(ts, ts - withinSeconds) as Array<{ id: number }>
+    ).map((row) => row.id);
+  }
+}

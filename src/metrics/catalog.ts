@@ -46,6 +46,15 @@ export interface Metric {
   readonly inWindow: boolean;
   /** Part of the upload body's GPU records. */
   readonly upload: boolean;
+  /** An identity a GPU may not give every time (NOT_SUPPORTED now and then): a missing value keeps the one stored. */
+  readonly keepLastKnown: boolean;
+  /**
+   * In a compacted block, stored as the sum with another metric's value (name of
+   * the block column, and the other metric's column): free + used memory is the
+   * GPU's usable memory, constant while it is installed, so the column shrinks to
+   * a few bytes.
+   */
+  readonly blockSum: { readonly blockColumn: string; readonly plus: string } | null;
   /** dcgm-exporter's field name, for the Prometheus endpoint. */
   readonly exporter: string | null;
   /** The stored value from a reading (before any unit conversion). */
@@ -84,6 +93,8 @@ function declare(declaration: Declaration): Metric {
     inWindow: kind === "gauge" || kind === "counter",
     upload: kind === "gauge" || kind === "counter",
     exporter: null,
+    keepLastKnown: false,
+    blockSum: null,
     show: conversion(storedUnit, shownUnit),
     ...declaration,
     storedUnit,
@@ -120,6 +131,7 @@ export const METRICS: readonly Metric[] = [
     original: true,
     upload: true,
     inWindow: true,
+    keepLastKnown: true,
     read: (gpu) => gpu.memoryTotalBytes,
   }),
   declare({ name: "gpu_utilization", kind: "gauge", storedUnit: "%", original: true, exporter: "DCGM_FI_DEV_GPU_UTIL", read: (gpu) => gpu.gpuUtilizationPercent }),
@@ -146,12 +158,20 @@ export const METRICS: readonly Metric[] = [
   declare({ name: "memory_clock", kind: "gauge", storedUnit: "MHz", original: true, exporter: "DCGM_FI_DEV_MEM_CLOCK", read: (gpu) => gpu.memoryClockMhz }),
   declare({ name: "index", kind: "identity", snapshotOnly: true, upload: false, read: (gpu) => gpu.index }),
   declare({ name: "serial", kind: "identity", upload: true, inWindow: true, read: (gpu) => gpu.serial }),
-  declare({ name: "memory_free", kind: "gauge", storedUnit: "bytes", exporter: "DCGM_FI_DEV_FB_FREE", read: (gpu) => gpu.memoryFreeBytes }),
+  declare({
+    name: "memory_free",
+    kind: "gauge",
+    storedUnit: "bytes",
+    exporter: "DCGM_FI_DEV_FB_FREE",
+    blockSum: { blockColumn: "memory_free_plus_used", plus: "memory_used" },
+    read: (gpu) => gpu.memoryFreeBytes,
+  }),
   declare({
     name: "memory_reserved",
     kind: "identity",
     storedUnit: "bytes",
     upload: false,
+    keepLastKnown: true,
     exporter: "DCGM_FI_DEV_FB_RESERVED",
     read: (gpu) => gpu.memoryReservedBytes,
   }),
@@ -179,6 +199,7 @@ export const METRICS: readonly Metric[] = [
     name: "ecc_enabled",
     kind: "identity",
     upload: false,
+    keepLastKnown: true,
     read: (gpu) => (gpu.eccEnabled === null ? null : gpu.eccEnabled ? 1 : 0),
     show: (stored: number | null) => (stored === null ? null : stored === 1),
   }),

@@ -30,15 +30,13 @@ export function blockStart(ts: number): number {
   return Math.floor(ts / BLOCK_SECONDS) * BLOCK_SECONDS;
 }
 
-const MEMORY_FREE = sampleColumnIndex("memory_free");
-const MEMORY_USED = sampleColumnIndex("memory_used");
+/** The block's column names in the table, in SAMPLE_METRICS order. */
+export const BLOCK_COLUMNS: readonly string[] = SAMPLE_METRICS.map(blockColumnName);
 
-/**
- * The block's column names in the table, in SAMPLE_METRICS order. Free memory is
- * kept as free + used: their sum is the GPU's usable memory, constant while it is
- * installed, so the column shrinks to a few bytes.
- */
-export const BLOCK_COLUMNS: readonly string[] = SAMPLE_METRICS.map((metric) => blockColumnName(metric.column!));
+/** Columns stored in blocks as their sum with another (catalog `blockSum`): [column, the other], by index. */
+const SUMS: ReadonlyArray<readonly [number, number]> = SAMPLE_METRICS.flatMap((metric, c) =>
+  metric.blockSum ? [[c, sampleColumnIndex(metric.blockSum.plus)] as const] : [],
+);
 
 export interface EncodedBlock {
   sampleCount: number;
@@ -55,9 +53,11 @@ export function encodeBlock(start: number, samples: SampleColumns): EncodedBlock
   const { ts } = samples;
   const steps = ts.map((time, i) => time - (i === 0 ? start : ts[i - 1]!));
   const columns = samples.values.map((values, c) => {
-    if (c !== MEMORY_FREE) return encodeColumn(values);
-    const used = samples.values[MEMORY_USED]!;
-    return encodeColumn(values.map((free, i) => (free !== null && used[i] !== null ? free + used[i]! : free)));
+    const sum = SUMS.find(([column]) => column === c);
+    if (!sum) return encodeColumn(values);
+    const other = samples.values[sum[1]]!;
+    // Where either is missing, the value is stored as it is.
+    return encodeColumn(values.map((value, i) => (value !== null && other[i] !== null ? value + other[i]! : value)));
   });
   return { sampleCount: ts.length, firstTs: ts[0] ?? start, lastTs: ts.at(-1) ?? start, ts: encodeColumn(steps), columns };
 }
@@ -93,9 +93,11 @@ export function decodeBlock(
     decoded.length = length;
     return decoded;
   });
-  const used = values[MEMORY_USED]!;
-  const free = values[MEMORY_FREE]!;
-  for (let i = 0; i < length; i++) if (free[i] !== null && used[i] !== null) free[i] = free[i]! - used[i]!;
+  for (const [column, plus] of SUMS) {
+    const sum = values[column]!;
+    const other = values[plus]!;
+    for (let i = 0; i < length; i++) if (sum[i] !== null && other[i] !== null) sum[i] = sum[i]! - other[i]!;
+  }
   times.length = length;
   const cut = <T>(list: T[]) => (first === 0 ? list : list.slice(first));
   return { gpuId, ts: cut(times), values: values.map(cut) };

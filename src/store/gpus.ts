@@ -15,7 +15,8 @@ export interface StoredGpu {
 }
 
 const COLUMNS = GPU_METRICS.map((metric) => metric.gpuColumn!);
-const UID = COLUMNS.indexOf("uid");
+/** The identity that names a GPU: the first, its UUID. */
+const UID = 0;
 
 export class GpuStore {
   private readonly ids = new Map<string, number>();
@@ -28,11 +29,9 @@ export class GpuStore {
     this.add = db.prepare(
       `INSERT INTO gpus (${COLUMNS.join(", ")}, first_seen, last_seen) VALUES (${COLUMNS.map(() => "?").join(", ")}, ?, ?) RETURNING id`,
     );
-    // A value the GPU did not give this time (null) keeps the one stored, except for what names it.
-    const keep = new Set(["memory_total", "memory_reserved", "ecc_enabled"]);
     this.touch = db.prepare(
-      `UPDATE gpus SET ${COLUMNS.filter((c) => c !== "uid")
-        .map((c) => (keep.has(c) ? `${c} = coalesce(?, ${c})` : `${c} = ?`))
+      `UPDATE gpus SET ${GPU_METRICS.filter((_, i) => i !== UID)
+        .map(({ gpuColumn: c, keepLastKnown }) => (keepLastKnown ? `${c} = coalesce(?, ${c})` : `${c} = ?`))
         .join(", ")}, last_seen = ? WHERE id = ?`,
     );
   }

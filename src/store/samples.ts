@@ -56,26 +56,18 @@ export class SampleStore {
   }
 
   firstTs(): number | null {
-    // Blocks through their (start, gpu_id) index: the oldest span's blocks only, never a scan of every block.
-    return (
-      this.db
-        .query(
-          `SELECT min(ts) AS ts FROM (SELECT min(ts) AS ts FROM samples
-             UNION ALL SELECT min(first_ts) FROM sample_blocks WHERE start = (SELECT min(start) FROM sample_blocks))`,
-        )
-        .get() as { ts: number | null }
-    ).ts;
+    return this.edge("min", "first_ts");
   }
 
   latestTs(): number | null {
-    return (
-      this.db
-        .query(
-          `SELECT max(ts) AS ts FROM (SELECT max(ts) AS ts FROM samples
-             UNION ALL SELECT max(last_ts) FROM sample_blocks WHERE start = (SELECT max(start) FROM sample_blocks))`,
-        )
-        .get() as { ts: number | null }
-    ).ts;
+    return this.edge("max", "last_ts");
+  }
+
+  /** The oldest or newest sample time, rows and blocks alike; blocks through their index: one span's, never a scan of all. */
+  private edge(which: "min" | "max", blockTs: "first_ts" | "last_ts"): number | null {
+    const query = `SELECT ${which}(ts) AS ts FROM (SELECT ${which}(ts) AS ts FROM samples
+      UNION ALL SELECT ${which}(${blockTs}) FROM sample_blocks WHERE start = (SELECT ${which}(start) FROM sample_blocks))`;
+    return (this.db.query(query).get() as { ts: number | null }).ts;
   }
 
   /**

@@ -158,9 +158,9 @@ export function aggregateColumns(metric: Metric): string[] {
 /** Every stored column of a window's GPU record, in WINDOW_METRICS order. */
 export const AGGREGATE_COLUMNS: readonly string[] = WINDOW_METRICS.flatMap(aggregateColumns);
 
-/** The block column of a sample column (free memory is kept as free + used: blocks.ts). */
-export function blockColumnName(column: string): string {
-  return column === "memory_free" ? "memory_free_plus_used" : column;
+/** A metric's column in compacted blocks (a sum with another metric has one of its own: blocks.ts). */
+export function blockColumnName(metric: Metric): string {
+  return metric.blockSum?.blockColumn ?? metric.column!;
 }
 
 function catalogMigration(version: number): string {
@@ -170,7 +170,7 @@ function catalogMigration(version: number): string {
     if (!metric.column || metric.kind === "list") continue;
     statements.push(`ALTER TABLE samples ADD COLUMN ${metric.column} INTEGER`);
     // NULL in a block written before this metric existed: it reads as nulls.
-    statements.push(`ALTER TABLE sample_blocks ADD COLUMN ${blockColumnName(metric.column)} BLOB`);
+    statements.push(`ALTER TABLE sample_blocks ADD COLUMN ${blockColumnName(metric)} BLOB`);
     if (WINDOW_METRICS.includes(metric)) {
       for (const column of aggregateColumns(metric)) {
         const average = metric.kind === "gauge" && column === metric.column;

@@ -88,7 +88,7 @@ function gaugeSummary(values: readonly (number | null)[], first: number): [numbe
  * from `baseline`. A decrease is a reset (driver reload): that step is skipped and
  * counting goes on from the new value. Null when no step could be formed.
  */
-export function counterIncrease(values: readonly (number | null)[], first: number, baseline: number | null): number | null {
+function counterIncrease(values: readonly (number | null)[], first: number, baseline: number | null): number | null {
   let last = baseline;
   let total: number | null = null;
   for (let i = first; i < values.length; i++) {

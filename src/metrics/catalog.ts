@@ -59,7 +59,7 @@ export interface Metric {
   readonly exporter: string | null;
   /** The stored value from a reading (before any unit conversion). */
   readonly read: (gpu: GpuReading) => number | string | null | readonly number[];
-  /** The shown value from the stored one; by default the unit conversion. */
+  /** The shown value from the stored one (null stays null); by default the unit conversion. */
   readonly show: (stored: any) => ShownValue;
 }
 
@@ -251,10 +251,4 @@ export function sampleValues(gpu: GpuReading): Array<number | null> {
 /** The per-GPU values of one reading, in GPU_METRICS order. */
 export function gpuValues(gpu: GpuReading): Array<string | number | null> {
   return GPU_METRICS.map((metric) => metric.read(gpu) as string | number | null);
-}
-
-export function metricNamed(name: string): Metric {
-  const metric = METRICS.find((candidate) => candidate.name === name);
-  if (!metric) throw new Error(`no metric ${name}`);
-  return metric;
 }

@@ -4,7 +4,7 @@
 // Pure.
 
 import type { GpuReading } from "../nvml/index.ts";
-import { GPU_METRICS, METRICS, SAMPLE_METRICS, WINDOW_METRICS, type Metric, type ShownValue } from "./catalog.ts";
+import { METRICS, SAMPLE_METRICS, WINDOW_METRICS, type Metric, type ShownValue } from "./catalog.ts";
 
 /**
  * One output field over a run of records: the same value in all of them, or one
@@ -84,8 +84,3 @@ export function windowEntries(identity: GpuIdentity, summary: WindowSummary, inc
 
 /** The metrics of a window's output (-sc of a window, export --level hourly). */
 export const inWindowOutput = (metric: Metric): boolean => metric.inWindow;
-
-/** The identity of a GPU by GPU_METRICS name, from a reading: what the store keeps of it. */
-export function readingIdentity(gpu: GpuReading): GpuIdentity {
-  return Object.fromEntries(GPU_METRICS.map((metric) => [metric.gpuColumn!, metric.read(gpu) as string | number | null]));
-}

@@ -66,8 +66,7 @@ function jsonText(value: ShownValue): string {
   return text;
 }
 
-const SYNTAX: Record<QueryFormat | JsonStyle, Syntax> = {
-  json: null as unknown as Syntax,
+const SYNTAX: Record<JsonStyle | "csv", Syntax> = {
   lines: { nothing: "null", open: "{", key: (name) => `${JSON.stringify(name)}:`, separator: ",", close: "}", value: jsonText },
   indented: {
     nothing: "null",

@@ -9,7 +9,7 @@ import { takeSample } from "../collect/sample.ts";
 import { defaultSources, loadConfig, type LoadedConfig } from "../config/load.ts";
 import { openNvml, type Nvml } from "../nvml/index.ts";
 import { redactUrlCredentials } from "../ship/http.ts";
-import { openDatabase } from "../store/database.ts";
+import { quickCheck } from "../store/database.ts";
 import { runningAgentPid } from "../store/lock.ts";
 
 export type CheckStatus = "pass" | "fail" | "warn";
@@ -98,16 +98,11 @@ function databaseCheck(file: string): Check {
     }
   }
   try {
-    const db = openDatabase(file);
-    try {
-      const result = (db.query("PRAGMA quick_check").get() as { quick_check: string }).quick_check;
-      const size = (statSync(file).size / 1e6).toFixed(1);
-      return result === "ok"
-        ? pass("database", `${file}: writable, quick_check ok, ${size} MB`)
-        : fail("database", `${file}: quick_check says ${result}; move it aside and let the agent start a new one`);
-    } finally {
-      db.close();
-    }
+    const result = quickCheck(file);
+    const size = (statSync(file).size / 1e6).toFixed(1);
+    return result === "ok"
+      ? pass("database", `${file}: writable, quick_check ok, ${size} MB`)
+      : fail("database", `${file}: quick_check says ${result}; move it aside and let the agent start a new one`);
   } catch (error) {
     return fail("database", (error as Error).message);
   }

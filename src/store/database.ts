@@ -106,3 +106,13 @@ export function asStoreError(error: unknown, file: string): Error {
   }
   return error instanceof Error ? error : new Error(String(error));
 }
+
+/** Opens the database as the agent would (creating or migrating it) and asks SQLite whether it is sound: "ok", or what is wrong. */
+export function quickCheck(file: string): string {
+  const db = openDatabase(file);
+  try {
+    return (db.query("PRAGMA quick_check").get() as { quick_check: string }).quick_check;
+  } finally {
+    db.close();
+  }
+}

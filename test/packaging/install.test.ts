@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { launchdEnvironment, serviceEnvironment, SERVICE_DEFINITIONS, systemdEnvironment, winswEnvironment } from "../../packaging/serviceEnvironment.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { compiledBinary } from "../helpers/binary.ts";
 import { REPO } from "../helpers/fakeNvml.ts";
@@ -70,6 +71,35 @@ describe("packaging/install.sh", () => {
     const winsw = readFileSync(join(REPO, "packaging/windows/gpu_monitor-service.xml"), "utf8");
     expect(winsw).toContain("<executable>%BASE%\\gpu_monitor.exe</executable>");
     expect(winsw).toContain("<arguments>run ");
-    expect(winsw).toContain('<env name="MIMALLOC_PURGE_DELAY" value="-1"/>');
+    const python = Bun.which("python3");
+    if (!python) return; // launchd's parser is not here; Python's plistlib reads the same format
+    const lint = Bun.spawnSync([python, "-c", "import plistlib, sys; plistlib.load(open(sys.argv[1], 'rb'))", SERVICE_DEFINITIONS.launchd], {
+      stderr: "pipe",
+    });
+    expect(lint.stderr.toString()).toBe("");
+  });
+});
+
+describe("the service definitions' environment", () => {
+  test("systemd, launchd and WinSW give the agent the same engine settings", () => {
+    const systemd = serviceEnvironment("systemd");
+    expect(serviceEnvironment("launchd")).toEqual(systemd);
+    expect(serviceEnvironment("winsw")).toEqual(systemd);
+    // Each is an engine setting Bun reads at start (test/bench/README.md has what each saves).
+    for (const name of Object.keys(systemd)) expect(name).toMatch(/^(BUN_|MIMALLOC_)/);
+  });
+
+  test("each format's variables are read as its service manager reads them", () => {
+    expect(systemdEnvironment("[Service]\nEnvironment=A=1 B=-1\nEnvironment=C=x\n[Install]\nEnvironment=D=2\n")).toEqual({
+      A: "1",
+      B: "-1",
+      C: "x",
+    });
+    expect(
+      launchdEnvironment(
+        "<dict><key>Label</key><string>x</string><key>EnvironmentVariables</key>\n<dict>\n<!-- why -->\n<key>A</key>\n<string>1</string>\n<!-- <key>B</key><string>2</string> -->\n</dict></dict>",
+      ),
+    ).toEqual({ A: "1" });
+    expect(winswEnvironment('<service><!-- <env name="B" value="2"/> --><env name="A" value="-1"/></service>')).toEqual({ A: "-1" });
   });
 });

@@ -144,6 +144,7 @@ describe("snapshot --format table", () => {
     expect(row).toContain("121.3W / 450W");
     expect(row).toContain("1152MiB / 24564MiB");
     expect(row).toContain("2520/10501 MHz");
+    expect(row).toContain("470/2 MB/s"); // PCIe rx/tx: 481230 and 2150 KB/s
     // Columns line up: the bus id starts where its header does.
     expect(row.indexOf("00000000:01:00.0")).toBe(header.indexOf("Bus-Id"));
     expect(run.stdout).toMatch(/45122\s+C\s+fake-proc-45122\s+896MiB/);

@@ -65,6 +65,10 @@ function mib(bytes: number | null): string {
   return bytes === null ? NA : `${Math.round(bytes / MIB)}MiB`;
 }
 
+function mbPerSecond(kilobytesPerSecond: number | null): string {
+  return kilobytesPerSecond === null ? NA : String(Math.round(kilobytesPerSecond / 1024));
+}
+
 function withUnit(value: number | null, unit: string, digits = 0): string {
   return value === null ? NA : `${value.toFixed(digits)}${unit}`;
 }
@@ -79,7 +83,7 @@ function snapshotTable(document: SnapshotDocument, gpus: readonly GpuSample[]): 
     ...gpus.map((gpu) => ({ index: gpu.index, cells: gpuRow(gpu) })),
     ...document.errors.map((failure) => ({
       index: failure.index,
-      cells: [String(failure.index), `unreadable (${failure.error.replace("NVML_ERROR_", "")})`, ...Array(9).fill(NA)],
+      cells: [String(failure.index), `unreadable (${failure.error.replace("NVML_ERROR_", "")})`, ...Array(10).fill(NA)],
     })),
   ].sort((a, b) => a.index - b.index);
   lines.push(
@@ -96,6 +100,7 @@ function snapshotTable(document: SnapshotDocument, gpus: readonly GpuSample[]): 
         { header: "GPU", align: "right" },
         { header: "Mem", align: "right" },
         { header: "Clocks gr/mem", align: "right" },
+        { header: "PCIe rx/tx", align: "right" },
       ],
       byIndex.map((row) => row.cells),
     ).trimEnd(),
@@ -138,5 +143,9 @@ function gpuRow(gpu: GpuSample): string[] {
     withUnit(gpu.gpuUtilizationPercent, "%"),
     withUnit(gpu.memoryUtilizationPercent, "%"),
     gpu.graphicsClockMhz === null && gpu.memoryClockMhz === null ? NA : `${gpu.graphicsClockMhz ?? NA}/${gpu.memoryClockMhz ?? NA} MHz`,
+    // MB/s, as nvidia-smi dmon shows rxpci/txpci; NVML gives KB/s.
+    gpu.pcieRxKilobytesPerSecond === null && gpu.pcieTxKilobytesPerSecond === null
+      ? NA
+      : `${mbPerSecond(gpu.pcieRxKilobytesPerSecond)}/${mbPerSecond(gpu.pcieTxKilobytesPerSecond)} MB/s`,
   ];
 }

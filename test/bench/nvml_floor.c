@@ -16,10 +16,11 @@
  * unknown or zero, or a fan does not answer), PowerUsage, EnforcedPowerLimit,
  * TotalEnergyConsumption, ClockInfo x3, PerformanceState, ClocksEventReasons,
  * TotalEccErrors x2 (volatile corrected and uncorrected, unless ECC is known to
- * be off), Encoder/DecoderUtilization,
- * CurrPcieLinkGeneration/Width and the compute and graphics process lists.
- * Every output is folded into a volatile accumulator so nothing is optimised
- * away. Prints one JSON line:
+ * be off), Encoder/DecoderUtilization, CurrPcieLinkGeneration/Width,
+ * PcieThroughput x2 (TX, counter 0; RX, counter 1) and the compute and graphics
+ * process lists. Each GPU's values go into a row (gpu_row_t: the columns the agent
+ * stores), and every output is folded into a volatile accumulator so nothing is
+ * optimised away. Prints one JSON line:
  *   {"gpus":8,"iterations":N,"ns_per_sample":X,"ns_per_gpu_sample":Y}
  * With a third argument, --per-call, it then times every call on its own (CPU
  * and wall clock, since a real driver can wait in the kernel) in a second
@@ -27,6 +28,9 @@
  *   {"call":"power","calls_per_gpu_sample":1,"cpu_ns":X,"wall_ns":Y}
  * That answers "which metric costs what" on a host with a real GPU.
  * Linux only (dlfcn, clock_gettime).
+ *
+ * agent_floor.c includes this file (with NVML_FLOOR_NO_MAIN) to make the same
+ * calls once a tick and store the rows as the agent does.
  */
 
 #define _POSIX_C_SOURCE 200809L
@@ -81,6 +85,20 @@ typedef nvmlReturn_t (*fn_dev_2int)(nvmlDevice_t, int *, int *);
 typedef nvmlReturn_t (*fn_ecc)(nvmlDevice_t, int, int, unsigned long long *);
 typedef nvmlReturn_t (*fn_procs)(nvmlDevice_t, unsigned int *, void *);
 
+/* One GPU's sample: the agent's samples columns, in its order; a call that failed leaves its bit clear (NULL). */
+enum { R_TEMPERATURE, R_MEMORY_USED, R_MEMORY_FREE, R_GPU_UTILIZATION, R_MEMORY_UTILIZATION, R_POWER_MW,
+       R_POWER_LIMIT_MW, R_FAN_SPEED, R_GRAPHICS_CLOCK, R_SM_CLOCK, R_MEMORY_CLOCK, R_ENERGY_MJ,
+       R_PERFORMANCE_STATE, R_CLOCK_EVENT_REASONS, R_ECC_CORRECTED, R_ECC_UNCORRECTED, R_ENCODER_UTILIZATION,
+       R_DECODER_UTILIZATION, R_PCIE_LINK_GENERATION, R_PCIE_LINK_WIDTH, R_PCIE_TX_THROUGHPUT,
+       R_PCIE_RX_THROUGHPUT, R_COLUMNS };
+
+typedef struct {
+    long long value[R_COLUMNS];
+    unsigned int present; /* bit per column */
+} gpu_row_t;
+
+#define ROW_SET(row, column, v) ((row)->value[column] = (long long)(v), (row)->present |= 1u << (column))
+
 static void *g_lib;
 
 static const char *g_resolved; /* the symbol the last RESOLVE bound, or "" */
@@ -119,6 +137,7 @@ static struct {
     fn_dev_2int ecc_mode;
     fn_ecc ecc_errors;
     fn_dev_2u32 encoder, decoder;
+    fn_dev_int_u32 pcie_throughput;
     fn_procs compute, graphics;
 } f;
 
@@ -127,12 +146,13 @@ static struct {
     unsigned int fans;
     int fans_known; /* NumFans answered */
     int ecc_on; /* not known to be off */
+    char uuid[96];
 } g_gpu[MAX_GPUS];
 
 static unsigned char g_proc_buf[PROC_CAPACITY * PROC_MAX_ENTRY] __attribute__((aligned(8)));
 static volatile unsigned long long g_sink;
 
-static double now_ns(void) {
+static inline double now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
@@ -142,12 +162,13 @@ static int memory_v2, process_stride;
 
 /* --per-call: time of each kind of call, summed over the profiled samples. */
 enum { C_MEMORY, C_UTILIZATION, C_TEMPERATURE, C_FAN, C_POWER, C_LIMIT, C_ENERGY, C_CLOCK, C_PSTATE,
-       C_REASONS, C_ECC, C_ENCODER, C_DECODER, C_PCIE_GEN, C_PCIE_WIDTH, C_COMPUTE, C_GRAPHICS, C_COUNT, C_SLOTS };
+       C_REASONS, C_ECC, C_ENCODER, C_DECODER, C_PCIE_GEN, C_PCIE_WIDTH, C_PCIE_THROUGHPUT, C_COMPUTE, C_GRAPHICS,
+       C_COUNT, C_SLOTS };
 static const char *const g_slot_name[C_SLOTS] = {
     "memory", "utilization", "temperature", "fan_speed", "power_usage", "enforced_power_limit",
     "energy", "clock_info", "performance_state", "clocks_event_reasons", "ecc_errors",
     "encoder_utilization", "decoder_utilization", "pcie_link_generation", "pcie_link_width",
-    "compute_processes", "graphics_processes", "device_count" /* once per sample of every GPU, as the agent's tick */};
+    "pcie_throughput", "compute_processes", "graphics_processes", "device_count" /* once per sample of every GPU, as the agent's tick */};
 static double g_slot_cpu[C_SLOTS + 1], g_slot_wall[C_SLOTS + 1]; /* + the clocks' own cost */
 static long long g_slot_calls[C_SLOTS + 1];
 static int g_profile;
@@ -170,79 +191,109 @@ static void call_end(int slot) {
 /* One NVML call, its result in r; timed on its own only when profiling. */
 #define CALL(slot, call) (g_profile ? (call_begin(), r = (call), call_end(slot), r) : (r = (call)))
 
-static unsigned long long sample_gpu(unsigned int i) {
+/* Reads GPU i into row (the agent's columns) and returns every output folded into one number. */
+static unsigned long long sample_gpu(unsigned int i, gpu_row_t *row) {
     nvmlDevice_t d = g_gpu[i].handle;
     unsigned long long acc = 0, u64;
     unsigned int u32, a, b, fan, n, k;
     int pstate;
     nvmlReturn_t r;
 
+    row->present = 0;
     if (memory_v2) {
         memory_v2_t m;
         m.version = MEMORY_V2_VERSION;
         CALL(C_MEMORY, f.memory(d, &m));
         acc += (unsigned long long)r + m.total + m.reserved + m.free + m.used;
+        if (r == NVML_SUCCESS) ROW_SET(row, R_MEMORY_USED, m.used), ROW_SET(row, R_MEMORY_FREE, m.free);
     } else {
         memory_v1_t m;
         CALL(C_MEMORY, f.memory(d, &m));
         acc += (unsigned long long)r + m.total + m.free + m.used;
+        if (r == NVML_SUCCESS) ROW_SET(row, R_MEMORY_USED, m.used), ROW_SET(row, R_MEMORY_FREE, m.free);
     }
     {
         unsigned int util[2] = {0, 0};
         CALL(C_UTILIZATION, f.utilization(d, util));
         acc += (unsigned long long)r + util[0] + util[1];
+        if (r == NVML_SUCCESS) ROW_SET(row, R_GPU_UTILIZATION, util[0]), ROW_SET(row, R_MEMORY_UTILIZATION, util[1]);
     }
     CALL(C_TEMPERATURE, f.temperature(d, 0 /* NVML_TEMPERATURE_GPU */, &u32));
     acc += (unsigned long long)r + u32;
+    if (r == NVML_SUCCESS) ROW_SET(row, R_TEMPERATURE, u32);
     { /* as the binding: each fan through FanSpeed_v2, else (no fan count, no fan, or one
-       * that will not answer) the single-fan call, even where it answers NOT_SUPPORTED */
+       * that will not answer) the single-fan call, even where it answers NOT_SUPPORTED;
+       * the row gets the fans' mean */
         int every_fan = 0;
+        unsigned long long sum = 0;
         if (f.fan_speed && g_gpu[i].fans_known && g_gpu[i].fans > 0) {
             every_fan = 1;
             for (fan = 0; fan < g_gpu[i].fans; fan++) {
                 CALL(C_FAN, f.fan_speed(d, fan, &u32));
                 acc += (unsigned long long)r + u32;
+                sum += u32;
                 if (r != NVML_SUCCESS) {
                     every_fan = 0;
                     break;
                 }
             }
+            if (every_fan) ROW_SET(row, R_FAN_SPEED, (sum + g_gpu[i].fans / 2) / g_gpu[i].fans);
         }
         if (!every_fan && f.fan_speed_v1) {
             CALL(C_FAN, f.fan_speed_v1(d, &u32));
             acc += (unsigned long long)r + u32;
+            if (r == NVML_SUCCESS) ROW_SET(row, R_FAN_SPEED, u32);
         }
     }
     CALL(C_POWER, f.power(d, &u32));
     acc += (unsigned long long)r + u32;
+    if (r == NVML_SUCCESS) ROW_SET(row, R_POWER_MW, u32);
     CALL(C_LIMIT, f.enforced_limit(d, &u32));
     acc += (unsigned long long)r + u32;
+    if (r == NVML_SUCCESS) ROW_SET(row, R_POWER_LIMIT_MW, u32);
     if (f.energy) {
         CALL(C_ENERGY, f.energy(d, &u64));
         acc += (unsigned long long)r + u64;
+        if (r == NVML_SUCCESS) ROW_SET(row, R_ENERGY_MJ, u64);
     }
     for (k = 0; k < 3; k++) { /* NVML_CLOCK_GRAPHICS, _SM, _MEM */
         CALL(C_CLOCK, f.clock(d, (int)k, &u32));
         acc += (unsigned long long)r + u32;
+        if (r == NVML_SUCCESS) ROW_SET(row, R_GRAPHICS_CLOCK + (int)k, u32);
     }
     CALL(C_PSTATE, f.pstate(d, &pstate));
     acc += (unsigned long long)r + (unsigned int)pstate;
+    if (r == NVML_SUCCESS && pstate >= 0 && pstate <= 15) ROW_SET(row, R_PERFORMANCE_STATE, pstate);
     CALL(C_REASONS, f.event_reasons(d, &u64));
     acc += (unsigned long long)r + u64;
+    if (r == NVML_SUCCESS) ROW_SET(row, R_CLOCK_EVENT_REASONS, u64);
     if (g_gpu[i].ecc_on) {
         CALL(C_ECC, f.ecc_errors(d, 0 /* CORRECTED */, 0 /* VOLATILE */, &u64));
         acc += (unsigned long long)r + u64;
+        if (r == NVML_SUCCESS) ROW_SET(row, R_ECC_CORRECTED, u64);
         CALL(C_ECC, f.ecc_errors(d, 1 /* UNCORRECTED */, 0 /* VOLATILE */, &u64));
         acc += (unsigned long long)r + u64;
+        if (r == NVML_SUCCESS) ROW_SET(row, R_ECC_UNCORRECTED, u64);
     }
     CALL(C_ENCODER, f.encoder(d, &a, &b));
     acc += (unsigned long long)r + a + b;
+    if (r == NVML_SUCCESS) ROW_SET(row, R_ENCODER_UTILIZATION, a);
     CALL(C_DECODER, f.decoder(d, &a, &b));
     acc += (unsigned long long)r + a + b;
+    if (r == NVML_SUCCESS) ROW_SET(row, R_DECODER_UTILIZATION, a);
     CALL(C_PCIE_GEN, f.pcie_gen(d, &u32));
     acc += (unsigned long long)r + u32;
+    if (r == NVML_SUCCESS) ROW_SET(row, R_PCIE_LINK_GENERATION, u32);
     CALL(C_PCIE_WIDTH, f.pcie_width(d, &u32));
     acc += (unsigned long long)r + u32;
+    if (r == NVML_SUCCESS) ROW_SET(row, R_PCIE_LINK_WIDTH, u32);
+    if (f.pcie_throughput) {
+        for (k = 0; k < 2; k++) { /* NVML_PCIE_UTIL_TX_BYTES, _RX_BYTES: KB/s */
+            CALL(C_PCIE_THROUGHPUT, f.pcie_throughput(d, (int)k, &u32));
+            acc += (unsigned long long)r + u32;
+            if (r == NVML_SUCCESS) ROW_SET(row, R_PCIE_TX_THROUGHPUT + (int)k, u32);
+        }
+    }
 
     for (k = 0; k < 2; k++) {
         unsigned int e;
@@ -262,28 +313,21 @@ static unsigned long long sample_gpu(unsigned int i) {
     return acc;
 }
 
-int main(int argc, char **argv) {
+/*
+ * Loads the library at `library`, binds every function with the binding's preference
+ * order, inits, and reads each usable GPU's handle and static identity once. Returns
+ * the number of usable GPUs, or -1 after saying why on stderr.
+ */
+static int nvml_open(const char *library) {
     const char *init_name, *count_name, *memory_name, *compute_name;
     char driver[96] = "";
     unsigned int gpus = 0, i;
-    long long iterations;
-    long long it;
-    double t0, t1, per_sample;
     nvmlReturn_t r;
 
-    if (argc != 3 && !(argc == 4 && strcmp(argv[3], "--per-call") == 0)) {
-        fprintf(stderr, "usage: %s <path-to-libnvidia-ml> <iterations> [--per-call]\n", argv[0]);
-        return 2;
-    }
-    iterations = atoll(argv[2]);
-    if (iterations <= 0) {
-        fprintf(stderr, "iterations must be positive\n");
-        return 2;
-    }
-    g_lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+    g_lib = dlopen(library, RTLD_NOW | RTLD_LOCAL);
     if (!g_lib) {
         fprintf(stderr, "dlopen: %s\n", dlerror());
-        return 1;
+        return -1;
     }
 
     RESOLVE(init, fn_void, "nvmlInit_v2", "nvmlInit");
@@ -317,6 +361,7 @@ int main(int argc, char **argv) {
     RESOLVE(decoder, fn_dev_2u32, "nvmlDeviceGetDecoderUtilization");
     RESOLVE(pcie_gen, fn_dev_u32, "nvmlDeviceGetCurrPcieLinkGeneration");
     RESOLVE(pcie_width, fn_dev_u32, "nvmlDeviceGetCurrPcieLinkWidth");
+    RESOLVE(pcie_throughput, fn_dev_int_u32, "nvmlDeviceGetPcieThroughput"); /* optional: the binding binds it alone */
     RESOLVE(compute, fn_procs, "nvmlDeviceGetComputeRunningProcesses_v3",
             "nvmlDeviceGetComputeRunningProcesses_v2", "nvmlDeviceGetComputeRunningProcesses");
     compute_name = g_resolved;
@@ -329,7 +374,7 @@ int main(int argc, char **argv) {
         !f.ecc_errors || !f.encoder || !f.decoder || !f.pcie_gen || !f.pcie_width || !f.compute || !f.graphics ||
         !f.uuid || !f.name || !f.serial || !f.pci || !f.driver_version) {
         fprintf(stderr, "the library lacks a function a sample needs\n");
-        return 1;
+        return -1;
     }
     if (!f.num_fans) f.fan_speed = NULL; /* FanSpeed_v2 is only usable with NumFans */
     memory_v2 = strcmp(memory_name, "nvmlDeviceGetMemoryInfo_v2") == 0;
@@ -337,7 +382,7 @@ int main(int argc, char **argv) {
     r = f.init();
     if (r != NVML_SUCCESS) {
         fprintf(stderr, "%s failed: %d\n", init_name, r);
-        return 1;
+        return -1;
     }
     if (f.driver_version(driver, sizeof driver) != NVML_SUCCESS) driver[0] = '\0';
     /* Entry stride of the process list, as the binding decides it. */
@@ -353,7 +398,7 @@ int main(int argc, char **argv) {
     r = f.count(&gpus);
     if (r != NVML_SUCCESS) {
         fprintf(stderr, "%s failed: %d\n", count_name, r);
-        return 1;
+        return -1;
     }
     if (gpus > MAX_GPUS) gpus = MAX_GPUS;
     {
@@ -366,7 +411,8 @@ int main(int argc, char **argv) {
             if (f.handle(i, &d) != NVML_SUCCESS) continue; /* skipped, as the agent does */
             g_gpu[usable].handle = d;
             /* Static identity, read once. */
-            g_sink += (unsigned long long)f.uuid(d, text, sizeof text) + (unsigned char)text[0];
+            if (f.uuid(d, g_gpu[usable].uuid, sizeof g_gpu[usable].uuid) != NVML_SUCCESS)
+                snprintf(g_gpu[usable].uuid, sizeof g_gpu[usable].uuid, "GPU %u", i);
             g_sink += (unsigned long long)f.name(d, text, sizeof text) + (unsigned char)text[0];
             g_sink += (unsigned long long)f.serial(d, text, sizeof text) + (unsigned char)text[0];
             g_sink += (unsigned long long)f.pci(d, pci) + pci[0];
@@ -387,17 +433,42 @@ int main(int argc, char **argv) {
     }
     if (gpus == 0) {
         fprintf(stderr, "no usable GPU\n");
-        return 1;
+        return -1;
     }
+    return (int)gpus;
+}
+
+#ifndef NVML_FLOOR_NO_MAIN
+int main(int argc, char **argv) {
+    unsigned int gpus, i;
+    int opened;
+    long long iterations;
+    long long it;
+    double t0, t1, per_sample;
+    gpu_row_t row;
+    nvmlReturn_t r;
+
+    if (argc != 3 && !(argc == 4 && strcmp(argv[3], "--per-call") == 0)) {
+        fprintf(stderr, "usage: %s <path-to-libnvidia-ml> <iterations> [--per-call]\n", argv[0]);
+        return 2;
+    }
+    iterations = atoll(argv[2]);
+    if (iterations <= 0) {
+        fprintf(stderr, "iterations must be positive\n");
+        return 2;
+    }
+    opened = nvml_open(argv[1]);
+    if (opened < 0) return 1;
+    gpus = (unsigned int)opened;
 
     /* Warm up caches and branch predictors, then time. */
     for (it = 0; it < 1000 && it < iterations; it++)
-        for (i = 0; i < gpus; i++) g_sink += sample_gpu(i);
+        for (i = 0; i < gpus; i++) g_sink += sample_gpu(i, &row);
 
     t0 = now_ns();
     for (it = 0; it < iterations; it++) {
         unsigned long long acc = 0;
-        for (i = 0; i < gpus; i++) acc += sample_gpu(i);
+        for (i = 0; i < gpus; i++) acc += sample_gpu(i, &row);
         g_sink += acc;
     }
     t1 = now_ns();
@@ -413,7 +484,7 @@ int main(int argc, char **argv) {
             unsigned int counted = 0;
             CALL(C_COUNT, f.count(&counted));
             g_sink += counted;
-            for (i = 0; i < gpus; i++) g_sink += sample_gpu(i);
+            for (i = 0; i < gpus; i++) g_sink += sample_gpu(i, &row);
         }
         /* What the two clock reads cost by themselves, taken off every call. */
         for (it = 0; it < 10000; it++) {
@@ -445,3 +516,4 @@ int main(int argc, char **argv) {
     f.shutdown();
     return 0;
 }
+#endif

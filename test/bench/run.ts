@@ -1,10 +1,70 @@
-// `npm run bench`: every benchmark, figures printed for the README's Performance section.
-// `npm run bench -- --days 2` runs the storage benchmark on less data.
-import { printSampling, samplingBenchmark } from "./sampling.ts";
-import { printShipping, shippingBenchmark } from "./shipping.ts";
-import { printStorage, storageBenchmark } from "./storage.ts";
+// `npm run bench`: every benchmark, figures printed for test/bench/README.md.
+//   npm run bench -- --days 2             the storage benchmark on less data
+//   npm run bench -- --agent-minutes 10   the agent's window at 60 s (default 5, after a 3-minute warm-up)
+//   npm run bench -- --only agent,floor   some of sampling, shipping, storage, agent, floor
+// Each benchmark is loaded and run on its own: one that fails says so, and the others still run.
+export {};
 
-const at = process.argv.indexOf("--days");
-printSampling(samplingBenchmark());
-printShipping(await shippingBenchmark());
-printStorage(await storageBenchmark(at > 0 ? Number(process.argv[at + 1]) : 30));
+const option = (name: string) => {
+  const at = process.argv.indexOf(name);
+  return at > 0 ? process.argv[at + 1] : undefined;
+};
+const only = option("--only")?.split(",");
+
+const benchmarks: Array<[name: string, run: () => Promise<void>]> = [
+  [
+    "sampling",
+    async () => {
+      const { printSampling, samplingBenchmark } = await import("./sampling.ts");
+      printSampling(samplingBenchmark());
+    },
+  ],
+  [
+    "shipping",
+    async () => {
+      const { printShipping, shippingBenchmark } = await import("./shipping.ts");
+      printShipping(await shippingBenchmark());
+    },
+  ],
+  [
+    "storage",
+    async () => {
+      const { printStorage, storageBenchmark } = await import("./storage.ts");
+      printStorage(await storageBenchmark(Number(option("--days") ?? 30)));
+    },
+  ],
+  [
+    "floor",
+    async () => {
+      const { floorBenchmark, printFloor } = await import("./floor.ts");
+      printFloor(await floorBenchmark());
+    },
+  ],
+  [
+    "agent",
+    async () => {
+      const { benchBinary, measureAgents, printAgent } = await import("./agent.ts");
+      const { serviceEnvironment } = await import("../../packaging/serviceEnvironment.ts");
+      const minutes = Number(option("--agent-minutes") ?? 5);
+      printAgent(
+        await measureAgents(benchBinary(), [{ label: "agent", engine: serviceEnvironment("systemd") }], {
+          intervalSeconds: 60,
+          seconds: minutes * 60,
+          warmupSeconds: 180,
+        }),
+      );
+    },
+  ],
+];
+
+let failed = 0;
+for (const [name, run] of benchmarks) {
+  if (only && !only.includes(name)) continue;
+  try {
+    await run();
+  } catch (error) {
+    failed++;
+    console.log(`\n${name} benchmark failed: ${(error as Error).message.split("\n")[0]}`);
+  }
+}
+process.exitCode = failed > 0 ? 1 : 0;

@@ -6,9 +6,14 @@
 #
 # It prints, and keeps in a temporary folder it names at the end:
 #   1. snapshot's fields next to nvidia-smi's for the same GPU, and whether they agree;
+#      PCIe throughput (TX/RX) next to `nvidia-smi dmon -s t` (rxpci/txpci) and against
+#      what the current link (generation x width) can carry: live values, so put the GPU
+#      under load (copies to and from it) for a comparison that means something;
 #   2. the C floor's cost per NVML call (test/bench/nvml_floor.c --per-call; needs cc);
-#   3. the agent at a 1 s interval for SECONDS: CPU per thread, RSS per mapping, and
-#      whether libcuda got into it (it must not: see Nvml.host);
+#   3. the agent at a 1 s interval for SECONDS under the systemd unit's Environment=
+#      lines: CPU per thread, the memory it owns (private = Private_Clean + Private_Dirty
+#      + Swap, and PSS) besides RSS at the start and the end of the window, RSS per
+#      mapping, and whether libcuda got into it (it must not: see Nvml.host);
 #   4. -sc, export --level hourly and status on what that agent stored.
 set -u
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -25,7 +30,8 @@ echo "== 1. snapshot against nvidia-smi (GPU 0)"
 SMI_FIELDS=uuid,pci.bus_id,temperature.gpu,utilization.gpu,utilization.memory,memory.total,memory.used,memory.free,power.draw,power.limit,clocks.gr,clocks.sm,clocks.mem,pstate,pcie.link.gen.current,pcie.link.width.current
 nvidia-smi --query-gpu=$SMI_FIELDS --format=csv,noheader,nounits -i 0 > "$WORK/smi.csv"
 "$BIN" snapshot -f json > "$WORK/snapshot.json"
-python3 - "$WORK/snapshot.json" "$WORK/smi.csv" <<'PY'
+nvidia-smi dmon -s t -c 1 -i 0 > "$WORK/dmon.txt" 2>&1 || echo "  (nvidia-smi dmon -s t failed: $(head -1 "$WORK/dmon.txt"))"
+python3 - "$WORK/snapshot.json" "$WORK/smi.csv" "$WORK/dmon.txt" <<'PY'
 import json, sys
 gpu = json.load(open(sys.argv[1]))["gpus"][0]
 smi = [v.strip() for v in open(sys.argv[2]).read().split(",")]
@@ -50,6 +56,33 @@ for name, ours, theirs, tolerance in pairs:
     bad += not same
     print(f"  {'ok  ' if same else 'DIFF'} {name:<22} {ours!s:<44} nvidia-smi {theirs}")
 print(f"  {len(pairs) - bad} of {len(pairs)} agree")
+
+# PCIe throughput: NVML's KB/s over its own ~20 ms window; dmon prints MB/s. Live values: rough only.
+if "pcie_tx_throughput" not in gpu:
+    print("  PCIe throughput: this binary's snapshot has no pcie_tx_throughput/pcie_rx_throughput")
+    sys.exit(0)
+dmon = {}
+try:
+    lines = [line.split() for line in open(sys.argv[3]) if line.strip()]
+    header = next(line[1:] for line in lines if line[0] == "#" and "rxpci" in line)
+    row = next(line for line in lines if line[0] != "#")
+    dmon = {name: float(value) for name, value in zip(header, row) if value.replace(".", "", 1).isdigit()}
+except (StopIteration, OSError):
+    pass
+# MB/s per lane after line encoding, by PCIe generation: what the current link can carry.
+lane = {1: 250, 2: 500, 3: 985, 4: 1969, 5: 3938, 6: 7563}.get(int(smi[14]) if smi[14].isdigit() else 0)
+capacity = lane * int(smi[15]) if lane and smi[15].isdigit() else None
+for name, ours, theirs in (("pcie_tx_throughput", gpu["pcie_tx_throughput"], dmon.get("txpci")),
+                           ("pcie_rx_throughput", gpu["pcie_rx_throughput"], dmon.get("rxpci"))):
+    ours_mb = None if ours is None else ours / 1000
+    verdict = []
+    if ours_mb is not None and theirs is not None:
+        close = abs(ours_mb - theirs) <= max(50, 0.5 * max(ours_mb, theirs))
+        verdict.append("roughly as dmon" if close else "DIFF from dmon")
+    if ours_mb is not None and capacity:
+        verdict.append(f"{'within' if ours_mb <= capacity * 1.05 else 'ABOVE'} the link's {capacity} MB/s (gen {smi[14]} x{smi[15]})")
+    shown = "-" if ours_mb is None else f"{ours_mb:.1f}"
+    print(f"  {name:<22} {ours} KB/s = {shown} MB/s; dmon {'-' if theirs is None else theirs} MB/s: {'; '.join(verdict) or 'nothing to compare'}")
 PY
 
 echo "== 2. NVML's cost per call, from C"
@@ -64,9 +97,22 @@ cat > "$WORK/config.json" <<JSON
 { "collection": { "interval_seconds": 1, "aggregation_interval_seconds": 10 },
   "database": { "file": "$WORK/gm.db" }, "logging": { "file": "$WORK/agent.log", "level": "DEBUG" } }
 JSON
-"$BIN" run -c "$WORK/config.json" -o > "$WORK/agent.out" 2>&1 &
+# The service's engine settings, read from the unit itself (one variable per Environment= line).
+UNIT_ENV=$(sed -n 's/^Environment=//p' "$REPO/packaging/systemd/gpu-monitor.service")
+echo "  under the unit's environment: $(echo $UNIT_ENV)"
+env $UNIT_ENV "$BIN" run -c "$WORK/config.json" -o > "$WORK/agent.out" 2>&1 &
 AGENT=$!
-sleep 15 # start-up and the release of start-up code pages are not what an agent costs
+sleep 15 # start-up (loading, the first ticks compiling their code) is not what an agent costs
+memory() {
+  python3 - "$AGENT" "$1" <<'PY'
+import re, sys
+kb = {name: int(value) for name, value in re.findall(r"^(\w+):\s+(\d+) kB", open(f"/proc/{sys.argv[1]}/smaps_rollup").read(), re.M)}
+private = kb["Private_Clean"] + kb["Private_Dirty"] + kb.get("Swap", 0)
+print(f"  {sys.argv[2]:<5} private {private / 1024:.1f} MB (clean pages of files only it maps, mostly the executable: "
+      f"{kb['Private_Clean'] / 1024:.1f} MB), PSS {kb['Pss'] / 1024:.1f} MB, RSS {kb['Rss'] / 1024:.1f} MB")
+PY
+}
+memory start
 threads() {
   python3 - "$AGENT" <<'PY'
 import json, os, sys
@@ -83,6 +129,7 @@ PY
 threads > "$WORK/threads-a.json"
 sleep "$SECONDS_RUN"
 threads > "$WORK/threads-b.json"
+memory end
 python3 - "$WORK/threads-a.json" "$WORK/threads-b.json" "$SECONDS_RUN" <<'PY'
 import json, sys
 a, b, seconds = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), float(sys.argv[3])

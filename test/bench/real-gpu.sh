@@ -74,7 +74,7 @@ lane = {1: 250, 2: 500, 3: 985, 4: 1969, 5: 3938, 6: 7563}.get(int(smi[14]) if s
 capacity = lane * int(smi[15]) if lane and smi[15].isdigit() else None
 for name, ours, theirs in (("pcie_tx_throughput", gpu["pcie_tx_throughput"], dmon.get("txpci")),
                            ("pcie_rx_throughput", gpu["pcie_rx_throughput"], dmon.get("rxpci"))):
-    ours_mb = None if ours is None else ours / 1000
+    ours_mb = None if ours is None else ours / 1024  # as the snapshot table shows it
     verdict = []
     if ours_mb is not None and theirs is not None:
         close = abs(ours_mb - theirs) <= max(50, 0.5 * max(ours_mb, theirs))

@@ -1,7 +1,9 @@
 // Turns closed windows of raw samples into stored summaries, catching up on every
 // window missed while the agent was down.
 
+import { xidDescription } from "../metrics/xid.ts";
 import type { Store } from "../store/store.ts";
+import type { WindowXid } from "./windowFields.ts";
 import { aggregateWindow, baselineFrom, closedWindowStarts } from "./windows.ts";
 
 export interface AggregationSettings {
@@ -39,8 +41,25 @@ export function aggregateWindowAt(store: Store, start: number, settings: Aggrega
     intervalSeconds: settings.intervalSeconds,
     series: store.samples.series(baselineFrom(start, settings.intervalSeconds), start + settings.periodSeconds),
     expectedGpus: store.gpus.seenBefore(start, DAY),
+    xids: xidsByGpu(store, start, start + settings.periodSeconds),
   });
   return store.windows.write(start, settings.periodSeconds, settings.intervalSeconds, now, summaries);
+}
+
+/** The window's XIDs, by the id of the GPU whose uuid they carry. */
+function xidsByGpu(store: Store, from: number, to: number): Map<number, WindowXid[]> {
+  const byGpu = new Map<number, WindowXid[]>();
+  const events = store.events.between(from, to, "xid");
+  if (events.length === 0) return byGpu;
+  const ids = new Map([...store.gpus.all()].map(([id, gpu]) => [gpu.identity.uid, id]));
+  for (const event of events) {
+    const gpuId = event.gpu_uuid === null ? undefined : ids.get(event.gpu_uuid);
+    if (gpuId === undefined || event.code === null) continue;
+    let list = byGpu.get(gpuId);
+    if (!list) byGpu.set(gpuId, (list = []));
+    list.push({ ts: event.ts, code: event.code, description: xidDescription(event.code) });
+  }
+  return byGpu;
 }
 
 export function aggregationPeriodSeconds(collection: { aggregation_interval_hours: number; aggregation_interval_seconds?: number | undefined }): number {

@@ -5,6 +5,7 @@
 import { SAMPLE_METRICS, WINDOW_METRICS } from "../metrics/catalog.ts";
 import type { SampleColumns } from "../store/columns.ts";
 import type { GpuWindowSummary } from "../store/windows.ts";
+import { windowFields, type WindowXid } from "./windowFields.ts";
 
 export function windowStart(ts: number, periodSeconds: number): number {
   return Math.floor(ts / periodSeconds) * periodSeconds;
@@ -25,6 +26,8 @@ export interface WindowInput {
   series: readonly SampleColumns[];
   /** GPUs that get a summary even without samples here (they were present before the window). */
   expectedGpus: Iterable<number>;
+  /** XIDs within the window, by GPU id. */
+  xids?: ReadonlyMap<number, readonly WindowXid[]>;
 }
 
 /**
@@ -37,6 +40,8 @@ export function baselineFrom(start: number, intervalSeconds: number): number {
 }
 
 const WINDOW_COLUMN_INDEX = WINDOW_METRICS.map((metric) => SAMPLE_METRICS.indexOf(metric));
+/** Where the energy counter's increase sits among a summary's values. */
+const ENERGY_VALUE_INDEX = WINDOW_METRICS.flatMap((metric) => (metric.kind === "counter" ? [metric.column] : [metric.column, null, null])).indexOf("energy_mj");
 
 export function aggregateWindow(input: WindowInput): GpuWindowSummary[] {
   const expected = input.periodSeconds / input.intervalSeconds;
@@ -52,16 +57,27 @@ export function aggregateWindow(input: WindowInput): GpuWindowSummary[] {
       let first = 0;
       while (series && first < series.ts.length && series.ts[first]! < input.start) first++;
       const count = series ? series.ts.length - first : 0;
-      const values: Array<number | null> = [];
+      const hasBaseline = first > 0 && input.start - series!.ts[first - 1]! <= 2 * input.intervalSeconds;
+      const values: Array<number | string | null> = [];
       WINDOW_METRICS.forEach((metric, m) => {
         const column = series?.values[WINDOW_COLUMN_INDEX[m]!] ?? [];
         if (metric.kind === "counter") {
-          const baseline = first > 0 && input.start - series!.ts[first - 1]! <= 2 * input.intervalSeconds ? column[first - 1]! : null;
-          values.push(counterIncrease(column, first, baseline));
+          values.push(counterIncrease(column, first, hasBaseline ? column[first - 1]! : null));
         } else {
           values.push(...gaugeSummary(column, first));
         }
       });
+      const fields = windowFields({
+        series,
+        first,
+        hasBaseline,
+        periodSeconds: input.periodSeconds,
+        intervalSeconds: input.intervalSeconds,
+        xids: input.xids?.get(gpuId) ?? [],
+        energyFromCounter: values[ENERGY_VALUE_INDEX] as number | null,
+      });
+      values[ENERGY_VALUE_INDEX] = fields.energy;
+      values.push(...fields.values);
       return { gpuId, sampleCount: count, coverage: expected > 0 ? Math.min(1, count / expected) : 0, values };
     });
 }

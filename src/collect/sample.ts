@@ -14,9 +14,11 @@ export interface HostSummary {
 
 export interface GpuFailure {
   index: number;
-  /** NVML's code name, e.g. NVML_ERROR_GPU_IS_LOST. */
+  /** NVML's code name, e.g. NVML_ERROR_GPU_IS_LOST (several, comma-separated, for an unreadable GPU). */
   code: string;
   message: string;
+  /** The GPU answered, but with errors for every usage metric. */
+  unreadable?: boolean;
 }
 
 export interface NamedProcess extends GpuProcess {
@@ -43,6 +45,11 @@ export function takeSample(nvml: Nvml, names: ProcessNameCache, now: () => Date 
   for (let index = 0; index < count; index++) {
     try {
       const reading = nvml.readGpu(index);
+      const unreadable = unreadableReason(reading);
+      if (unreadable) {
+        failures.push(unreadable);
+        continue;
+      }
       const processes =
         reading.processes?.map((process) => {
           pidsSeen.add(process.pid);
@@ -56,6 +63,26 @@ export function takeSample(nvml: Nvml, names: ProcessNameCache, now: () => Date 
   }
   names.retainOnly(pidsSeen);
   return { takenAt, gpuCount: count, gpus, failures };
+}
+
+/**
+ * A reading in which no usage metric (utilization, memory used, power) could be
+ * read because NVML answered errors is not a sample: the GPU is unreadable, as a
+ * GPU-level failure would make it. Metrics the GPU simply does not support are
+ * not errors.
+ */
+export function unreadableReason(reading: GpuReading): GpuFailure | null {
+  const usage = [reading.gpuUtilizationPercent, reading.memoryUtilizationPercent, reading.memoryUsedBytes, reading.powerUsageMilliwatts];
+  if (usage.some((value) => value !== null)) return null;
+  const errors = Object.entries(reading.fieldErrors);
+  if (errors.length === 0) return null;
+  const codes = [...new Set(errors.map(([, code]) => code))].sort();
+  return {
+    index: reading.index,
+    code: codes.join(","),
+    unreadable: true,
+    message: `GPU ${reading.index} (${reading.uuid}): no usage metric could be read (${errors.map(([field, code]) => `${field} ${code}`).join(", ")})`,
+  };
 }
 
 /** What snapshot prints about the host. Not for the agent: host() loads libcuda (see Nvml.host). */

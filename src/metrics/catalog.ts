@@ -19,12 +19,15 @@ export type MetricKind =
   | "counter"
   /** A state or a bit mask of reasons: stored per sample, not summarised. */
   | "state"
-  /** Several values at once (one per fan, the names of a mask's bits): shown, never stored as such. */
+  /** Shown, never stored as such: several values at once (one per fan, a mask's names) or a word for a stored number. */
   | "list";
 
-export type Unit = "" | "%" | "C" | "MHz" | "bytes" | "mW" | "W" | "mJ" | "KB/s";
+export type Unit = "" | "%" | "C" | "MHz" | "bytes" | "mW" | "W" | "mJ" | "KB/s" | "ms" | "s";
 
-export type ShownValue = string | number | boolean | null | readonly string[] | readonly number[];
+/** A JSON object a window field shows (an XID, the seconds per clock-event reason). */
+export type JsonObject = Readonly<Record<string, unknown>>;
+
+export type ShownValue = string | number | boolean | null | readonly string[] | readonly number[] | JsonObject | readonly JsonObject[];
 
 export interface Metric {
   /** The name in every output: snapshot, -sc, export, the upload body. */
@@ -69,7 +72,7 @@ type Declaration = Pick<Metric, "name" | "kind" | "read"> & Partial<Omit<Metric,
 export const AS_STORED = <T>(stored: T): T => stored;
 
 /** Stored to shown, as a factor: only a power changes its unit on the way out. */
-const CONVERSIONS: Partial<Record<`${Unit}>${Unit}`, number>> = { "mW>W": 1 / 1000 };
+const CONVERSIONS: Partial<Record<`${Unit}>${Unit}`, number>> = { "mW>W": 1 / 1000, "ms>s": 1 / 1000 };
 
 function conversion(stored: Unit, shown: Unit): (value: number | null) => number | null {
   if (stored === shown) return AS_STORED;
@@ -109,6 +112,15 @@ function reasonNames(mask: number | null): readonly string[] | null {
   let names = reasonNamesByMask.get(mask);
   if (!names) reasonNamesByMask.set(mask, (names = Object.freeze(clockEventReasonNames(mask))));
   return names;
+}
+
+/** A stored 0/1 as a boolean. */
+const asBoolean = (stored: number | null): boolean | null => (stored === null ? null : stored !== 0);
+const storedBoolean = (value: boolean | null): number | null => (value === null ? null : value ? 1 : 0);
+
+/** How a sample's GPU utilization was obtained: "samples" (the driver's, averaged over the interval) or "point" (this instant). */
+export function utilizationSource(samples: number | null): "samples" | "point" | null {
+  return samples === null ? null : samples > 0 ? "samples" : "point";
 }
 
 /** One figure for all fans, as a whole percent: their mean (a single fan's own speed). */
@@ -225,6 +237,97 @@ export const METRICS: readonly Metric[] = [
     exporter: "DCGM_FI_DEV_PCIE_RX_THROUGHPUT",
     read: (gpu) => gpu.pcieRxKilobytesPerSecond,
   }),
+  declare({
+    name: "utilization_source",
+    kind: "list",
+    column: "utilization_samples",
+    read: (gpu) => (gpu.gpuUtilizationPercent === null ? null : gpu.utilizationSamples),
+    show: utilizationSource,
+  }),
+  declare({
+    name: "utilization_samples",
+    kind: "state",
+    since: 6,
+    read: (gpu) => (gpu.gpuUtilizationPercent === null ? null : gpu.utilizationSamples),
+  }),
+  declare({ name: "busy_seconds", kind: "state", storedUnit: "ms", shownUnit: "s", column: "busy_ms", since: 6, read: (gpu) => gpu.busyMilliseconds }),
+  declare({
+    name: "remapped_rows_correctable",
+    kind: "state",
+    since: 6,
+    exporter: "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS",
+    read: (gpu) => gpu.remappedRowsCorrectable,
+  }),
+  declare({
+    name: "remapped_rows_uncorrectable",
+    kind: "state",
+    since: 6,
+    exporter: "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS",
+    read: (gpu) => gpu.remappedRowsUncorrectable,
+  }),
+  declare({
+    name: "remapped_rows_pending",
+    kind: "state",
+    since: 6,
+    exporter: "DCGM_FI_DEV_ROW_REMAP_PENDING",
+    read: (gpu) => storedBoolean(gpu.remappedRowsPending),
+    show: asBoolean,
+  }),
+  declare({
+    name: "remapped_rows_failure",
+    kind: "state",
+    since: 6,
+    exporter: "DCGM_FI_DEV_ROW_REMAP_FAILURE",
+    read: (gpu) => storedBoolean(gpu.remappedRowsFailure),
+    show: asBoolean,
+  }),
+];
+
+/**
+ * Fields a window computes from its samples and events together, stored once per
+ * window and GPU after the metrics' own summaries. They follow every metric field
+ * in a window's output and the upload body, in this order.
+ */
+export interface WindowField {
+  readonly name: string;
+  /** Column of `aggregates`. */
+  readonly column: string;
+  readonly sqlType: "INTEGER" | "REAL" | "TEXT";
+  /** Schema version whose migration added the column. */
+  readonly since: number;
+  /** dcgm-exporter's field name, for the Prometheus endpoint. */
+  readonly exporter: string | null;
+  readonly show: (stored: any) => ShownValue;
+}
+
+const parseJson = (stored: string | null): any => (stored === null ? null : JSON.parse(stored));
+
+function windowField(field: Pick<WindowField, "name" | "sqlType"> & Partial<WindowField>): WindowField {
+  return { column: field.name, since: 6, exporter: null, show: AS_STORED, ...field };
+}
+
+export const WINDOW_FIELDS: readonly WindowField[] = [
+  /** Seconds GPU utilization was above zero: from the driver's samples where the window has them, else whole intervals of point readings above zero. */
+  windowField({ name: "busy_seconds", sqlType: "REAL" }),
+  /** Share of the window's samples whose utilization averages the driver's samples. */
+  windowField({ name: "averaged_share", sqlType: "REAL" }),
+  /** "counter" (the driver's energy counter) or "power_integral" (power over the samples' intervals, where there is no counter). */
+  windowField({ name: "energy_source", sqlType: "TEXT" }),
+  windowField({ name: "xid_count", sqlType: "INTEGER", exporter: "DCGM_FI_DEV_XID_ERRORS" }),
+  /** [{time, code, description}], JSON. */
+  windowField({ name: "xid_errors", sqlType: "TEXT", show: parseJson }),
+  windowField({ name: "ecc_errors_corrected_delta", sqlType: "INTEGER" }),
+  windowField({ name: "ecc_errors_uncorrected_delta", sqlType: "INTEGER" }),
+  windowField({ name: "remapped_rows_correctable", sqlType: "INTEGER" }),
+  windowField({ name: "remapped_rows_uncorrectable", sqlType: "INTEGER" }),
+  windowField({ name: "remapped_rows_pending", sqlType: "INTEGER", show: asBoolean }),
+  windowField({ name: "remapped_rows_failure", sqlType: "INTEGER", show: asBoolean }),
+  /** {reason name: seconds active}, JSON. */
+  windowField({ name: "clock_event_seconds", sqlType: "TEXT", show: parseJson }),
+  /** Seconds the GPU answered with no XID in the interval. */
+  windowField({ name: "healthy_seconds", sqlType: "REAL" }),
+  /** Seconds without a sample: GPU lost or unreadable, NVML hung, driver not loaded, agent not running. */
+  windowField({ name: "unavailable_seconds", sqlType: "REAL" }),
 ];
 
 /** Metrics with a column per sample, in catalog order: the order of every column array in the store. */

@@ -4,7 +4,7 @@
 // Pure.
 
 import type { GpuReading } from "../nvml/index.ts";
-import { METRICS, SAMPLE_METRICS, WINDOW_METRICS, type Metric, type ShownValue } from "./catalog.ts";
+import { METRICS, SAMPLE_METRICS, WINDOW_FIELDS, WINDOW_METRICS, type Metric, type ShownValue } from "./catalog.ts";
 
 /**
  * One output field over a run of records: the same value in all of them, or one
@@ -41,7 +41,7 @@ export function rawFields(identity: GpuIdentity, columns: ReadonlyArray<Readonly
 export interface WindowSummary {
   sampleCount: number;
   coverage: number;
-  values: Readonly<Record<string, number | null>>;
+  values: Readonly<Record<string, number | string | null>>;
 }
 
 /** Averages keep three decimals (of the shown unit): enough for mW in watts, short enough to read. */
@@ -53,8 +53,9 @@ function average(metric: Metric, stored: number | null): number | null {
 /**
  * A window's record of one GPU: the original fields as the window's averages
  * (identities as they are), then each original gauge's `_min` and `_max`,
- * `sample_count`, `coverage`, each counter's increase, and every other field in
- * catalog order, a gauge with its `_min` and `_max`. `include` picks the metrics
+ * `sample_count`, `coverage`, each counter's increase, every other field in
+ * catalog order, a gauge with its `_min` and `_max`, then the window fields
+ * (usage over the interval and health). `include` picks the metrics
  * (those in a window's output, or those uploaded).
  */
 export function windowEntries(identity: GpuIdentity, summary: WindowSummary, include: (metric: Metric) => boolean): Array<[string, ShownValue]> {
@@ -62,7 +63,11 @@ export function windowEntries(identity: GpuIdentity, summary: WindowSummary, inc
   const values = summary.values;
   const picked = METRICS.filter((metric) => include(metric) && (metric.gpuColumn !== null || WINDOW_METRICS.includes(metric)));
   const value = (metric: Metric): ShownValue =>
-    metric.gpuColumn ? metric.show(identity[metric.gpuColumn] ?? null) : metric.kind === "counter" ? metric.show(values[metric.column!] ?? null) : average(metric, values[metric.column!] ?? null);
+    metric.gpuColumn
+      ? metric.show(identity[metric.gpuColumn] ?? null)
+      : metric.kind === "counter"
+        ? metric.show(values[metric.column!] ?? null)
+        : average(metric, (values[metric.column!] as number | null) ?? null);
   const extremes = (metric: Metric) => {
     entries.push([`${metric.name}_min`, metric.show(values[`${metric.column}_min`] ?? null)]);
     entries.push([`${metric.name}_max`, metric.show(values[`${metric.column}_max`] ?? null)]);
@@ -79,6 +84,7 @@ export function windowEntries(identity: GpuIdentity, summary: WindowSummary, inc
     entries.push([metric.name, value(metric)]);
     if (metric.kind === "gauge") extremes(metric);
   }
+  for (const field of WINDOW_FIELDS) entries.push([field.name, field.show(values[field.column] ?? null)]);
   return entries;
 }
 

@@ -11,7 +11,9 @@ import {
   LIB_RM_VERSION_MISMATCH,
   NO_PERMISSION,
   NOT_SUPPORTED,
+  NOT_FOUND,
   failureScope,
+  GPU_IS_LOST,
   INSUFFICIENT_SIZE,
   NvmlError,
   NvmlUnavailableError,
@@ -21,6 +23,11 @@ import {
 import { openNvmlLibrary, type BoundFunction, type NvmlLibrary } from "./library.ts";
 import {
   BUFFER_SIZE,
+  decodeEventData,
+  decodeSamples,
+  EVENT_DATA_SIZE,
+  EVENT_TYPE,
+  SAMPLE_SIZE,
   decodeMemoryV1,
   decodeMemoryV2,
   decodePciInfoLegacy,
@@ -42,7 +49,7 @@ import {
   type PciInfo,
   type ProcessKind,
 } from "./structs.ts";
-import type { GpuProcess, GpuReading, HostInfo, Nvml } from "./types.ts";
+import type { DeviceEvent, DriverSamples, GpuProcess, GpuReading, HostInfo, Nvml, SampleKind } from "./types.ts";
 
 // nvml.h enum values passed as arguments.
 const TEMPERATURE_GPU = 0;
@@ -55,6 +62,15 @@ const ECC_COUNTER_VOLATILE = 0;
 const ENABLE_STATE_ENABLED = 1;
 const PCIE_UTIL_TX_BYTES = 0;
 const PCIE_UTIL_RX_BYTES = 1;
+const NVML_TIMEOUT = 10;
+/** nvmlSamplingType_t. */
+const SAMPLING_TYPE: Readonly<Record<SampleKind, number>> = { power: 0, gpu_utilization: 1, memory_utilization: 2 };
+/** What the agent listens for: XIDs, ECC errors and a GPU becoming unavailable. */
+const WANTED_EVENTS = EVENT_TYPE.xid | EVENT_TYPE.singleBitEcc | EVENT_TYPE.doubleBitEcc | EVENT_TYPE.gpuUnavailable;
+/** Events taken in one call at most: the rest wait for the next. */
+const MAX_EVENTS_PER_CALL = 256;
+/** Sample buffer entries before the driver has said how many it keeps. */
+const INITIAL_SAMPLE_CAPACITY = 128;
 
 const NO_FIELD_ERRORS: Readonly<Record<string, string>> = Object.freeze({});
 
@@ -100,6 +116,10 @@ interface DeviceSlot {
   processView: DataView;
   processBase: number;
   processCapacity: number;
+  /** nvmlSample_t buffer for the driver's sample buffers, allocated at the first read. */
+  samples: { bytes: Uint8Array; view: DataView; base: number; capacity: number; out: DriverSamples } | null;
+  /** Sample kinds this GPU answered NOT_SUPPORTED for: not asked again. */
+  samplesUnsupported: Set<SampleKind> | null;
 }
 
 export interface OpenNvmlOptions {
@@ -151,6 +171,11 @@ class FfiNvml implements Nvml {
   private readonly scratchView = new DataView(this.scratch.buffer);
   private readonly scratchBase = ptr(this.scratch);
   private closed = false;
+  /** The nvmlEventSet_t listened on, once watchEvents was called. */
+  private eventSet: number | null = null;
+  private readonly eventBytes = new Uint8Array(EVENT_DATA_SIZE);
+  private readonly eventView = new DataView(this.eventBytes.buffer);
+  private readonly eventBase = ptr(this.eventBytes);
 
   constructor(private readonly library: NvmlLibrary) {
     this.libraryPath = library.path;
@@ -207,6 +232,99 @@ class FfiNvml implements Nvml {
     }
   }
 
+  sampleBufferLength(index: number, kind: SampleKind): number | null {
+    this.ensureOpen();
+    const bound = this.fn.samples;
+    if (!bound) return null;
+    const slot = this.slot(index);
+    // A NULL buffer asks how many samples the driver keeps.
+    const code = bound.call(slot.handle, SAMPLING_TYPE[kind], 0, slot.base + OUT_A, slot.base + OUT_B, 0);
+    if (code !== 0) {
+      if (failureScope(code) === "gpu") throw new NvmlError(code, bound.symbol, `GPU ${index}`);
+      if (code === NOT_SUPPORTED) (slot.samplesUnsupported ??= new Set()).add(kind);
+      return null;
+    }
+    const length = slot.view.getUint32(OUT_B, true);
+    if (length > (slot.samples?.capacity ?? 0)) allocateSampleBuffer(slot, length);
+    return length;
+  }
+
+  readSamples(index: number, kind: SampleKind, afterUs: number): DriverSamples | null {
+    this.ensureOpen();
+    const bound = this.fn.samples;
+    if (!bound) return null;
+    const slot = this.slot(index);
+    if (slot.samplesUnsupported?.has(kind)) return null;
+    const buffer = slot.samples ?? allocateSampleBuffer(slot, INITIAL_SAMPLE_CAPACITY);
+    slot.view.setUint32(OUT_B, buffer.capacity, true);
+    const code = bound.call(slot.handle, SAMPLING_TYPE[kind], afterUs, slot.base + OUT_A, slot.base + OUT_B, buffer.base);
+    if (code === NOT_FOUND) {
+      buffer.out.count = 0; // nothing newer than afterUs
+      return buffer.out;
+    }
+    if (code !== 0) {
+      if (failureScope(code) === "gpu") {
+        this.slots.delete(index);
+        throw new NvmlError(code, bound.symbol, `GPU ${index}`);
+      }
+      if (code === NOT_SUPPORTED) (slot.samplesUnsupported ??= new Set()).add(kind);
+      return null;
+    }
+    const count = Math.min(slot.view.getUint32(OUT_B, true), buffer.capacity);
+    decodeSamples(buffer.view, count, slot.view.getUint32(OUT_A, true), buffer.out.timestampsUs, buffer.out.values);
+    buffer.out.count = count;
+    return buffer.out;
+  }
+
+  watchEvents(): boolean {
+    this.ensureOpen();
+    const { eventSetCreate, registerEvents, eventSetWait } = this.fn;
+    if (this.eventSet !== null) return true;
+    if (!eventSetCreate || !registerEvents || !eventSetWait) return false;
+    this.scratch.fill(0, 0, 8);
+    if (eventSetCreate.call(this.scratchBase) !== 0) return false;
+    this.eventSet = readU64(this.scratchView, 0);
+    for (const slot of this.slots.values()) this.registerEvents(slot);
+    return true;
+  }
+
+  takeEvents(): DeviceEvent[] {
+    this.ensureOpen();
+    const wait = this.fn.eventSetWait;
+    const events: DeviceEvent[] = [];
+    if (this.eventSet === null || !wait) return events;
+    for (let taken = 0; taken < MAX_EVENTS_PER_CALL; taken++) {
+      const code = wait.call(this.eventSet, this.eventBase, 0);
+      if (code === NVML_TIMEOUT) break;
+      if (code !== 0) {
+        // A lost GPU shows in its next reading; any other failure: try again next time.
+        if (code !== GPU_IS_LOST) break;
+        events.push({ index: null, uuid: null, kind: "gpu_unavailable", code: null });
+        break;
+      }
+      const data = decodeEventData(this.eventView, 0);
+      const kind = eventKind(data.type);
+      if (!kind) continue;
+      let slot: DeviceSlot | undefined;
+      for (const candidate of this.slots.values()) if (candidate.handle === data.device) slot = candidate;
+      events.push({ index: slot?.index ?? null, uuid: slot?.uuid ?? null, kind, code: kind === "xid" ? data.data : null });
+    }
+    return events;
+  }
+
+  /** Registers one GPU for the wanted events it supports; a GPU that supports none is left out. */
+  private registerEvents(slot: DeviceSlot): void {
+    const register = this.fn.registerEvents;
+    if (!register || this.eventSet === null) return;
+    let mask = WANTED_EVENTS;
+    const supported = this.fn.supportedEventTypes;
+    if (supported) {
+      if (supported.call(slot.handle, slot.base + OUT_A) !== 0) return;
+      mask &= readU64(slot.view, OUT_A) ?? 0;
+    }
+    if (mask !== 0) register.call(slot.handle, mask, this.eventSet);
+  }
+
   /** Calling into an unloaded library would crash the process; say so instead. */
   private ensureOpen(): void {
     if (this.closed) throw new NvmlUnavailableError("NVML was already shut down by this process");
@@ -216,6 +334,8 @@ class FfiNvml implements Nvml {
     if (this.closed) return;
     this.closed = true;
     this.slots.clear();
+    if (this.eventSet !== null) this.fn.eventSetFree?.call(this.eventSet);
+    this.eventSet = null;
     this.fn.shutdown!.call();
     this.library.close();
   }
@@ -259,6 +379,8 @@ class FfiNvml implements Nvml {
       processView: new DataView(processBytes.buffer),
       processBase: ptr(processBytes),
       processCapacity: INITIAL_PROCESS_CAPACITY,
+      samples: null,
+      samplesUnsupported: null,
     };
     const uuidFn = this.fn.uuid!;
     check(uuidFn.call(handle, slot.base + OUT_STRING, BUFFER_SIZE.uuid), uuidFn.symbol, `GPU ${index}`);
@@ -269,6 +391,7 @@ class FfiNvml implements Nvml {
     slot.fanCount = this.readFanCount(slot);
     slot.eccEnabled = this.readEccMode(slot);
     slot.staticErrors = slot.errors;
+    if (this.eventSet !== null) this.registerEvents(slot);
     return slot;
   }
 
@@ -331,6 +454,12 @@ class FfiNvml implements Nvml {
     const pcie = fn.pcieThroughput;
     const pcieTx = pcie ? this.u32Out(slot, pcie, pcie.call(h, PCIE_UTIL_TX_BYTES, a), "pcie_tx_throughput") : null;
     const pcieRx = pcie ? this.u32Out(slot, pcie, pcie.call(h, PCIE_UTIL_RX_BYTES, a), "pcie_rx_throughput") : null;
+    let remapped: [number, number, number, number] | null = null;
+    const rows = fn.remappedRows;
+    if (rows && this.called(slot, rows, rows.call(h, a, a + 4, b, b + 4), "remapped_rows")) {
+      const view = slot.view;
+      remapped = [view.getUint32(OUT_A, true), view.getUint32(OUT_A + 4, true), view.getUint32(OUT_B, true), view.getUint32(OUT_B + 4, true)];
+    }
     const compute = slot.computeProcesses ? this.readProcesses(slot, slot.computeProcesses, "compute", null) : null;
     const processes = slot.graphicsProcesses
       ? this.readProcesses(slot, slot.graphicsProcesses, "graphics", compute)
@@ -367,6 +496,12 @@ class FfiNvml implements Nvml {
       pcieLinkWidth: pcieWidth,
       pcieTxKilobytesPerSecond: pcieTx,
       pcieRxKilobytesPerSecond: pcieRx,
+      remappedRowsCorrectable: remapped?.[0] ?? null,
+      remappedRowsUncorrectable: remapped?.[1] ?? null,
+      remappedRowsPending: remapped ? remapped[2] !== 0 : null,
+      remappedRowsFailure: remapped ? remapped[3] !== 0 : null,
+      utilizationSamples: 0,
+      busyMilliseconds: null,
       processes,
       fieldErrors: slot.errors ?? NO_FIELD_ERRORS,
     };
@@ -571,6 +706,26 @@ function demoted(slot: DeviceSlot, key: VersionedKey, bound: BoundFunction, code
 /** Entries with pid 0 are slots the driver did not fill. */
 function dropUnwritten(list: GpuProcess[]): GpuProcess[] {
   return list.some((entry) => entry.pid === 0) ? list.filter((entry) => entry.pid !== 0) : list;
+}
+
+function eventKind(type: number): DeviceEvent["kind"] | null {
+  if (type & EVENT_TYPE.xid) return "xid";
+  if (type & EVENT_TYPE.doubleBitEcc) return "double_bit_ecc";
+  if (type & EVENT_TYPE.singleBitEcc) return "single_bit_ecc";
+  if (type & EVENT_TYPE.gpuUnavailable) return "gpu_unavailable";
+  return null;
+}
+
+function allocateSampleBuffer(slot: DeviceSlot, capacity: number): NonNullable<DeviceSlot["samples"]> {
+  const bytes = new Uint8Array(capacity * SAMPLE_SIZE);
+  slot.samples = {
+    bytes,
+    view: new DataView(bytes.buffer),
+    base: ptr(bytes),
+    capacity,
+    out: { count: 0, timestampsUs: new Float64Array(capacity), values: new Float64Array(capacity) },
+  };
+  return slot.samples;
 }
 
 function growProcessBuffer(slot: DeviceSlot, capacity: number): void {

@@ -5,8 +5,8 @@ import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
 import { NvmlUnavailableError } from "./errors.ts";
 
-type Arg = FFIType.u32 | FFIType.i32 | FFIType.ptr;
-const { u32, i32, ptr } = FFIType;
+type Arg = FFIType.u32 | FFIType.i32 | FFIType.u64 | FFIType.ptr;
+const { u32, i32, u64, ptr } = FFIType;
 
 /**
  * Each logical NVML function with the symbols that provide it, newest first.
@@ -49,6 +49,14 @@ export const NVML_FUNCTIONS = {
   pcieLinkGeneration: { symbols: ["nvmlDeviceGetCurrPcieLinkGeneration"], args: [ptr, ptr] },
   pcieLinkWidth: { symbols: ["nvmlDeviceGetCurrPcieLinkWidth"], args: [ptr, ptr] },
   pcieThroughput: { symbols: ["nvmlDeviceGetPcieThroughput"], args: [ptr, i32, ptr] },
+  remappedRows: { symbols: ["nvmlDeviceGetRemappedRows"], args: [ptr, ptr, ptr, ptr, ptr] },
+  // The driver's own history of utilization and power (lastSeenTimeStamp is an unsigned long long of microseconds).
+  samples: { symbols: ["nvmlDeviceGetSamples"], args: [ptr, i32, u64, ptr, ptr, ptr] },
+  supportedEventTypes: { symbols: ["nvmlDeviceGetSupportedEventTypes"], args: [ptr, ptr] },
+  registerEvents: { symbols: ["nvmlDeviceRegisterEvents"], args: [ptr, u64, ptr] },
+  eventSetCreate: { symbols: ["nvmlEventSetCreate"], args: [ptr] },
+  eventSetFree: { symbols: ["nvmlEventSetFree"], args: [ptr] },
+  eventSetWait: { symbols: ["nvmlEventSetWait_v2", "nvmlEventSetWait"], args: [ptr, ptr, u32] },
   computeProcesses: {
     symbols: [
       "nvmlDeviceGetComputeRunningProcesses_v3",

@@ -258,3 +258,78 @@ export function clockEventReasonNames(mask: number): string[] {
   for (const [bit, name] of CLOCK_EVENT_REASONS) if (mask & bit) names.push(name);
   return names;
 }
+
+// ---- nvmlSample_t ----------------------------------------------------------
+
+/** nvmlSample_t: unsigned long long timeStamp (CPU time, microseconds); nvmlValue_t sampleValue (an 8-byte union). */
+export const SAMPLE_SIZE = 16;
+
+/** nvmlValueType_t. */
+export const VALUE_TYPE = { double: 0, unsignedInt: 1, unsignedLong: 2, unsignedLongLong: 3, signedLongLong: 4, signedInt: 5, unsignedShort: 6 } as const;
+
+/** `unsigned long` is 8 bytes on LP64 (Linux, macOS) and 4 on LLP64 (Windows). */
+export const UNSIGNED_LONG_BYTES = process.platform === "win32" ? 4 : 8;
+
+/** One nvmlValue_t of the given nvmlValueType_t; null for a type this header does not know. */
+export function decodeValue(view: DataView, offset: number, valueType: number, unsignedLongBytes = UNSIGNED_LONG_BYTES): number | null {
+  switch (valueType) {
+    case VALUE_TYPE.double:
+      return view.getFloat64(offset, true);
+    case VALUE_TYPE.unsignedInt:
+      return view.getUint32(offset, true);
+    case VALUE_TYPE.unsignedLong:
+      return unsignedLongBytes === 4 ? view.getUint32(offset, true) : readU64(view, offset);
+    case VALUE_TYPE.unsignedLongLong:
+      return readU64(view, offset);
+    case VALUE_TYPE.signedLongLong:
+      return Number(view.getBigInt64(offset, true));
+    case VALUE_TYPE.signedInt:
+      return view.getInt32(offset, true);
+    case VALUE_TYPE.unsignedShort:
+      return view.getUint16(offset, true);
+    default:
+      return null;
+  }
+}
+
+/** Decodes `count` nvmlSample_t into the two arrays (timestamps in microseconds). */
+export function decodeSamples(view: DataView, count: number, valueType: number, timestampsUs: Float64Array, values: Float64Array): void {
+  for (let i = 0; i < count; i++) {
+    const at = i * SAMPLE_SIZE;
+    timestampsUs[i] = readU64(view, at) ?? 0;
+    values[i] = decodeValue(view, at + 8, valueType) ?? Number.NaN;
+  }
+}
+
+// ---- nvmlEventData_t -------------------------------------------------------
+
+/**
+ * nvmlEventData_t: nvmlDevice_t device; unsigned long long eventType, eventData;
+ * unsigned int gpuInstanceId, computeInstanceId (the last two from _v2 on: the
+ * buffer is sized for them either way).
+ */
+export const EVENT_DATA_SIZE = 32;
+
+export interface EventData {
+  /** The device handle's address. */
+  device: number;
+  type: number;
+  /** The XID for an XID event; 0 otherwise. */
+  data: number;
+}
+
+export function decodeEventData(view: DataView, offset: number): EventData {
+  return {
+    device: readU64(view, offset) ?? 0,
+    type: readU64(view, offset + 8) ?? 0,
+    data: readU64(view, offset + 16) ?? 0,
+  };
+}
+
+/** nvmlEventType* bits the agent asks for. */
+export const EVENT_TYPE = {
+  singleBitEcc: 0x1,
+  doubleBitEcc: 0x2,
+  xid: 0x8,
+  gpuUnavailable: 0x4000,
+} as const;

@@ -49,9 +49,44 @@ export interface GpuReading {
   /** KB/s over the driver's last 20 ms, as NVML reports it: out of the GPU (TX) and into it (RX). */
   pcieTxKilobytesPerSecond: number | null;
   pcieRxKilobytesPerSecond: number | null;
+  /** Rows remapped for correctable and uncorrectable errors, a remapping pending (needs a reset), a remapping failed (nvmlDeviceGetRemappedRows). */
+  remappedRowsCorrectable: number | null;
+  remappedRowsUncorrectable: number | null;
+  remappedRowsPending: boolean | null;
+  remappedRowsFailure: boolean | null;
+  /**
+   * How gpu/memory utilization and power were obtained: the number of the driver's
+   * samples they average (0: a reading of this instant), and the time within the
+   * interval that GPU utilization was above zero (null: only the instant is known).
+   * The binding reads instants; the session fills these from the driver's buffers.
+   */
+  utilizationSamples: number;
+  busyMilliseconds: number | null;
   processes: GpuProcess[] | null;
   /** Metrics that failed with an unexpected code: field name -> NVML code name. */
   fieldErrors: Record<string, string>;
+}
+
+/** The driver's sample buffers that nvmlDeviceGetSamples reads. */
+export type SampleKind = "power" | "gpu_utilization" | "memory_utilization";
+
+/** Samples newer than asked for, oldest first; the arrays are reused by the next read of that GPU. */
+export interface DriverSamples {
+  count: number;
+  /** CPU time of each sample, microseconds since the epoch. */
+  timestampsUs: Float64Array;
+  /** mW for power, percent for utilization. */
+  values: Float64Array;
+}
+
+/** Something the driver reported about a GPU (nvmlEventSetWait). */
+export interface DeviceEvent {
+  /** null when the event names a device this session has not opened. */
+  index: number | null;
+  uuid: string | null;
+  kind: "xid" | "single_bit_ecc" | "double_bit_ecc" | "gpu_unavailable";
+  /** The XID for an XID event; null otherwise. */
+  code: number | null;
 }
 
 export interface Nvml {
@@ -71,6 +106,14 @@ export interface Nvml {
   deviceCount(): number;
   /** Reads every metric of one GPU. Throws NvmlError when the GPU as a whole cannot be read. */
   readGpu(index: number): GpuReading;
+  /** How many samples of this kind the driver keeps for this GPU; null when it keeps none (unsupported). */
+  sampleBufferLength?(index: number, kind: SampleKind): number | null;
+  /** The driver's samples newer than `afterUs`; null when this GPU or driver keeps none. */
+  readSamples?(index: number, kind: SampleKind, afterUs: number): DriverSamples | null;
+  /** Starts listening for XID, ECC and GPU-unavailable events on the GPUs read from now on; false when the driver offers none. */
+  watchEvents?(): boolean;
+  /** The events that arrived since the last call, without waiting. */
+  takeEvents?(): DeviceEvent[];
   /** NVML's view of a process name (nvmlSystemGetProcessName), or null. */
   processName(pid: number): string | null;
   close(): void;

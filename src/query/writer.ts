@@ -82,9 +82,16 @@ const SYNTAX: Record<JsonStyle | "csv", Syntax> = {
     key: () => "",
     separator: ",",
     close: "",
-    value: (value) => (value === null ? "" : typeof value === "number" ? String(value) : csvField(Array.isArray(value) ? value.join(";") : String(value))),
+    value: (value) => (value === null ? "" : typeof value === "number" ? String(value) : csvField(csvText(value))),
   },
 };
+
+/** A list of plain values joins with ';' (as the original tool did); objects are JSON. */
+function csvText(value: Exclude<ShownValue, null | number>): string {
+  if (typeof value !== "object") return String(value);
+  if (Array.isArray(value) && value.every((item) => typeof item !== "object")) return value.join(";");
+  return JSON.stringify(value);
+}
 
 /** One GPU's record over a batch: fixed text around the values that change. */
 class Template {

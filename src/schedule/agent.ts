@@ -16,7 +16,7 @@ import { acquireAgentLock, sendInProgress, type AgentLock } from "../store/lock.
 import { pruneOldData } from "../store/retention.ts";
 import { Store } from "../store/store.ts";
 import { nextTickMs, systemClock, type Clock } from "./clock.ts";
-import { InProcessSampler, WorkerSampler, type TickSampler } from "./samplers.ts";
+import { InProcessSampler, WorkerSampler, type EventSink, type TickSampler } from "./samplers.ts";
 
 export interface AgentOptions {
   config: Config;
@@ -217,9 +217,10 @@ export class Agent {
         this.log.error(`driver version not stored: ${(error as Error).message}`);
       }
     };
-    const onEvent = (kind: string, gpuIndex: number | null, detail: string) => {
+    const onEvent: EventSink = (kind, gpuIndex, detail, facts = {}) => {
       try {
-        this.store.events.record(this.nowSeconds(), kind, gpuIndex, detail);
+        const ts = facts.atMs === undefined ? this.nowSeconds() : Math.floor(facts.atMs / 1000);
+        this.store.events.record(ts, kind, gpuIndex, detail, facts);
       } catch (error) {
         this.log.error(`event not stored: ${(error as Error).message}`);
       }

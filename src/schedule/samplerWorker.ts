@@ -11,10 +11,23 @@ export type WorkerReply = { type: "result"; id: number; result: SessionResult } 
 declare const self: Worker;
 
 let session: NvmlSession | null = null;
+/** Reads the driver's buffers between ticks, as often as the session says they need. */
+let poller: ReturnType<typeof setInterval> | null = null;
+let pollerMs: number | null = null;
+
+function keepPolling(): void {
+  const wanted = session?.pollPeriodMs() ?? null;
+  if (wanted === pollerMs) return;
+  if (poller) clearInterval(poller);
+  poller = wanted === null ? null : setInterval(() => session?.poll(), wanted);
+  pollerMs = wanted;
+}
 
 self.onmessage = (event: MessageEvent<WorkerRequest>) => {
   const request = event.data;
   if (request.type === "close") {
+    if (poller) clearInterval(poller);
+    poller = null;
     session?.close();
     self.postMessage({ type: "closed" } satisfies WorkerReply);
     return;
@@ -22,6 +35,7 @@ self.onmessage = (event: MessageEvent<WorkerRequest>) => {
   session ??= new NvmlSession(() => openNvml({ libraryPath: request.libraryPath }));
   try {
     self.postMessage({ type: "result", id: request.id, result: session.sample(request.atMs) } satisfies WorkerReply);
+    keepPolling();
   } catch (error) {
     self.postMessage({ type: "failed", id: request.id, message: (error as Error).message } satisfies WorkerReply);
   }

@@ -3,10 +3,12 @@
 
 import type { GpuFailure, GpuSample } from "../collect/sample.ts";
 import type { Logger } from "../log.ts";
+import { xidText } from "../metrics/xid.ts";
+import type { EventFacts } from "../store/events.ts";
 import type { Nvml } from "../nvml/index.ts";
 import { SAMPLER_WORKER_URL } from "../workers.ts";
 import type { WorkerReply, WorkerRequest } from "./samplerWorker.ts";
-import { NvmlSession, type SessionResult } from "./session.ts";
+import { NvmlSession, type SessionResult, type TimedEvent } from "./session.ts";
 
 export interface TickSampler {
   sample(atMs: number): Promise<GpuSample[] | null>;
@@ -14,8 +16,11 @@ export interface TickSampler {
   close(): Promise<boolean>;
 }
 
-/** Something worth keeping in the database's event log. */
-export type EventSink = (kind: string, gpuIndex: number | null, detail: string) => void;
+/** Something worth keeping in the database's event log; `atMs` when it happened earlier than now. */
+export type EventSink = (kind: string, gpuIndex: number | null, detail: string, facts?: EventFacts & { atMs?: number }) => void;
+
+/** NVML's code for a lost GPU, kept with a gpu_lost event. */
+const GPU_IS_LOST_CODE = 15;
 
 /** Turns session results into readings, log lines and events, once per change of state. */
 class Reporter {
@@ -44,6 +49,7 @@ class Reporter {
       this.lastProblem = null;
     }
     this.reportGpus(result.failures);
+    this.reportDriverEvents(result.events, result.eventsDropped);
     if (result.reinitialised) this.problem(`every GPU failed with ${result.reinitialised}; reinitialising NVML`, "nvml_reinit");
     return result.gpus;
   }
@@ -62,12 +68,33 @@ class Reporter {
     this.lastProblem = null;
   }
 
+  /** XIDs, ECC errors and GPUs gone unavailable, each logged and kept as it came. */
+  private reportDriverEvents(events: readonly TimedEvent[], dropped: number): void {
+    for (const event of events) {
+      const gpu = event.index === null ? "a GPU" : `GPU ${event.index}`;
+      const detail =
+        event.kind === "xid"
+          ? `${gpu}: ${xidText(event.code ?? 0)}`
+          : event.kind === "single_bit_ecc"
+            ? `${gpu}: single-bit ECC error (corrected)`
+            : event.kind === "double_bit_ecc"
+              ? `${gpu}: double-bit ECC error (uncorrectable)`
+              : `${gpu} became unavailable`;
+      if (event.kind === "single_bit_ecc") this.log.info(detail);
+      else this.log.warn(detail);
+      this.onEvent(event.kind, event.index, detail, { uuid: event.uuid, code: event.code, atMs: event.atMs });
+    }
+    if (dropped > 0) this.log.warn(`${dropped} driver event(s) more came since the last tick and were not kept`);
+  }
+
   private reportGpus(failures: readonly GpuFailure[]): void {
     const failing = new Set(failures.map((failure) => failure.index));
     for (const failure of failures) {
       if (this.gpuProblems.get(failure.index) !== failure.code) {
         this.log.error(failure.message);
-        this.onEvent("gpu_failed", failure.index, failure.message);
+        const lost = failure.code === "NVML_ERROR_GPU_IS_LOST";
+        const kind = lost ? "gpu_lost" : failure.unreadable ? "gpu_unreadable" : "gpu_failed";
+        this.onEvent(kind, failure.index, failure.message, lost ? { code: GPU_IS_LOST_CODE } : {});
       }
       this.gpuProblems.set(failure.index, failure.code);
     }

@@ -2,9 +2,18 @@
 // it runs on the agent's sampling Worker (or in-process in tests) and reports
 // plain data, which the agent logs.
 
+import { DriverSampling } from "../collect/driverSamples.ts";
 import { ProcessNameCache, osProcessNameLookup } from "../collect/processNames.ts";
 import { takeSample, type GpuFailure, type GpuSample } from "../collect/sample.ts";
-import { NvmlError, NvmlUnavailableError, type Nvml } from "../nvml/index.ts";
+import { NvmlError, NvmlUnavailableError, type DeviceEvent, type Nvml } from "../nvml/index.ts";
+
+/** A driver event with the time it was taken from the driver. */
+export interface TimedEvent extends DeviceEvent {
+  atMs: number;
+}
+
+/** Events held for the next tick at most: a storm of ECC events must not grow memory without bound. */
+const MAX_PENDING_EVENTS = 1000;
 
 export type SessionResult =
   | {
@@ -15,6 +24,10 @@ export type SessionResult =
       opened: { libraryPath: string; driverVersion: string | null; gpuCount: number } | null;
       /** Set when every GPU reported a driver-level error: the session was closed. */
       reinitialised: string | null;
+      /** Driver events since the last tick, oldest first. */
+      events: TimedEvent[];
+      /** Events dropped since the last tick because too many came. */
+      eventsDropped: number;
     }
   | { kind: "unavailable"; message: string }
   | { kind: "lost"; message: string };
@@ -25,8 +38,35 @@ const DRIVER_LEVEL = new Set(["NVML_ERROR_LIB_RM_VERSION_MISMATCH", "NVML_ERROR_
 export class NvmlSession {
   private nvml: Nvml | null = null;
   private names: ProcessNameCache | null = null;
+  private buffers = new DriverSampling();
+  private events: TimedEvent[] = [];
+  private eventsDropped = 0;
 
-  constructor(private readonly open: () => Nvml) {}
+  constructor(
+    private readonly open: () => Nvml,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * Reads the driver's sample buffers and events between ticks, so that no buffer
+   * wraps before it is read and events carry the time they came. Does nothing
+   * before the first tick opened NVML. A failure is left for the next tick to report.
+   */
+  poll(): void {
+    const nvml = this.nvml;
+    if (!nvml) return;
+    try {
+      this.buffers.poll(nvml);
+      this.takeEvents(nvml);
+    } catch {
+      // the next tick's reading says what is wrong
+    }
+  }
+
+  /** How often `poll` should run; null while no GPU keeps a sample buffer and no events are watched. */
+  pollPeriodMs(): number | null {
+    return this.nvml ? this.buffers.pollPeriodMs() : null;
+  }
 
   sample(atMs: number): SessionResult {
     let opened: Extract<SessionResult, { kind: "sample" }>["opened"] = null;
@@ -35,6 +75,8 @@ export class NvmlSession {
         const nvml = this.open();
         this.nvml = nvml;
         this.names = new ProcessNameCache(osProcessNameLookup(), (pid) => nvml.processName(pid));
+        this.buffers = new DriverSampling();
+        nvml.watchEvents?.();
         opened = { libraryPath: nvml.libraryPath, driverVersion: nvml.driverVersion(), gpuCount: nvml.deviceCount() };
       } catch (error) {
         this.close();
@@ -42,17 +84,41 @@ export class NvmlSession {
       }
     }
     try {
-      const sample = takeSample(this.nvml, this.names!, () => new Date(atMs));
+      const nvml = this.nvml;
+      const sample = takeSample(nvml, this.names!, () => new Date(atMs));
+      const present = new Set<number>();
+      for (const gpu of sample.gpus) {
+        present.add(gpu.index);
+        this.buffers.attach(nvml, gpu.index, gpu.uuid);
+      }
+      this.buffers.retainOnly(present);
+      this.buffers.poll(nvml);
+      const gpus = sample.gpus.map((gpu) => this.buffers.apply(gpu));
+      this.takeEvents(nvml);
+      const events = this.events;
+      const eventsDropped = this.eventsDropped;
+      this.events = [];
+      this.eventsDropped = 0;
       let reinitialised: string | null = null;
       if (sample.gpus.length === 0 && sample.failures.length > 0 && sample.failures.every((f) => DRIVER_LEVEL.has(f.code))) {
         reinitialised = sample.failures[0]!.code;
         this.close();
       }
-      return { kind: "sample", gpus: sample.gpus, failures: sample.failures, opened, reinitialised };
+      return { kind: "sample", gpus, failures: sample.failures, opened, reinitialised, events, eventsDropped };
     } catch (error) {
       if (!(error instanceof NvmlError) && !(error instanceof NvmlUnavailableError)) throw error;
       this.close();
       return { kind: "lost", message: error.message };
+    }
+  }
+
+  private takeEvents(nvml: Nvml): void {
+    const taken = nvml.takeEvents?.();
+    if (!taken || taken.length === 0) return;
+    const atMs = this.now();
+    for (const event of taken) {
+      if (this.events.length >= MAX_PENDING_EVENTS) this.eventsDropped++;
+      else this.events.push({ ...event, atMs });
     }
   }
 

@@ -3,7 +3,7 @@
 // Migrations 1 to 4 are history, written out; every later one is made from the
 // metric catalog: a metric with `since: N` gets its columns in migration N.
 
-import { METRICS, WINDOW_METRICS, type Metric } from "../metrics/catalog.ts";
+import { METRICS, WINDOW_FIELDS, WINDOW_METRICS, type Metric } from "../metrics/catalog.ts";
 
 const WRITTEN_OUT: readonly string[] = [
   // 1: GPUs, raw samples, window aggregates and the send ledger.
@@ -155,8 +155,14 @@ export function aggregateColumns(metric: Metric): string[] {
   return metric.kind === "counter" ? [column] : [column, `${column}_min`, `${column}_max`];
 }
 
-/** Every stored column of a window's GPU record, in WINDOW_METRICS order. */
-export const AGGREGATE_COLUMNS: readonly string[] = WINDOW_METRICS.flatMap(aggregateColumns);
+/** Every stored column of a window's GPU record: WINDOW_METRICS' summaries, then WINDOW_FIELDS. */
+export const AGGREGATE_COLUMNS: readonly string[] = [...WINDOW_METRICS.flatMap(aggregateColumns), ...WINDOW_FIELDS.map((field) => field.column)];
+
+/** Changes a catalog migration makes besides the catalog's columns. */
+const ALONGSIDE: Readonly<Record<number, readonly string[]>> = {
+  // Driver events (XID, ECC) name their GPU by uuid, which outlives an index, and carry a code.
+  6: ["ALTER TABLE events ADD COLUMN gpu_uuid TEXT", "ALTER TABLE events ADD COLUMN code INTEGER"],
+};
 
 /** A metric's column in compacted blocks (a sum with another metric has one of its own: blocks.ts). */
 export function blockColumnName(metric: Metric): string {
@@ -178,10 +184,14 @@ function catalogMigration(version: number): string {
       }
     }
   }
+  for (const field of WINDOW_FIELDS.filter((f) => f.since === version)) {
+    statements.push(`ALTER TABLE aggregates ADD COLUMN ${field.column} ${field.sqlType}`);
+  }
+  statements.push(...(ALONGSIDE[version] ?? []));
   return statements.map((statement) => `${statement};`).join("\n");
 }
 
-const NEWEST = Math.max(WRITTEN_OUT.length, ...METRICS.map((metric) => metric.since));
+const NEWEST = Math.max(WRITTEN_OUT.length, ...METRICS.map((metric) => metric.since), ...WINDOW_FIELDS.map((field) => field.since));
 
 export const MIGRATIONS: readonly string[] = Array.from({ length: NEWEST }, (_, at) =>
   at < WRITTEN_OUT.length ? WRITTEN_OUT[at]! : catalogMigration(at + 1),

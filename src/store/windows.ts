@@ -11,7 +11,7 @@ export interface GpuWindowSummary {
   sampleCount: number;
   /** Samples seen / samples expected for the window, at most 1. */
   coverage: number;
-  values: ReadonlyArray<number | null>;
+  values: ReadonlyArray<number | string | null>;
 }
 
 /** One GPU's stored summary of one window, as read back: `values` by AGGREGATE_COLUMNS name. */
@@ -21,7 +21,7 @@ export interface StoredWindowGpu {
   gpuId: number;
   sampleCount: number;
   coverage: number;
-  values: Readonly<Record<string, number | null>>;
+  values: Readonly<Record<string, number | string | null>>;
 }
 
 export class WindowStore {
@@ -57,7 +57,7 @@ export class WindowStore {
     try {
       return this.db.transaction(() => {
         if (insertWindow.run(start, periodSeconds, intervalSeconds, aggregatedAt).changes === 0) return false;
-        for (const gpu of gpus) insertGpu.run(start, gpu.gpuId, gpu.sampleCount, gpu.coverage, ...(gpu.values as Array<number | null>));
+        for (const gpu of gpus) insertGpu.run(start, gpu.gpuId, gpu.sampleCount, gpu.coverage, ...(gpu.values as Array<number | string | null>));
         return true;
       }).immediate();
     } catch (error) {
@@ -73,7 +73,7 @@ export class WindowStore {
          FROM aggregates a JOIN windows w ON w.start = a.window_start
          WHERE a.window_start >= ? AND a.window_start < ? ORDER BY a.window_start, a.gpu_id`,
       )
-      .values(from, to) as Array<Array<number | null>>;
+      .values(from, to) as Array<Array<number | string | null>>;
     for (const row of rows) {
       yield {
         windowStart: row[0] as number,

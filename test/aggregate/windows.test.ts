@@ -15,7 +15,7 @@ function series(gpuId: number, rows: Row[]): SampleColumns {
 
 /** A stored column of a GPU's window summary (e.g. power_mw, power_mw_min, energy_mj). */
 function value(gpu: GpuWindowSummary, column: string): number | null {
-  return gpu.values[AGGREGATE_COLUMNS.indexOf(column)]!;
+  return gpu.values[AGGREGATE_COLUMNS.indexOf(column)] as number | null;
 }
 
 function energy(rows: Array<[number, number | null]>, start = 100, intervalSeconds = 1): number | null {

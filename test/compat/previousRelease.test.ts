@@ -16,7 +16,28 @@ import { Store } from "../../src/store/store.ts";
 const FIXTURE = join(import.meta.dir, "../fixtures/previous-release");
 const MAIN = join(import.meta.dir, "../../src/main.ts");
 /** Output fields added after that release; each also as _min/_max in windows. */
-const NEW_FIELDS = ["pcie_tx_throughput", "pcie_rx_throughput"];
+const NEW_FIELDS = [
+  "pcie_tx_throughput",
+  "pcie_rx_throughput",
+  // samples: how utilization was obtained, and health
+  "utilization_source",
+  "utilization_samples",
+  "busy_seconds",
+  "remapped_rows_correctable",
+  "remapped_rows_uncorrectable",
+  "remapped_rows_pending",
+  "remapped_rows_failure",
+  // windows: usage over the interval and health (busy_seconds and remapped rows again)
+  "averaged_share",
+  "energy_source",
+  "xid_count",
+  "xid_errors",
+  "ecc_errors_corrected_delta",
+  "ecc_errors_uncorrected_delta",
+  "clock_event_seconds",
+  "healthy_seconds",
+  "unavailable_seconds",
+];
 const NEW_NAMES = NEW_FIELDS.flatMap((field) => [field, `${field}_min`, `${field}_max`]);
 
 const commands = JSON.parse(readFileSync(join(FIXTURE, "commands.json"), "utf8")) as Record<string, string[]>;
@@ -125,7 +146,7 @@ describe("a database written by the previous release", () => {
     }
     const after = run(copy, ["export", "--from", "2025-12-31T23:00:00Z", "--to", "2026-01-01T03:00:00Z"]);
     expect(after.stdout).toBe(before.stdout);
-    expect(after.stdout).toContain('"pcie_tx_throughput":null,"pcie_rx_throughput":null}');
+    expect(after.stdout).toContain('"pcie_tx_throughput":null,"pcie_rx_throughput":null,"utilization_source":null,"utilization_samples":null');
   });
 
   test("every expected output was checked", () => {

@@ -29,6 +29,23 @@
  * "cuda_driver_version_marker = PATH": every nvmlSystemGetCudaDriverVersion* call
  * appends a line to PATH. The real call loads libcuda.so.1 into the caller (and on
  * driver 580 a thread with it), so tests use this to check who asks.
+ * Driver sample buffers (nvmlDeviceGetSamples): "gpuN.samples.gpu_utilization",
+ * ".memory_utilization" and ".power" (mW) = a comma list of values, one per sampling
+ * period, repeated, the cycle aligned to the Unix epoch: with period_ms = 100,
+ * "100,100,100,100,100,0,0,0,0,0" is busy the first half of every second. The
+ * point calls (UtilizationRates, PowerUsage) then answer the value of the period in
+ * progress. Without such a key the buffer holds the point value. An empty list is an
+ * empty buffer (NOT_FOUND). "gpuN.samples.period_ms" (default 100) and
+ * "gpuN.samples.length" (default 100: the ring keeps the newest 100) shape the ring.
+ * "gpuN.samples = !NOT_SUPPORTED" fails all three (a GPU without support).
+ * "gpuN.energy.rate_mw = W": the energy counter grows by W mJ a second from init;
+ * "gpuN.energy.reset_after_ms = T": it restarts from 0 at T ms after init (a reload).
+ * Events: "gpuN.events.list = xid:79@1500, single_bit_ecc@2000, double_bit_ecc@2500,
+ * clock@3000, pstate@..., gpu_unavailable@..." (ms after init), delivered through
+ * nvmlEventSetWait* to the sets that registered their type once due; each ECC event
+ * also adds one to the volatile ECC count of its kind. "gpuN.events.supported" is the
+ * mask nvmlDeviceGetSupportedEventTypes answers (default XID, ECC, pstate, clock).
+ * "gpuN.remapped_rows = corrected,uncorrected,pending,failure" (default 0,0,0,0).
  * See the .conf files in test/fake-nvml/scenarios/ and the key list in parse_gpu_key().
  *
  * Per-call cost is kept tiny: the scenario is parsed at init only, everything
@@ -247,6 +264,7 @@ enum fake_slot {
     S_CLOCK_GRAPHICS, S_CLOCK_SM, S_CLOCK_MEM, S_CLOCK_VIDEO, S_PSTATE, S_EVENT_REASONS,
     S_ECC_MODE, S_ECC_CORR_VOL, S_ECC_UNCORR_VOL, S_ECC_CORR_AGG, S_ECC_UNCORR_AGG,
     S_ENCODER, S_DECODER, S_PCIE_GEN, S_PCIE_WIDTH, S_PCIE_TX, S_PCIE_RX, S_PROC_COMPUTE, S_PROC_GRAPHICS,
+    S_SAMPLES_POWER, S_SAMPLES_GPU, S_SAMPLES_MEMORY, S_EVENTS, S_REMAPPED,
     S_COUNT
 };
 
@@ -283,6 +301,30 @@ static const char *const k_slot_keys[S_COUNT][5] = {
     [S_PCIE_RX] = {"pcie.rx_throughput"},
     [S_PROC_COMPUTE] = {"processes.compute"},
     [S_PROC_GRAPHICS] = {"processes.graphics"},
+    /* indexed by nvmlSamplingType_t: S_SAMPLES_POWER + type */
+    [S_SAMPLES_POWER] = {"samples.power", "samples.period_ms", "samples.length"},
+    [S_SAMPLES_GPU] = {"samples.gpu_utilization", "samples.period_ms", "samples.length"},
+    [S_SAMPLES_MEMORY] = {"samples.memory_utilization", "samples.period_ms", "samples.length"},
+    [S_EVENTS] = {"events.list", "events.supported"},
+    [S_REMAPPED] = {"remapped_rows"},
+};
+
+#define FAKE_SAMPLE_TYPES 3  /* NVML_TOTAL_POWER_SAMPLES, GPU_UTILIZATION, MEMORY_UTILIZATION */
+#define FAKE_MAX_PATTERN 256
+#define FAKE_MAX_EVENTS 64
+
+/* nvmlEventType* bits (nvml.h). */
+#define FAKE_EVENT_SINGLE_BIT_ECC 0x1ULL
+#define FAKE_EVENT_DOUBLE_BIT_ECC 0x2ULL
+#define FAKE_EVENT_PSTATE 0x4ULL
+#define FAKE_EVENT_XID 0x8ULL
+#define FAKE_EVENT_CLOCK 0x10ULL
+#define FAKE_EVENT_GPU_UNAVAILABLE 0x4000ULL
+
+struct fake_event {
+    unsigned long long type;
+    unsigned long long data; /* the XID for XID events, 0 otherwise */
+    unsigned long long at_ms; /* after init */
 };
 
 struct nvmlDevice_st {
@@ -341,6 +383,22 @@ struct nvmlDevice_st {
     char symbol_fail_name[FAKE_MAX_SYMBOL_FAILS][64];
     nvmlReturn_t symbol_fail_code[FAKE_MAX_SYMBOL_FAILS];
     unsigned int symbol_fail_count;
+
+    /* Driver sample buffers, by nvmlSamplingType_t (power, GPU, memory utilization). */
+    unsigned int pattern[FAKE_SAMPLE_TYPES][FAKE_MAX_PATTERN];
+    unsigned int pattern_len[FAKE_SAMPLE_TYPES];
+    int pattern_set[FAKE_SAMPLE_TYPES];
+    unsigned int sample_period_ms, sample_length;
+
+    unsigned int energy_rate_mw;
+    unsigned long long energy_reset_after_ms;
+    int energy_reset_set;
+
+    struct fake_event events[FAKE_MAX_EVENTS]; /* in time order */
+    unsigned int event_count;
+    unsigned long long events_supported;
+
+    unsigned int remapped[4]; /* corrected, uncorrected, pending, failure */
 };
 
 static struct nvmlDevice_st g_gpus[FAKE_MAX_GPUS];
@@ -578,6 +636,65 @@ static int copy_value(char *dst, const char *value) {
     return 1;
 }
 
+/* "gpu_utilization" -> NVML_GPU_UTILIZATION_SAMPLES, ...; -1 for anything else. */
+static int sample_type_of(const char *name) {
+    if (strcmp(name, "power") == 0) return 0;
+    if (strcmp(name, "gpu_utilization") == 0) return 1;
+    if (strcmp(name, "memory_utilization") == 0) return 2;
+    return -1;
+}
+
+/* "xid:79@1500, single_bit_ecc@2000, ..." into g->events, sorted by time. */
+static int parse_event_list(char *value, struct nvmlDevice_st *g) {
+    static const struct { const char *name; unsigned long long type; } k_types[] = {
+        {"xid", FAKE_EVENT_XID}, {"single_bit_ecc", FAKE_EVENT_SINGLE_BIT_ECC},
+        {"double_bit_ecc", FAKE_EVENT_DOUBLE_BIT_ECC}, {"pstate", FAKE_EVENT_PSTATE},
+        {"clock", FAKE_EVENT_CLOCK}, {"gpu_unavailable", FAKE_EVENT_GPU_UNAVAILABLE}};
+    struct fake_event parsed[FAKE_MAX_EVENTS];
+    unsigned int n = 0, i, j;
+    char *item = value;
+    if (*trim(value) == '\0') {
+        g->event_count = 0;
+        return 1;
+    }
+    for (;;) {
+        char *comma = strchr(item, ',');
+        char *at, *colon, *name;
+        int found = 0;
+        if (comma) *comma = '\0';
+        name = trim(item);
+        at = strchr(name, '@');
+        if (!at || n >= FAKE_MAX_EVENTS) return 0;
+        *at = '\0';
+        if (!parse_u64(trim(at + 1), &parsed[n].at_ms)) return 0;
+        colon = strchr(name, ':');
+        parsed[n].data = 0;
+        if (colon) {
+            *colon = '\0';
+            if (!parse_u64(trim(colon + 1), &parsed[n].data)) return 0;
+        }
+        for (i = 0; i < sizeof k_types / sizeof k_types[0]; i++) {
+            if (strcmp(trim(name), k_types[i].name) == 0) {
+                parsed[n].type = k_types[i].type;
+                found = 1;
+            }
+        }
+        if (!found || (colon && parsed[n].type != FAKE_EVENT_XID)) return 0;
+        n++;
+        if (!comma) break;
+        item = comma + 1;
+    }
+    for (i = 1; i < n; i++) /* insertion sort by time, stable */
+        for (j = i; j > 0 && parsed[j - 1].at_ms > parsed[j].at_ms; j--) {
+            struct fake_event t = parsed[j];
+            parsed[j] = parsed[j - 1];
+            parsed[j - 1] = t;
+        }
+    memcpy(g->events, parsed, n * sizeof parsed[0]);
+    g->event_count = n;
+    return 1;
+}
+
 static int parse_gpu_key(struct nvmlDevice_st *g, const char *key, char *value) {
     static char scratch[FAKE_LINE];
     unsigned int u32;
@@ -712,6 +829,31 @@ static int parse_gpu_key(struct nvmlDevice_st *g, const char *key, char *value) 
     } else if (strcmp(key, "processes.entry_size") == 0) {
         if (!parse_u32(value, &u32) || (u32 != 24 && u32 != 32)) return BAD_VALUE();
         g->v3_entry_size = u32;
+    } else if (strncmp(key, "samples.", 8) == 0 && sample_type_of(key + 8) >= 0) {
+        int type = sample_type_of(key + 8);
+        unsigned int n;
+        if (!copy_value(scratch, value) || !parse_u32_list(scratch, g->pattern[type], FAKE_MAX_PATTERN, &n)) return BAD_VALUE();
+        g->pattern_len[type] = n;
+        g->pattern_set[type] = 1;
+    } else if (strcmp(key, "samples.period_ms") == 0) {
+        if (!parse_u32(value, &u32) || u32 == 0) return BAD_VALUE();
+        g->sample_period_ms = u32;
+    } else if (strcmp(key, "samples.length") == 0) {
+        if (!parse_u32(value, &u32) || u32 == 0) return BAD_VALUE();
+        g->sample_length = u32;
+    } else if (strcmp(key, "energy.rate_mw") == 0) {
+        if (!parse_u32(value, &g->energy_rate_mw)) return BAD_VALUE();
+    } else if (strcmp(key, "energy.reset_after_ms") == 0) {
+        if (!parse_u64(value, &g->energy_reset_after_ms)) return BAD_VALUE();
+        g->energy_reset_set = 1;
+    } else if (strcmp(key, "events.list") == 0) {
+        if (!copy_value(scratch, value) || !parse_event_list(scratch, g)) return BAD_VALUE();
+    } else if (strcmp(key, "events.supported") == 0) {
+        if (!parse_u64(value, &g->events_supported)) return BAD_VALUE();
+    } else if (strcmp(key, "remapped_rows") == 0) {
+        unsigned int rows[4], n;
+        if (!copy_value(scratch, value) || !parse_u32_list(scratch, rows, 4, &n) || n != 4) return BAD_VALUE();
+        memcpy(g->remapped, rows, sizeof rows);
     }
     /* unknown keys are ignored */
     return 1;
@@ -751,6 +893,9 @@ static void gpu_defaults(struct nvmlDevice_st *g, unsigned int i) {
     g->pcie_width = 16;
     g->pcie_tx_kbps = 1200;
     g->pcie_rx_kbps = 3400;
+    g->sample_period_ms = 100;
+    g->sample_length = 100;
+    g->events_supported = FAKE_EVENT_SINGLE_BIT_ECC | FAKE_EVENT_DOUBLE_BIT_ECC | FAKE_EVENT_PSTATE | FAKE_EVENT_XID | FAKE_EVENT_CLOCK;
     g->grow_times = 1;
     g->v3_entry_size = 24;
 }
@@ -978,6 +1123,49 @@ static void fake_sleep_ms(unsigned int ms) {
 #endif
 }
 
+/* Wall-clock microseconds since the Unix epoch: NVML's sample timestamps are CPU time. */
+static unsigned long long fake_now_us(void) {
+#if defined(_WIN32)
+    FILETIME ft;
+    unsigned long long t;
+    GetSystemTimeAsFileTime(&ft);
+    t = ((unsigned long long)ft.dwHighDateTime << 32) | ft.dwLowDateTime; /* 100 ns since 1601 */
+    return t / 10ULL - 11644473600000000ULL;
+#else
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (unsigned long long)now.tv_sec * 1000000ULL + (unsigned long long)now.tv_nsec / 1000ULL;
+#endif
+}
+
+static unsigned long long g_init_us; /* when the scenario was loaded: events and energy count from here */
+
+static unsigned long long ms_since_init(void) {
+    unsigned long long now = fake_now_us();
+    return now > g_init_us ? (now - g_init_us) / 1000ULL : 0;
+}
+
+/* The value a pattern gives for the sampling period holding time t (microseconds). */
+static unsigned int pattern_value(const struct nvmlDevice_st *g, int type, unsigned long long t_us) {
+    unsigned long long period = (unsigned long long)g->sample_period_ms * 1000ULL;
+    return g->pattern[type][(t_us / period) % g->pattern_len[type]];
+}
+
+/* A point reading: the pattern's value now when one is set (and not empty), else the fixed value. */
+static unsigned int point_value(const struct nvmlDevice_st *g, int type, unsigned int fixed) {
+    if (!g->pattern_set[type] || g->pattern_len[type] == 0) return fixed;
+    return pattern_value(g, type, fake_now_us());
+}
+
+/* ECC events due so far of one kind: each one is a counted error. */
+static unsigned long long ecc_events_due(const struct nvmlDevice_st *g, unsigned long long type) {
+    unsigned long long n = 0, now = ms_since_init();
+    unsigned int i;
+    for (i = 0; i < g->event_count; i++)
+        if (g->events[i].type == type && g->events[i].at_ms <= now) n++;
+    return n;
+}
+
 #define SLOT(d, s)                                      \
     do {                                                \
         if ((d)->err[s] != NVML_SUCCESS) return (d)->err[s]; \
@@ -1000,6 +1188,7 @@ static nvmlReturn_t do_init(void) {
     g_reload_on_change = 0;
     r = load_scenario();
     if (r != NVML_SUCCESS) return r;
+    g_init_us = fake_now_us();
     if (g_init_err != NVML_SUCCESS) return g_init_err;
     remember_scenario_stamp();
     g_refcount = 1;
@@ -1288,8 +1477,8 @@ FAKE_API nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUti
     DEVICE_CALL(device);
     if (!utilization) return NVML_ERROR_INVALID_ARGUMENT;
     SLOT(device, S_UTIL);
-    utilization->gpu = device->util_gpu;
-    utilization->memory = device->util_memory;
+    utilization->gpu = point_value(device, 1, device->util_gpu);
+    utilization->memory = point_value(device, 2, device->util_memory);
     return NVML_SUCCESS;
 }
 
@@ -1339,7 +1528,7 @@ FAKE_API nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int 
     DEVICE_CALL(device);
     if (!power) return NVML_ERROR_INVALID_ARGUMENT;
     SLOT(device, S_POWER_USAGE);
-    *power = device->power_usage;
+    *power = point_value(device, 0, device->power_usage);
     return NVML_SUCCESS;
 }
 
@@ -1364,7 +1553,15 @@ FAKE_API nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device, u
     DEVICE_CALL(device);
     if (!energy) return NVML_ERROR_INVALID_ARGUMENT;
     SLOT(device, S_ENERGY);
-    *energy = device->energy;
+    {
+        unsigned long long elapsed = ms_since_init();
+        unsigned long long base = device->energy;
+        if (device->energy_reset_set && elapsed >= device->energy_reset_after_ms) {
+            base = 0; /* the driver reloaded: the counter starts again */
+            elapsed -= device->energy_reset_after_ms;
+        }
+        *energy = base + (unsigned long long)device->energy_rate_mw * elapsed / 1000ULL;
+    }
     return NVML_SUCCESS;
 }
 #endif
@@ -1423,7 +1620,9 @@ FAKE_API nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t device, nvmlMemor
         (unsigned int)counterType >= NVML_ECC_COUNTER_TYPE_COUNT)
         return NVML_ERROR_INVALID_ARGUMENT;
     SLOT(device, slots[errorType][counterType]);
-    *eccCounts = device->ecc_counts[errorType][counterType];
+    *eccCounts = device->ecc_counts[errorType][counterType] +
+                 ecc_events_due(device, errorType == NVML_MEMORY_ERROR_TYPE_CORRECTED ? FAKE_EVENT_SINGLE_BIT_ECC
+                                                                                    : FAKE_EVENT_DOUBLE_BIT_ECC);
     return NVML_SUCCESS;
 }
 
@@ -1512,5 +1711,238 @@ FAKE_API nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t devic
 FAKE_API nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount,
                                                                nvmlProcessInfo_t *infos) {
     return running_processes(device, 0, infoCount, infos, valid_device(device) ? device->v3_entry_size : 24);
+}
+#endif
+
+/* ------------------------------------------------------------------------- */
+/* Exported API: driver sample buffers                                        */
+/* ------------------------------------------------------------------------- */
+
+typedef enum nvmlValueType_enum {
+    NVML_VALUE_TYPE_DOUBLE = 0,
+    NVML_VALUE_TYPE_UNSIGNED_INT = 1,
+    NVML_VALUE_TYPE_UNSIGNED_LONG = 2,
+    NVML_VALUE_TYPE_UNSIGNED_LONG_LONG = 3,
+    NVML_VALUE_TYPE_SIGNED_LONG_LONG = 4,
+    NVML_VALUE_TYPE_SIGNED_INT = 5,
+    NVML_VALUE_TYPE_UNSIGNED_SHORT = 6
+} nvmlValueType_t;
+
+typedef union nvmlValue_st {
+    double dVal;
+    int siVal;
+    unsigned int uiVal;
+    unsigned long ulVal;
+    unsigned long long ullVal;
+    signed long long sllVal;
+    unsigned short usVal;
+} nvmlValue_t;
+
+typedef struct nvmlSample_st {
+    unsigned long long timeStamp; /* CPU timestamp, microseconds */
+    nvmlValue_t sampleValue;
+} nvmlSample_t;
+
+FAKE_ABI_CHECK(sizeof(nvmlSample_t) == 16, "nvmlSample_t is 16 bytes");
+
+/* Sample k covers [k*P, (k+1)*P) and is stamped (k+1)*P; the ring keeps the newest
+ * `sample_length` complete ones. Answers the oldest that fit after lastSeen. */
+FAKE_API nvmlReturn_t nvmlDeviceGetSamples(nvmlDevice_t device, int type, unsigned long long lastSeenTimeStamp,
+                                           nvmlValueType_t *sampleValType, unsigned int *sampleCount,
+                                           nvmlSample_t *samples) {
+    unsigned long long period, last_k, first_k, k, n;
+    DEVICE_CALL(device);
+    if (type < 0 || type >= FAKE_SAMPLE_TYPES) return NVML_ERROR_NOT_SUPPORTED;
+    if (!sampleValType || !sampleCount) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_SAMPLES_POWER + type);
+    if (!samples) {
+        *sampleCount = device->sample_length;
+        return NVML_SUCCESS;
+    }
+    if (*sampleCount == 0) return NVML_ERROR_INVALID_ARGUMENT;
+    if (device->pattern_set[type] && device->pattern_len[type] == 0) return NVML_ERROR_NOT_FOUND;
+    period = (unsigned long long)device->sample_period_ms * 1000ULL;
+    k = fake_now_us() / period; /* the period in progress */
+    if (k == 0) return NVML_ERROR_NOT_FOUND;
+    last_k = k - 1;
+    first_k = last_k + 1 >= device->sample_length ? last_k + 1 - device->sample_length : 0;
+    if (lastSeenTimeStamp / period > first_k) first_k = lastSeenTimeStamp / period;
+    if (first_k > last_k) return NVML_ERROR_NOT_FOUND;
+    n = last_k - first_k + 1;
+    if (n > *sampleCount) n = *sampleCount;
+    for (k = 0; k < n; k++) {
+        unsigned long long at = (first_k + k) * period;
+        samples[k].timeStamp = at + period;
+        samples[k].sampleValue.ullVal = 0;
+        samples[k].sampleValue.uiVal =
+            device->pattern_set[type] ? pattern_value(device, type, at)
+            : type == 0              ? device->power_usage
+            : type == 1              ? device->util_gpu
+                                     : device->util_memory;
+    }
+    *sampleValType = NVML_VALUE_TYPE_UNSIGNED_INT;
+    *sampleCount = (unsigned int)n;
+    return NVML_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Exported API: events                                                       */
+/* ------------------------------------------------------------------------- */
+
+typedef struct nvmlEventSet_st *nvmlEventSet_t;
+
+typedef struct nvmlEventData_st {
+    nvmlDevice_t device;
+    unsigned long long eventType;
+    unsigned long long eventData;
+    unsigned int gpuInstanceId;
+    unsigned int computeInstanceId;
+} nvmlEventData_t;
+
+/* What nvmlEventSetWait (v1) wrote: no instance ids. */
+typedef struct fakeEventDataV1_st {
+    nvmlDevice_t device;
+    unsigned long long eventType;
+    unsigned long long eventData;
+} fakeEventDataV1_t;
+
+FAKE_ABI_CHECK(sizeof(nvmlEventData_t) == 32, "nvmlEventData_t is 32 bytes");
+FAKE_ABI_CHECK(offsetof(nvmlEventData_t, eventData) == 16, "nvmlEventData_t.eventData at 16");
+
+#define FAKE_MAX_SETS 8
+struct nvmlEventSet_st {
+    int used;
+    unsigned long long mask[FAKE_MAX_GPUS];
+    unsigned int next[FAKE_MAX_GPUS]; /* the GPU's next event not yet delivered to this set */
+};
+static struct nvmlEventSet_st g_sets[FAKE_MAX_SETS];
+
+static int valid_set(nvmlEventSet_t set) {
+    uintptr_t p = (uintptr_t)set, base = (uintptr_t)&g_sets[0];
+    if (p < base || (p - base) % sizeof g_sets[0] != 0 || (p - base) / sizeof g_sets[0] >= FAKE_MAX_SETS) return 0;
+    return set->used;
+}
+
+FAKE_API nvmlReturn_t nvmlEventSetCreate(nvmlEventSet_t *set) {
+    unsigned int i;
+    REQUIRE_INIT();
+    if (!set) return NVML_ERROR_INVALID_ARGUMENT;
+    for (i = 0; i < FAKE_MAX_SETS; i++) {
+        if (!g_sets[i].used) {
+            memset(&g_sets[i], 0, sizeof g_sets[i]);
+            g_sets[i].used = 1;
+            *set = &g_sets[i];
+            return NVML_SUCCESS;
+        }
+    }
+    return NVML_ERROR_INSUFFICIENT_RESOURCES;
+}
+
+FAKE_API nvmlReturn_t nvmlEventSetFree(nvmlEventSet_t set) {
+    REQUIRE_INIT();
+    if (!valid_set(set)) return NVML_ERROR_INVALID_ARGUMENT;
+    set->used = 0;
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetSupportedEventTypes(nvmlDevice_t device, unsigned long long *eventTypes) {
+    DEVICE_CALL(device);
+    if (!eventTypes) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_EVENTS);
+    *eventTypes = device->events_supported;
+    return NVML_SUCCESS;
+}
+
+/* Events that happened before registration are not delivered, as with the driver. */
+FAKE_API nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDevice_t device, unsigned long long eventTypes, nvmlEventSet_t set) {
+    unsigned long long now;
+    unsigned int i;
+    DEVICE_CALL(device);
+    if (!valid_set(set)) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_EVENTS);
+    if (eventTypes & ~device->events_supported) return NVML_ERROR_NOT_SUPPORTED;
+    now = ms_since_init();
+    if (set->mask[device->index] == 0) {
+        for (i = 0; i < device->event_count && device->events[i].at_ms < now; i++) {
+        }
+        set->next[device->index] = i;
+    }
+    set->mask[device->index] |= eventTypes;
+    return NVML_SUCCESS;
+}
+
+/* The earliest due event of a registered type; skips due events of other types. */
+static int next_event(nvmlEventSet_t set, unsigned int *gpu_out, const struct fake_event **event_out) {
+    unsigned long long now = ms_since_init(), best_at = 0;
+    unsigned int g;
+    int found = 0;
+    for (g = 0; g < g_handle_count; g++) {
+        struct nvmlDevice_st *d = &g_gpus[g];
+        if (set->mask[g] == 0) continue;
+        while (set->next[g] < d->event_count && d->events[set->next[g]].at_ms <= now &&
+               !(d->events[set->next[g]].type & set->mask[g]))
+            set->next[g]++;
+        if (set->next[g] < d->event_count && d->events[set->next[g]].at_ms <= now &&
+            (!found || d->events[set->next[g]].at_ms < best_at)) {
+            found = 1;
+            best_at = d->events[set->next[g]].at_ms;
+            *gpu_out = g;
+            *event_out = &d->events[set->next[g]];
+        }
+    }
+    return found;
+}
+
+static nvmlReturn_t event_wait(nvmlEventSet_t set, unsigned int timeoutms, nvmlDevice_t *device,
+                               unsigned long long *type, unsigned long long *data) {
+    unsigned int waited = 0, gpu = 0;
+    const struct fake_event *event = NULL;
+    REQUIRE_INIT();
+    if (!valid_set(set)) return NVML_ERROR_INVALID_ARGUMENT;
+    for (;;) {
+        if (next_event(set, &gpu, &event)) {
+            *device = &g_gpus[gpu];
+            *type = event->type;
+            *data = event->data;
+            set->next[gpu]++;
+            return NVML_SUCCESS;
+        }
+        if (waited >= timeoutms) return NVML_ERROR_TIMEOUT;
+        fake_sleep_ms(10);
+        waited += 10;
+    }
+}
+
+FAKE_API nvmlReturn_t nvmlEventSetWait(nvmlEventSet_t set, fakeEventDataV1_t *data, unsigned int timeoutms) {
+    if (!data) return NVML_ERROR_INVALID_ARGUMENT;
+    return event_wait(set, timeoutms, &data->device, &data->eventType, &data->eventData);
+}
+
+#ifndef FAKE_NVML_OLD_DRIVER
+FAKE_API nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeoutms) {
+    nvmlReturn_t r;
+    if (!data) return NVML_ERROR_INVALID_ARGUMENT;
+    r = event_wait(set, timeoutms, &data->device, &data->eventType, &data->eventData);
+    if (r == NVML_SUCCESS) {
+        data->gpuInstanceId = 0xFFFFFFFFu;
+        data->computeInstanceId = 0xFFFFFFFFu;
+    }
+    return r;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Exported API: row remapping (Ampere and later; absent from old drivers)    */
+/* ------------------------------------------------------------------------- */
+
+FAKE_API nvmlReturn_t nvmlDeviceGetRemappedRows(nvmlDevice_t device, unsigned int *corrRows, unsigned int *uncRows,
+                                                unsigned int *isPending, unsigned int *failureOccurred) {
+    DEVICE_CALL(device);
+    if (!corrRows || !uncRows || !isPending || !failureOccurred) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_REMAPPED);
+    *corrRows = device->remapped[0];
+    *uncRows = device->remapped[1];
+    *isPending = device->remapped[2];
+    *failureOccurred = device->remapped[3];
+    return NVML_SUCCESS;
 }
 #endif

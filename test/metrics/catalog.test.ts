@@ -1,7 +1,7 @@
 // The metric catalog: one declaration per metric, and what is derived from it.
 
 import { describe, expect, test } from "bun:test";
-import { GPU_METRICS, METRICS, SAMPLE_METRICS, WINDOW_METRICS } from "../../src/metrics/catalog.ts";
+import { WINDOW_FIELDS, GPU_METRICS, METRICS, SAMPLE_METRICS, WINDOW_METRICS } from "../../src/metrics/catalog.ts";
 import { RAW_METRICS, readingFields, windowEntries } from "../../src/metrics/records.ts";
 import { AGGREGATE_COLUMNS, MIGRATIONS, SCHEMA_VERSION } from "../../src/store/schema.ts";
 import { gpuSample } from "../helpers/samples.ts";
@@ -51,7 +51,11 @@ describe("the metric catalog", () => {
     expect(names.slice(0, 12)).toEqual(ORIGINAL);
     expect(names.slice(12, 28)).toEqual(ORIGINAL.filter((name) => WINDOW_METRICS.some((m) => m.name === name)).flatMap((name) => [`${name}_min`, `${name}_max`]));
     expect(names.slice(28, 32)).toEqual(["sample_count", "coverage", "energy_consumption", "serial"]);
-    expect(names.slice(-3)).toEqual(["pcie_rx_throughput", "pcie_rx_throughput_min", "pcie_rx_throughput_max"]);
+    const fields = WINDOW_FIELDS.length;
+    expect(names.slice(-3 - fields, -fields)).toEqual(["pcie_rx_throughput", "pcie_rx_throughput_min", "pcie_rx_throughput_max"]);
+    // then the window's own fields, usage over the interval first and health after
+    expect(names.slice(-fields)).toEqual(WINDOW_FIELDS.map((field) => field.name));
+    expect(names.slice(-fields, -fields + 3)).toEqual(["busy_seconds", "averaged_share", "energy_source"]);
     const byName = Object.fromEntries(entries);
     expect(byName.power_usage).toBe(250.123); // an average keeps three decimals of the shown unit
     expect(byName.power_usage_max).toBe(250_123.4567 / 1000); // an extreme is shown unrounded
@@ -73,5 +77,17 @@ describe("the metric catalog", () => {
       "ALTER TABLE aggregates ADD COLUMN pcie_rx_throughput_min INTEGER;",
       "ALTER TABLE aggregates ADD COLUMN pcie_rx_throughput_max INTEGER;",
     ]);
+  });
+
+  test("schema 6 adds how utilization was obtained, health per sample, the window fields and the events' uuid and code", () => {
+    const statements = MIGRATIONS[5]!.split("\n");
+    expect(statements).toContain("ALTER TABLE samples ADD COLUMN utilization_samples INTEGER;");
+    expect(statements).toContain("ALTER TABLE samples ADD COLUMN busy_ms INTEGER;");
+    expect(statements).toContain("ALTER TABLE sample_blocks ADD COLUMN remapped_rows_pending BLOB;");
+    expect(statements).toContain("ALTER TABLE aggregates ADD COLUMN xid_errors TEXT;");
+    expect(statements).toContain("ALTER TABLE aggregates ADD COLUMN healthy_seconds REAL;");
+    expect(statements.slice(-2)).toEqual(["ALTER TABLE events ADD COLUMN gpu_uuid TEXT;", "ALTER TABLE events ADD COLUMN code INTEGER;"]);
+    // utilization_source is shown from utilization_samples' column: no column of its own
+    expect(statements.join("\n")).not.toContain("utilization_source");
   });
 });

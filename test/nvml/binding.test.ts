@@ -83,6 +83,12 @@ describe("GeForce RTX 4090 on a current driver", () => {
       pcieLinkWidth: 16,
       pcieTxKilobytesPerSecond: 2150,
       pcieRxKilobytesPerSecond: 481230,
+      remappedRowsCorrectable: null,
+      remappedRowsUncorrectable: null,
+      remappedRowsPending: null,
+      remappedRowsFailure: null,
+      utilizationSamples: 0,
+      busyMilliseconds: null,
       processes: [
         { kind: "compute", pid: 45122, usedMemoryBytes: 939524096, gpuInstanceId: null, computeInstanceId: null },
         { kind: "graphics", pid: 1873, usedMemoryBytes: 268435456, gpuInstanceId: null, computeInstanceId: null },

@@ -15,6 +15,7 @@ import { compactionPeriodSeconds } from "../store/blocks.ts";
 import { acquireAgentLock, sendInProgress, type AgentLock } from "../store/lock.ts";
 import { pruneOldData } from "../store/retention.ts";
 import { Store } from "../store/store.ts";
+import { formatTime } from "../util/time.ts";
 import { nextTickMs, systemClock, type Clock } from "./clock.ts";
 import { InProcessSampler, WorkerSampler, type EventSink, type TickSampler } from "./samplers.ts";
 
@@ -40,6 +41,8 @@ const PRUNE_EVERY_SECONDS = 86_400;
 const COMPACTION_BUDGET_MS = 100;
 /** A step back of more than this is taken as the clock having been wrong before. */
 const BIG_CLOCK_STEP_SECONDS = 3600;
+/** Timers run late by a few ms; a wall clock that moved this much less than the time slept was stepped back. */
+const CLOCK_STEP_TOLERANCE_MS = 1000;
 
 /** Runs until `stop`; resolves with whether a thread stuck in NVML was left behind (then exit the process). */
 export async function runAgent(options: AgentOptions): Promise<{ abandonedThread: boolean }> {
@@ -107,11 +110,19 @@ export class Agent {
     this.options.onStarted?.();
     let abandonedThread = false;
     try {
+      // The wall clock against monotonic time since the last look: a step shows as their difference.
+      let wallMark = this.clock.now();
+      let monotonicMark = this.clock.monotonic();
       while (!stop.aborted) {
         const dueMs = nextTickMs(this.clock.now(), intervalMs);
         await this.clock.sleep(dueMs - this.clock.now(), stop);
         if (stop.aborted) break;
         const nowMs = this.clock.now();
+        const monotonicMs = this.clock.monotonic();
+        const stepMs = nowMs - wallMark - (monotonicMs - monotonicMark);
+        wallMark = nowMs;
+        monotonicMark = monotonicMs;
+        if (stepMs < -CLOCK_STEP_TOLERANCE_MS) this.clockWentBack(-stepMs, nowMs);
         if (nowMs < dueMs) continue; // woke early (clock stepped back): aim again
         if (nowMs - dueMs > intervalMs) {
           // Suspended, paused or the clock jumped ahead: no catch-up burst, the gap shows as lower coverage.
@@ -124,6 +135,31 @@ export class Agent {
       abandonedThread = await this.close();
     }
     return { abandonedThread };
+  }
+
+  /**
+   * Says once per step that the wall clock went back, by how much, and when
+   * storing resumes: never before the newest stored sample, so none is written
+   * over (a step of more than an hour is taken as the stored future being wrong:
+   * see tick).
+   */
+  private clockWentBack(byMs: number, nowMs: number): void {
+    const by = Math.round(byMs / 1000);
+    const behind = this.lastTickTs - Math.floor(nowMs / 1000);
+    const intervalSeconds = this.settings.intervalSeconds;
+    const resumes =
+      behind < 0
+        ? "storing goes on"
+        : behind > BIG_CLOCK_STEP_SECONDS
+          ? "the stored future is taken as the mistake: storing goes on from now"
+          : `nothing is stored until the clock passes the newest sample (${formatTime(this.lastTickTs)}): storing resumes at ${formatTime(this.lastTickTs + intervalSeconds)}, in about ${behind + intervalSeconds} s`;
+    const message = `the clock went back by ${by} s, to ${formatTime(Math.floor(nowMs / 1000))}; ${resumes}`;
+    this.log.warn(message);
+    try {
+      this.store.events.record(Math.floor(nowMs / 1000), "clock_back", null, message, { code: by });
+    } catch (error) {
+      this.log.error(`event not stored: ${(error as Error).message}`);
+    }
   }
 
   /** One tick: sample and store, then the work that follows from the clock. */

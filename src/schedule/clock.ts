@@ -3,12 +3,15 @@
 export interface Clock {
   /** Wall-clock milliseconds since the Unix epoch. */
   now(): number;
+  /** Milliseconds that only ever go forward (not stepped with the wall clock): how a step of the wall clock is told from time passing. */
+  monotonic(): number;
   /** Resolves after `ms` (or at once when `signal` aborts). */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   sleep: (ms, signal) =>
     new Promise<void>((resolve) => {
       if (signal?.aborted) return resolve();

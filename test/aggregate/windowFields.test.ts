@@ -26,7 +26,7 @@ function window(rows: Row[], xids: WindowXid[] = [], start = 100): Record<string
   return Object.fromEntries(AGGREGATE_COLUMNS.map((column, i) => [column, gpu!.values[i]!]));
 }
 
-const tenSamples = (make: (i: number) => Record<string, number | null>): Row[] => Array.from({ length: 10 }, (_, i) => ({ ts: 101 + i, ...make(i) }));
+const tenSamples = (make: (i: number) => Record<string, number | null | undefined>): Row[] => Array.from({ length: 10 }, (_, i) => ({ ts: 101 + i, ...make(i) }) as Row);
 
 describe("usage over the interval", () => {
   test("busy seconds come from the driver's measure where a sample has one, else whole intervals above zero", () => {

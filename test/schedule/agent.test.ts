@@ -12,15 +12,22 @@ import type { Clock } from "../../src/schedule/clock.ts";
 import { runAgent } from "../../src/schedule/agent.ts";
 import { Store } from "../../src/store/store.ts";
 import { gpuSample, storedSamples, tempDatabase } from "../helpers/samples.ts";
+import { formatTime } from "../../src/util/time.ts";
 
 class TestClock implements Clock {
   /** Added during the next sleep: a suspend or a paused VM. */
   jumpDuringNextSleep = 0;
+  /** Time slept: a step of `ms` (the wall clock) does not move it. */
+  private slept = 0;
   constructor(public ms: number) {}
   now() {
     return this.ms;
   }
+  monotonic() {
+    return this.slept;
+  }
   async sleep(ms: number) {
+    this.slept += Math.max(0, ms);
     this.ms += Math.max(0, ms) + this.jumpDuringNextSleep;
     this.jumpDuringNextSleep = 0;
     await Promise.resolve();
@@ -207,6 +214,25 @@ describe("the agent loop", () => {
     expect(times.slice(0, 5)).toEqual([1001, 1002, 1003, 1004, 1005]);
     expect(times.slice(5).every((t) => t > 1005)).toBe(true);
     expect([...times].sort((a, b) => a - b)).toEqual(times);
+  });
+
+  test("the clock stepping back is said once, with how far and when storing resumes, and kept as an event", async () => {
+    const file = tempDatabase();
+    const lines = await runFor({
+      file,
+      clock: new TestClock(1_000_000),
+      ticks: 8,
+      onRead: (reads, clock) => {
+        if (reads === 5) clock.ms -= 30_000; // NTP steps the clock 30 s back after the sample at 1005
+      },
+    });
+    const said = lines.filter((line) => line.includes("the clock went back"));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain("went back by 30 s");
+    expect(said[0]).toContain(`storing resumes at ${formatTime(1006)}`);
+    expect(lines.some((line) => line.includes("missed the tick"))).toBe(false);
+    const events = query<{ kind: string; code: number; detail: string }>(file, "SELECT kind, code, detail FROM events WHERE kind = 'clock_back'");
+    expect(events).toEqual([{ kind: "clock_back", code: 30, detail: said[0]!.slice(said[0]!.indexOf("the clock went back")) }]);
   });
 
   test("a clock that was days ahead and is put right: sampling goes on from the true time", async () => {

@@ -1,14 +1,16 @@
 import { defineCommand } from "citty";
 import { existsSync, statSync } from "node:fs";
+import { gpusInTrouble, utilizationSources } from "../../query/health.ts";
 import { formatTime } from "../../util/time.ts";
 import { redactUrlCredentials } from "../../ship/http.ts";
 import { runningAgentPid } from "../../store/lock.ts";
+import type { StoredEvent } from "../../store/events.ts";
 import { Store } from "../../store/store.ts";
 import { EXIT, UsageError } from "../errors.ts";
 import { commandConfig, configArg } from "../shared.ts";
 
 export default defineCommand({
-  meta: { name: "status", description: "The agent at a glance; exits 1 when the last send failed or samples stopped" },
+  meta: { name: "status", description: "The agent at a glance; exits 1 when the last send failed, samples stopped or a GPU is unreadable" },
   args: {
     format: { type: "string", alias: "f", description: "text or json", valueHint: "text|json", default: "text" },
     ...configArg,
@@ -35,14 +37,20 @@ export default defineCommand({
         const gpus = [...store.gpus.all().values()];
         const attempt = ledger.lastAttempt();
         report.last_sample = last === null ? null : formatTime(last);
-        report.gpus = gpus.map((gpu) => ({ uid: gpu.identity.uid, name: gpu.identity.name, last_seen: formatTime(gpu.lastSeen) }));
-        report.windows = ledger.counts();
-        report.recent_events = store.events.recent(5).map((event) => ({
-          at: formatTime(event.ts),
-          kind: event.kind,
-          gpu_index: event.gpu_index,
-          detail: event.detail,
+        const sources = last === null ? new Map() : utilizationSources(store.samples.series(last, last + 1));
+        report.gpus = gpus.map((gpu) => ({
+          uid: gpu.identity.uid,
+          name: gpu.identity.name,
+          last_seen: formatTime(gpu.lastSeen),
+          // "samples": the driver's samples averaged over each interval; "point": the instant of each tick
+          utilization_source: sources.get(gpu.id) ?? null,
         }));
+        report.windows = ledger.counts();
+        const shown = (event: StoredEvent) => ({ at: formatTime(event.ts), kind: event.kind, gpu_index: event.gpu_index, detail: event.detail });
+        report.recent_events = store.events.recent(5).map(shown);
+        const lastDay = store.events.recent(MAX_EVENTS + 1, Math.floor(now) - DAY);
+        report.events_last_24h = lastDay.slice(0, MAX_EVENTS).map((event) => ({ ...shown(event), code: event.code }));
+        if (lastDay.length > MAX_EVENTS) report.events_not_shown = true;
         report.last_send =
           attempt === null
             ? null
@@ -58,6 +66,9 @@ export default defineCommand({
         if (last === null) problems.push("no sample stored yet");
         else if (now - last > stale) problems.push(`no sample for ${Math.round(now - last)} s (more than 3 intervals)`);
         if (attempt && attempt.outcome !== "sent") problems.push(`the last send failed: ${attempt.error}`);
+        if (agentPid !== null) {
+          for (const event of gpusInTrouble(store.events.recent(1000))) problems.push(`GPU ${event.gpu_index} unreadable since ${formatTime(event.ts)}: ${event.detail}`);
+        }
       } finally {
         store.close();
       }
@@ -69,6 +80,10 @@ export default defineCommand({
   },
 });
 
+const DAY = 86_400;
+/** Events listed at most; the log and the database keep them all. */
+const MAX_EVENTS = 50;
+
 function sizeOnDisk(file: string): number {
   return [file, `${file}-wal`].reduce((sum, path) => sum + (existsSync(path) ? statSync(path).size : 0), 0);
 }
@@ -79,13 +94,29 @@ function statusText(report: Record<string, any>): string {
     `Database:     ${report.database.file}${report.database.bytes === null ? " (none yet)" : ` (${(report.database.bytes / 1e6).toFixed(1)} MB)`}`,
     `Last sample:  ${report.last_sample ?? "none"}`,
     `GPUs seen:    ${report.gpus ? `${report.gpus.length}${report.gpus.length ? ` (${report.gpus.map((g: any) => g.name ?? g.uid).join(", ")})` : ""}` : "none"}`,
+    ...(report.gpus?.length ? [`Utilization:  ${utilizationLine(report.gpus)}`] : []),
     `Windows:      ${report.windows ? `${report.windows.pending} pending, ${report.windows.failed} failed, ${report.windows.sent} sent` : "none"}`,
     `Last send:    ${report.last_send ? `${report.last_send.window} ${report.last_send.outcome}${report.last_send.uid ? ` (uid ${report.last_send.uid})` : ""}${report.last_send.error ? `: ${report.last_send.error}` : ""} at ${report.last_send.at}` : "none"}`,
     `Server:       ${report.server ?? "none (offline)"}`,
-    ...(report.recent_events?.length
-      ? ["Events:", ...report.recent_events.map((e: any) => `  ${e.at}  ${e.kind}${e.gpu_index === null ? "" : ` (GPU ${e.gpu_index})`}: ${e.detail}`)]
-      : []),
+    ...(report.events_last_24h?.length
+      ? [
+          "Events (last 24 h):",
+          ...report.events_last_24h.map((e: any) => `  ${e.at}  ${e.kind}${e.gpu_index === null ? "" : ` (GPU ${e.gpu_index})`}: ${e.detail}`),
+          ...(report.events_not_shown ? [`  … and more: the database keeps them all`] : []),
+        ]
+      : report.recent_events?.length
+        ? ["Events:", ...report.recent_events.map((e: any) => `  ${e.at}  ${e.kind}${e.gpu_index === null ? "" : ` (GPU ${e.gpu_index})`}: ${e.detail}`)]
+        : []),
     `Health:       ${report.healthy ? "ok" : report.problems.join("; ")}`,
   ];
   return lines.join("\n") + "\n";
+}
+
+/** "averaged from driver samples on 2 of 3 GPUs; point readings: GPU-…". */
+function utilizationLine(gpus: ReadonlyArray<{ uid: string; utilization_source: string | null }>): string {
+  const averaged = gpus.filter((gpu) => gpu.utilization_source === "samples").length;
+  const point = gpus.filter((gpu) => gpu.utilization_source === "point").map((gpu) => gpu.uid);
+  const parts = [`averaged from driver samples on ${averaged} of ${gpus.length} GPU(s)`];
+  if (point.length) parts.push(`point readings: ${point.join(", ")}`);
+  return parts.join("; ");
 }

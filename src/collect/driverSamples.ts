@@ -102,12 +102,20 @@ export function estimatePeriodUs(samples: DriverSamples | null): number {
   return steps[Math.floor(steps.length / 2)]!;
 }
 
-/** How often to read buffers that hold `spanMs` of history each: twice per span, so none wraps unread. */
+/** A read comes this long before the shortest buffer would wrap: room for a late timer or a busy thread. */
+const POLL_MARGIN_MS = 2000;
+
+/**
+ * How often to read buffers that hold `spanMs` of history each: before the
+ * shortest wraps, with a margin (at least twice per span), and at least every
+ * 10 s. Each read wakes the sampling thread, so not more often than needed.
+ */
 export function pollPeriodMs(spansMs: Iterable<number>): number {
   let shortest = Infinity;
   for (const span of spansMs) shortest = Math.min(shortest, span);
   if (!Number.isFinite(shortest)) return MAX_POLL_MS;
-  return Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, Math.floor(shortest / 2)));
+  const beforeWrap = Math.max(shortest / 2, shortest - POLL_MARGIN_MS);
+  return Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, Math.floor(beforeWrap)));
 }
 
 interface GpuBuffers {

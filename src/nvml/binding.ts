@@ -117,7 +117,7 @@ interface DeviceSlot {
   processBase: number;
   processCapacity: number;
   /** nvmlSample_t buffer for the driver's sample buffers, allocated at the first read. */
-  samples: { bytes: Uint8Array; view: DataView; base: number; capacity: number; out: DriverSamples } | null;
+  samples: { bytes: Uint8Array; view: DataView; words: Uint32Array; base: number; capacity: number; out: DriverSamples } | null;
   /** Sample kinds this GPU answered NOT_SUPPORTED for: not asked again. */
   samplesUnsupported: Set<SampleKind> | null;
 }
@@ -271,7 +271,7 @@ class FfiNvml implements Nvml {
       return null;
     }
     const count = Math.min(slot.view.getUint32(OUT_B, true), buffer.capacity);
-    decodeSamples(buffer.view, count, slot.view.getUint32(OUT_A, true), buffer.out.timestampsUs, buffer.out.values);
+    decodeSamples(buffer.view, buffer.words, count, slot.view.getUint32(OUT_A, true), buffer.out.timestampsUs, buffer.out.values);
     buffer.out.count = count;
     return buffer.out;
   }
@@ -721,6 +721,7 @@ function allocateSampleBuffer(slot: DeviceSlot, capacity: number): NonNullable<D
   slot.samples = {
     bytes,
     view: new DataView(bytes.buffer),
+    words: new Uint32Array(bytes.buffer),
     base: ptr(bytes),
     capacity,
     out: { count: 0, timestampsUs: new Float64Array(capacity), values: new Float64Array(capacity) },

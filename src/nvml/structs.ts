@@ -292,8 +292,20 @@ export function decodeValue(view: DataView, offset: number, valueType: number, u
   }
 }
 
-/** Decodes `count` nvmlSample_t into the two arrays (timestamps in microseconds). */
-export function decodeSamples(view: DataView, count: number, valueType: number, timestampsUs: Float64Array, values: Float64Array): void {
+/**
+ * Decodes `count` nvmlSample_t into the two arrays (timestamps in microseconds).
+ * `words` views the same bytes as `view`: power and utilization come as unsigned
+ * ints (nvml.h), read from it without a call per field, as a minute of 8 GPUs'
+ * buffers is some 14,000 samples.
+ */
+export function decodeSamples(view: DataView, words: Uint32Array, count: number, valueType: number, timestampsUs: Float64Array, values: Float64Array): void {
+  if (valueType === VALUE_TYPE.unsignedInt) {
+    for (let i = 0, w = 0; i < count; i++, w += 4) {
+      timestampsUs[i] = words[w + 1]! * 0x1_0000_0000 + words[w]!;
+      values[i] = words[w + 2]!;
+    }
+    return;
+  }
   for (let i = 0; i < count; i++) {
     const at = i * SAMPLE_SIZE;
     timestampsUs[i] = readU64(view, at) ?? 0;

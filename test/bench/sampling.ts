@@ -14,6 +14,9 @@ export interface SamplingFigures {
   collectorNsPerSample: number;
   ratio: number;
   bindingUsPerGpuSample: number;
+  /** The driver's history a tick adds (buffers and events), at a 1 s and a 60 s interval. */
+  historyNsPerTickAt1s: number;
+  historyNsPerTickAt60s: number;
 }
 
 function median(values: number[]): number {
@@ -37,6 +40,8 @@ export function samplingBenchmark(options: { rounds?: number; iterations?: numbe
   const floorRuns: number[] = [];
   const bindingRuns: number[] = [];
   const collectorRuns: number[] = [];
+  const historyAt1s: number[] = [];
+  const historyAt60s: number[] = [];
   let gpus = 0;
   for (let round = 0; round < rounds; round++) {
     const c = runJson([floor, library, String(iterations * 10)], { FAKE_NVML_SCENARIO: scenario });
@@ -44,6 +49,8 @@ export function samplingBenchmark(options: { rounds?: number; iterations?: numbe
     const bun = runJson([process.execPath, `${REPO}/test/bench/sampling-worker.ts`, library, scenario, String(iterations)], {});
     bindingRuns.push(bun.bindingNsPerSample!);
     collectorRuns.push(bun.collectorNsPerSample!);
+    historyAt1s.push(bun.historyNsPerTickAt1s!);
+    historyAt60s.push(bun.historyNsPerTickAt60s!);
     gpus = bun.gpus!;
   }
   const floorNs = median(floorRuns);
@@ -56,6 +63,8 @@ export function samplingBenchmark(options: { rounds?: number; iterations?: numbe
     collectorNsPerSample: median(collectorRuns),
     ratio: bindingNs / floorNs,
     bindingUsPerGpuSample: bindingNs / gpus / 1000,
+    historyNsPerTickAt1s: median(historyAt1s),
+    historyNsPerTickAt60s: median(historyAt60s),
   };
 }
 
@@ -66,6 +75,9 @@ export function printSampling(figures: SamplingFigures): void {
   console.log(`  bun:ffi binding                               ${us(figures.bindingNsPerSample)}   ratio ${figures.ratio.toFixed(1)}x  (target <= 10x)`);
   console.log(`  per GPU-sample through the binding            ${us(figures.bindingNsPerSample / figures.gpus)}   (target < 100 µs)`);
   console.log(`  collector (binding + process names + record)  ${us(figures.collectorNsPerSample)}`);
+  const versus = (ns: number) => `${(ns / figures.collectorNsPerSample).toFixed(2)}x the collector (target < 2x)`;
+  console.log(`  driver history a tick adds, at 1 s            ${us(figures.historyNsPerTickAt1s)}   ${versus(figures.historyNsPerTickAt1s)}`);
+  console.log(`  driver history a tick adds, at 60 s           ${us(figures.historyNsPerTickAt60s)}   ${versus(figures.historyNsPerTickAt60s)}`);
 }
 
 if (import.meta.main) printSampling(samplingBenchmark());

@@ -54,8 +54,9 @@ describe("the driver's period and the poll period", () => {
     expect(estimatePeriodUs(samples([[5, 1]]))).toBe(166_667);
   });
 
-  test("buffers are read twice per span of history they hold, between 0.25 s and 10 s", () => {
+  test("buffers are read 2 s before the shortest would wrap (at least twice per span), between 0.25 s and 10 s", () => {
     expect(pollPeriodMs([16_700, 2_000])).toBe(1_000);
+    expect(pollPeriodMs([10_000])).toBe(8_000);
     expect(pollPeriodMs([100])).toBe(250);
     expect(pollPeriodMs([600_000])).toBe(10_000);
     expect(pollPeriodMs([])).toBe(10_000);
@@ -113,6 +114,6 @@ describe("DriverSampling", () => {
     expect(without.pollPeriodMs()).toBeNull();
     const withBuffers = new DriverSampling();
     withBuffers.attach(standIn({ gpu_utilization: [[100_000, 1], [200_000, 1]] }), 0, "GPU-a");
-    expect(withBuffers.pollPeriodMs()).toBe(5_000); // 100 samples of 0.1 s: read every 5 s
+    expect(withBuffers.pollPeriodMs()).toBe(8_000); // 100 samples of 0.1 s: read every 8 s
   });
 });

@@ -1159,8 +1159,10 @@ static unsigned int point_value(const struct nvmlDevice_st *g, int type, unsigne
 
 /* ECC events due so far of one kind: each one is a counted error. */
 static unsigned long long ecc_events_due(const struct nvmlDevice_st *g, unsigned long long type) {
-    unsigned long long n = 0, now = ms_since_init();
+    unsigned long long n = 0, now;
     unsigned int i;
+    if (g->event_count == 0) return 0; /* no clock read: per-call cost stays tiny */
+    now = ms_since_init();
     for (i = 0; i < g->event_count; i++)
         if (g->events[i].type == type && g->events[i].at_ms <= now) n++;
     return n;
@@ -1553,7 +1555,9 @@ FAKE_API nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device, u
     DEVICE_CALL(device);
     if (!energy) return NVML_ERROR_INVALID_ARGUMENT;
     SLOT(device, S_ENERGY);
-    {
+    if (device->energy_rate_mw == 0 && !device->energy_reset_set) {
+        *energy = device->energy;
+    } else {
         unsigned long long elapsed = ms_since_init();
         unsigned long long base = device->energy;
         if (device->energy_reset_set && elapsed >= device->energy_reset_after_ms) {

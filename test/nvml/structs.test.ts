@@ -1,5 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import {
+  decodeEventData,
+  decodeSamples,
+  decodeValue,
+  EVENT_DATA_SIZE,
+  EVENT_TYPE,
+  SAMPLE_SIZE,
+  VALUE_TYPE,
   clockEventReasonNames,
   decodeMemoryV1,
   decodeMemoryV2,
@@ -232,5 +239,42 @@ describe("small values", () => {
   test("clock event reasons are named by bit", () => {
     expect(clockEventReasonNames(0)).toEqual([]);
     expect(clockEventReasonNames(0x1 | 0x4 | 0x40)).toEqual(["gpu_idle", "sw_power_cap", "hw_thermal_slowdown"]);
+  });
+});
+
+describe("driver samples and events", () => {
+  test("nvmlSample_t: a u64 timestamp and an 8-byte value union, 16 bytes each; unsigned ints read through the word view", () => {
+    const bytes = new Uint8Array(2 * SAMPLE_SIZE);
+    const view = new DataView(bytes.buffer);
+    view.setBigUint64(0, 1_733_500_000_123_456n, true);
+    view.setUint32(8, 87, true);
+    view.setBigUint64(16, 1_733_500_000_290_123n, true);
+    view.setUint32(24, 0xffff_fff0, true);
+    const timestamps = new Float64Array(2);
+    const values = new Float64Array(2);
+    decodeSamples(view, new Uint32Array(bytes.buffer), 2, VALUE_TYPE.unsignedInt, timestamps, values);
+    expect(Array.from(timestamps)).toEqual([1_733_500_000_123_456, 1_733_500_000_290_123]);
+    expect(Array.from(values)).toEqual([87, 0xffff_fff0]);
+  });
+
+  test("the other value types of the union; unsigned long is 4 bytes on Windows", () => {
+    const view = new DataView(new ArrayBuffer(8));
+    view.setFloat64(0, 12.5, true);
+    expect(decodeValue(view, 0, VALUE_TYPE.double)).toBe(12.5);
+    view.setBigInt64(0, -5n, true);
+    expect(decodeValue(view, 0, VALUE_TYPE.signedLongLong)).toBe(-5);
+    view.setBigUint64(0, 0x1_0000_0007n, true);
+    expect(decodeValue(view, 0, VALUE_TYPE.unsignedLong, 8)).toBe(0x1_0000_0007);
+    expect(decodeValue(view, 0, VALUE_TYPE.unsignedLong, 4)).toBe(7);
+    expect(decodeValue(view, 0, VALUE_TYPE.unsignedShort)).toBe(7);
+    expect(decodeValue(view, 0, 42)).toBeNull();
+  });
+
+  test("nvmlEventData_t: device handle, event type and data (the XID) at 0, 8 and 16", () => {
+    const view = new DataView(new ArrayBuffer(EVENT_DATA_SIZE));
+    view.setBigUint64(0, 0x7f00_1234_5678n, true);
+    view.setBigUint64(8, 0x8n, true);
+    view.setBigUint64(16, 79n, true);
+    expect(decodeEventData(view, 0)).toEqual({ device: 0x7f00_1234_5678, type: EVENT_TYPE.xid, data: 79 });
   });
 });

@@ -148,6 +148,21 @@ describe("snapshot --format table", () => {
     // Columns line up: the bus id starts where its header does.
     expect(row.indexOf("00000000:01:00.0")).toBe(header.indexOf("Bus-Id"));
     expect(run.stdout).toMatch(/45122\s+C\s+fake-proc-45122\s+896MiB/);
+    expect(run.stdout).not.toContain("GPU 0:"); // nothing needs a look
+  });
+
+  test("below the table, what needs a look: clocks held back (not idling), remapped rows", () => {
+    const scenario = join(mkdtempSync(join(tmpdir(), "health-")), "s.conf");
+    writeFileSync(scenario, "gpu0.clock_event_reasons = 0x45\ngpu0.remapped_rows = 2,1,1,0\ngpu1.clock_event_reasons = 0x1\n");
+    const run = runBinary(["snapshot"], { GPU_MONITOR_NVML_LIBRARY: current, FAKE_NVML_SCENARIO: scenario });
+    expect(run.stdout).toContain(
+      "GPU 0: clocks held back by sw_power_cap, hw_thermal_slowdown; remapped rows 2 correctable, 1 uncorrectable; a row remap is pending (reset the GPU to apply it)",
+    );
+    expect(run.stdout).not.toContain("GPU 1:");
+    const json = JSON.parse(runBinary(["snapshot", "-f", "json"], { GPU_MONITOR_NVML_LIBRARY: current, FAKE_NVML_SCENARIO: scenario }).stdout);
+    expect(json.gpus[0]).toMatchObject({ remapped_rows_correctable: 2, remapped_rows_uncorrectable: 1, remapped_rows_pending: true, remapped_rows_failure: false });
+    expect(json.gpus[0].clock_event_reason_names).toEqual(["gpu_idle", "sw_power_cap", "hw_thermal_slowdown"]);
+    expect(json.gpus[0]).toMatchObject({ utilization_source: "point", utilization_samples: 0 });
   });
 });
 

@@ -3,6 +3,7 @@
 import type { GpuSample } from "../../collect/sample.ts";
 import type { ProcessRecord, SnapshotDocument } from "../../collect/snapshot.ts";
 import { fanMean, METRICS } from "../../metrics/catalog.ts";
+import { clockEventReasonNames } from "../../nvml/index.ts";
 import { toCsv, type CsvValue } from "../../util/csv.ts";
 import { renderTable } from "./table.ts";
 
@@ -106,6 +107,10 @@ function snapshotTable(document: SnapshotDocument, gpus: readonly GpuSample[]): 
     ).trimEnd(),
   );
   for (const failure of document.errors) lines.push(failure.message);
+  for (const gpu of gpus) {
+    const health = healthLine(gpu);
+    if (health) lines.push(`GPU ${gpu.index}: ${health}`);
+  }
   const processRows = gpus.flatMap((gpu) =>
     (gpu.processes ?? []).map((p) => [String(gpu.index), String(p.pid), p.kind === "compute" ? "C" : "G", p.name ?? NA, mib(p.usedMemoryBytes)]),
   );
@@ -127,6 +132,19 @@ function snapshotTable(document: SnapshotDocument, gpus: readonly GpuSample[]): 
     );
   }
   return lines.join("\n") + "\n";
+}
+
+/** What needs a look: clocks held back for a reason other than idling, remapped rows. Null when nothing does. */
+function healthLine(gpu: GpuSample): string | null {
+  const parts: string[] = [];
+  const reasons = clockEventReasonNames(gpu.clockEventReasons ?? 0).filter((name) => name !== "gpu_idle");
+  if (reasons.length > 0) parts.push(`clocks held back by ${reasons.join(", ")}`);
+  const correctable = gpu.remappedRowsCorrectable ?? 0;
+  const uncorrectable = gpu.remappedRowsUncorrectable ?? 0;
+  if (correctable + uncorrectable > 0) parts.push(`remapped rows ${correctable} correctable, ${uncorrectable} uncorrectable`);
+  if (gpu.remappedRowsPending) parts.push("a row remap is pending (reset the GPU to apply it)");
+  if (gpu.remappedRowsFailure) parts.push("a row remap failed (the GPU needs service)");
+  return parts.length > 0 ? parts.join("; ") : null;
 }
 
 function gpuRow(gpu: GpuSample): string[] {

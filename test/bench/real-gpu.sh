@@ -14,7 +14,11 @@
 #      lines: CPU per thread, the memory it owns (private = Private_Clean + Private_Dirty
 #      + Swap, and PSS) besides RSS at the start and the end of the window, RSS per
 #      mapping, and whether libcuda got into it (it must not: see Nvml.host);
-#   4. -sc, export --level hourly and status on what that agent stored.
+#   4. -sc, export --level hourly and status on what that agent stored;
+#   5. the driver's history that agent read: how many of its samples averaged the
+#      driver's buffers (nvmlDeviceGetSamples) and how many driver samples each holds
+#      (1 s / that = the driver's period), busy seconds, energy source, clock-event
+#      seconds, remapped rows and XIDs per window (put load on the GPU for busy time).
 set -u
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=$(realpath "${1:-$REPO/dist/gpu_monitor}")
@@ -162,4 +166,28 @@ echo "== 4. what it stored"
 kill -TERM "$AGENT"
 wait "$AGENT"
 echo "  agent exit status $? (0 expected)"
+
+echo "== 5. the driver's history in what it stored"
+FROM=$(date -d "-$((SECONDS_RUN + 30)) seconds" '+%Y-%m-%dT%H:%M:%S')
+"$BIN" export -c "$WORK/config.json" --from "$FROM" > "$WORK/samples.json"
+"$BIN" export -c "$WORK/config.json" --from "$FROM" --level hourly > "$WORK/windows.json"
+python3 - "$WORK/samples.json" "$WORK/windows.json" <<'PY'
+import collections, json, statistics, sys
+def gpus(path):
+    return [gpu for line in open(path) if line.strip().startswith("{") for gpu in json.loads(line.strip().rstrip(","))["gpus"]]
+samples, windows = gpus(sys.argv[1]), gpus(sys.argv[2])
+sources = collections.Counter(s.get("utilization_source") for s in samples)
+print(f"  samples: {dict(sources)} (the first after start is a point reading; every later one should be 'samples')")
+counts = [s["utilization_samples"] for s in samples if s.get("utilization_samples")]
+if counts:
+    print(f"  driver samples per 1 s sample: median {statistics.median(counts)}, min {min(counts)}, max {max(counts)}"
+          f" -> the driver's utilization period is about {1000 / statistics.median(counts):.0f} ms")
+busy = [s["busy_seconds"] for s in samples if s.get("busy_seconds") is not None]
+if busy:
+    print(f"  busy seconds per sample: mean {statistics.mean(busy):.2f} (utilization mean {statistics.mean(s['gpu_utilization'] for s in samples):.1f} %)")
+for w in windows:
+    print(f"  window: {w['sample_count']} samples, energy {w.get('energy_consumption')} mJ ({w.get('energy_source')}), busy {w.get('busy_seconds')} s, "
+          f"averaged {w.get('averaged_share')}, XIDs {w.get('xid_count')}, remapped {w.get('remapped_rows_correctable')}/{w.get('remapped_rows_uncorrectable')}"
+          f" pending {w.get('remapped_rows_pending')}, clock events {w.get('clock_event_seconds')}, healthy {w.get('healthy_seconds')} s, unavailable {w.get('unavailable_seconds')} s")
+PY
 echo "== files in $WORK"

@@ -17,8 +17,8 @@ export interface GpuFailure {
   /** NVML's code name, e.g. NVML_ERROR_GPU_IS_LOST (several, comma-separated, for an unreadable GPU). */
   code: string;
   message: string;
-  /** The GPU answered, but with errors for every usage metric. */
-  unreadable?: boolean;
+  /** The GPU answered, but with errors for every usage metric: what it did answer (its identity). */
+  unreadable?: GpuReading;
 }
 
 export interface NamedProcess extends GpuProcess {
@@ -80,7 +80,7 @@ export function unreadableReason(reading: GpuReading): GpuFailure | null {
   return {
     index: reading.index,
     code: codes.join(","),
-    unreadable: true,
+    unreadable: reading,
     message: `GPU ${reading.index} (${reading.uuid}): no usage metric could be read (${errors.map(([field, code]) => `${field} ${code}`).join(", ")})`,
   };
 }

@@ -4,7 +4,6 @@
 // change of state, never per tick.
 
 import { aggregateClosedWindows, aggregationPeriodSeconds, type AggregationSettings } from "../aggregate/aggregator.ts";
-import type { GpuSample } from "../collect/sample.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import { gpuValues, sampleValues } from "../metrics/catalog.ts";
@@ -17,7 +16,7 @@ import { pruneOldData } from "../store/retention.ts";
 import { Store } from "../store/store.ts";
 import { formatTime } from "../util/time.ts";
 import { nextTickMs, systemClock, type Clock } from "./clock.ts";
-import { InProcessSampler, WorkerSampler, type EventSink, type TickSampler } from "./samplers.ts";
+import { InProcessSampler, WorkerSampler, type EventSink, type TickReadings, type TickSampler } from "./samplers.ts";
 
 export interface AgentOptions {
   config: Config;
@@ -176,9 +175,9 @@ export class Agent {
       this.lastTickTs = 0;
     }
     try {
-      const gpus = await this.sampler.sample(dueMs);
-      if (gpus) {
-        this.storeTick(tickTs, gpus);
+      const readings = await this.sampler.sample(dueMs);
+      if (readings) {
+        this.storeTick(tickTs, readings);
         this.lastTickTs = tickTs;
       }
     } catch (error) {
@@ -187,11 +186,12 @@ export class Agent {
     this.catchUp(tickTs);
   }
 
-  private storeTick(tickTs: number, gpus: readonly GpuSample[]): void {
-    this.store.samples.writeTick(
-      tickTs,
-      gpus.map((gpu) => ({ identity: gpuValues(gpu), values: sampleValues(gpu) })),
-    );
+  private storeTick(tickTs: number, readings: TickReadings): void {
+    this.store.samples.writeTick(tickTs, [
+      ...readings.gpus.map((gpu) => ({ identity: gpuValues(gpu), values: sampleValues(gpu) })),
+      // Present but unreadable: no sample, so its windows show the time as unavailable.
+      ...readings.unreadable.map((gpu) => ({ identity: gpuValues(gpu), values: null })),
+    ]);
   }
 
   /** What is due by `nowSeconds`: closed spans compacted, closed windows aggregated, old data pruned, windows shipped. */

@@ -3,6 +3,7 @@
 
 import type { GpuFailure, GpuSample } from "../collect/sample.ts";
 import type { Logger } from "../log.ts";
+import type { GpuReading } from "../nvml/index.ts";
 import { xidText } from "../metrics/xid.ts";
 import type { EventFacts } from "../store/events.ts";
 import type { Nvml } from "../nvml/index.ts";
@@ -10,8 +11,14 @@ import { SAMPLER_WORKER_URL } from "../workers.ts";
 import type { WorkerReply, WorkerRequest } from "./samplerWorker.ts";
 import { NvmlSession, type SessionResult, type TimedEvent } from "./session.ts";
 
+/** One tick's readings: the GPUs read, and those that answered only who they are (unreadable: kept as present, without a sample). */
+export interface TickReadings {
+  gpus: GpuSample[];
+  unreadable: GpuReading[];
+}
+
 export interface TickSampler {
-  sample(atMs: number): Promise<GpuSample[] | null>;
+  sample(atMs: number): Promise<TickReadings | null>;
   /** Resolves true when a thread stuck in an NVML call had to be abandoned (the process must exit by itself). */
   close(): Promise<boolean>;
 }
@@ -33,7 +40,7 @@ class Reporter {
     private readonly onEvent: EventSink = () => {},
   ) {}
 
-  readings(result: SessionResult): GpuSample[] | null {
+  readings(result: SessionResult): TickReadings | null {
     if (result.kind === "unavailable") {
       this.problem(`${result.message}; retrying every tick`, "nvml_unavailable");
       return null;
@@ -51,7 +58,7 @@ class Reporter {
     this.reportGpus(result.failures);
     this.reportDriverEvents(result.events, result.eventsDropped);
     if (result.reinitialised) this.problem(`every GPU failed with ${result.reinitialised}; reinitialising NVML`, "nvml_reinit");
-    return result.gpus;
+    return { gpus: result.gpus, unreadable: result.failures.flatMap((failure) => (failure.unreadable ? [failure.unreadable] : [])) };
   }
 
   problem(message: string, kind = "problem"): void {
@@ -118,7 +125,7 @@ export class InProcessSampler implements TickSampler {
     this.reporter = new Reporter(log, onReady, onEvent);
   }
 
-  async sample(atMs: number): Promise<GpuSample[] | null> {
+  async sample(atMs: number): Promise<TickReadings | null> {
     return this.reporter.readings(this.session.sample(atMs));
   }
 
@@ -161,7 +168,7 @@ export class WorkerSampler implements TickSampler {
     this.now = options.now ?? Date.now;
   }
 
-  async sample(atMs: number): Promise<GpuSample[] | null> {
+  async sample(atMs: number): Promise<TickReadings | null> {
     if (this.hungSince !== null) {
       const silentMs = this.now() - this.hungSince;
       if (silentMs < this.options.restartAfterMs) return null;

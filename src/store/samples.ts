@@ -15,7 +15,8 @@ const COUNT = SAMPLE_COLUMNS.length;
 /** One GPU's reading of one tick, as stored: identity and sample values in catalog order. */
 export interface TickGpu {
   identity: GpuIdentityValues;
-  values: ReadonlyArray<number | null>;
+  /** null: the GPU answered who it is but nothing else (unreadable): it is kept as present, with no sample. */
+  values: ReadonlyArray<number | null> | null;
 }
 
 export class SampleStore {
@@ -47,7 +48,10 @@ export class SampleStore {
   writeTick(ts: number, gpus: readonly TickGpu[]): void {
     try {
       this.db.transaction(() => {
-        for (const gpu of gpus) this.insert.run(ts, this.gpus.upsert(gpu.identity, ts), ...(gpu.values as Array<number | null>));
+        for (const gpu of gpus) {
+          const id = this.gpus.upsert(gpu.identity, ts);
+          if (gpu.values) this.insert.run(ts, id, ...(gpu.values as Array<number | null>));
+        }
       }).immediate();
     } catch (error) {
       this.gpus.forgetIds();

@@ -17,8 +17,8 @@
  * TotalEnergyConsumption, ClockInfo x3, PerformanceState, ClocksEventReasons,
  * TotalEccErrors x2 (volatile corrected and uncorrected, unless ECC is known to
  * be off), Encoder/DecoderUtilization, CurrPcieLinkGeneration/Width,
- * PcieThroughput x2 (TX, counter 0; RX, counter 1) and the compute and graphics
- * process lists. Each GPU's values go into a row (gpu_row_t: the columns the agent
+ * PcieThroughput x2 (TX, counter 0; RX, counter 1), RemappedRows and the compute
+ * and graphics process lists. Each GPU's values go into a row (gpu_row_t: the columns the agent
  * stores), and every output is folded into a volatile accumulator so nothing is
  * optimised away. Prints one JSON line:
  *   {"gpus":8,"iterations":N,"ns_per_sample":X,"ns_per_gpu_sample":Y}
@@ -82,6 +82,7 @@ typedef nvmlReturn_t (*fn_dev_int_u32)(nvmlDevice_t, int, unsigned int *);
 typedef nvmlReturn_t (*fn_dev_idx_u32)(nvmlDevice_t, unsigned int, unsigned int *);
 typedef nvmlReturn_t (*fn_dev_2u32)(nvmlDevice_t, unsigned int *, unsigned int *);
 typedef nvmlReturn_t (*fn_dev_2int)(nvmlDevice_t, int *, int *);
+typedef nvmlReturn_t (*fn_dev_4u32)(nvmlDevice_t, unsigned int *, unsigned int *, unsigned int *, unsigned int *);
 typedef nvmlReturn_t (*fn_ecc)(nvmlDevice_t, int, int, unsigned long long *);
 typedef nvmlReturn_t (*fn_procs)(nvmlDevice_t, unsigned int *, void *);
 
@@ -138,6 +139,7 @@ static struct {
     fn_ecc ecc_errors;
     fn_dev_2u32 encoder, decoder;
     fn_dev_int_u32 pcie_throughput;
+    fn_dev_4u32 remapped_rows;
     fn_procs compute, graphics;
 } f;
 
@@ -162,13 +164,13 @@ static int memory_v2, process_stride;
 
 /* --per-call: time of each kind of call, summed over the profiled samples. */
 enum { C_MEMORY, C_UTILIZATION, C_TEMPERATURE, C_FAN, C_POWER, C_LIMIT, C_ENERGY, C_CLOCK, C_PSTATE,
-       C_REASONS, C_ECC, C_ENCODER, C_DECODER, C_PCIE_GEN, C_PCIE_WIDTH, C_PCIE_THROUGHPUT, C_COMPUTE, C_GRAPHICS,
+       C_REASONS, C_ECC, C_ENCODER, C_DECODER, C_PCIE_GEN, C_PCIE_WIDTH, C_PCIE_THROUGHPUT, C_REMAPPED, C_COMPUTE, C_GRAPHICS,
        C_COUNT, C_SLOTS };
 static const char *const g_slot_name[C_SLOTS] = {
     "memory", "utilization", "temperature", "fan_speed", "power_usage", "enforced_power_limit",
     "energy", "clock_info", "performance_state", "clocks_event_reasons", "ecc_errors",
     "encoder_utilization", "decoder_utilization", "pcie_link_generation", "pcie_link_width",
-    "pcie_throughput", "compute_processes", "graphics_processes", "device_count" /* once per sample of every GPU, as the agent's tick */};
+    "pcie_throughput", "remapped_rows", "compute_processes", "graphics_processes", "device_count" /* once per sample of every GPU, as the agent's tick */};
 static double g_slot_cpu[C_SLOTS + 1], g_slot_wall[C_SLOTS + 1]; /* + the clocks' own cost */
 static long long g_slot_calls[C_SLOTS + 1];
 static int g_profile;
@@ -294,6 +296,11 @@ static unsigned long long sample_gpu(unsigned int i, gpu_row_t *row) {
             if (r == NVML_SUCCESS) ROW_SET(row, R_PCIE_TX_THROUGHPUT + (int)k, u32);
         }
     }
+    if (f.remapped_rows) {
+        unsigned int corrected, uncorrected, pending, failed;
+        CALL(C_REMAPPED, f.remapped_rows(d, &corrected, &uncorrected, &pending, &failed));
+        acc += (unsigned long long)r + corrected + uncorrected + pending + failed;
+    }
 
     for (k = 0; k < 2; k++) {
         unsigned int e;
@@ -362,6 +369,7 @@ static int nvml_open(const char *library) {
     RESOLVE(pcie_gen, fn_dev_u32, "nvmlDeviceGetCurrPcieLinkGeneration");
     RESOLVE(pcie_width, fn_dev_u32, "nvmlDeviceGetCurrPcieLinkWidth");
     RESOLVE(pcie_throughput, fn_dev_int_u32, "nvmlDeviceGetPcieThroughput"); /* optional: the binding binds it alone */
+    RESOLVE(remapped_rows, fn_dev_4u32, "nvmlDeviceGetRemappedRows"); /* optional: absent before driver 450 */
     RESOLVE(compute, fn_procs, "nvmlDeviceGetComputeRunningProcesses_v3",
             "nvmlDeviceGetComputeRunningProcesses_v2", "nvmlDeviceGetComputeRunningProcesses");
     compute_name = g_resolved;

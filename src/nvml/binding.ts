@@ -173,6 +173,8 @@ class FfiNvml implements Nvml {
   private closed = false;
   /** The nvmlEventSet_t listened on, once watchEvents was called. */
   private eventSet: number | null = null;
+  /** The last wait answered GPU_IS_LOST (reported once until a wait answers otherwise). */
+  private eventWaitLost = false;
   private readonly eventBytes = new Uint8Array(EVENT_DATA_SIZE);
   private readonly eventView = new DataView(this.eventBytes.buffer);
   private readonly eventBase = ptr(this.eventBytes);
@@ -295,13 +297,17 @@ class FfiNvml implements Nvml {
     if (this.eventSet === null || !wait) return events;
     for (let taken = 0; taken < MAX_EVENTS_PER_CALL; taken++) {
       const code = wait.call(this.eventSet, this.eventBase, 0);
-      if (code === NVML_TIMEOUT) break;
-      if (code !== 0) {
-        // A lost GPU shows in its next reading; any other failure: try again next time.
-        if (code !== GPU_IS_LOST) break;
-        events.push({ index: null, uuid: null, kind: "gpu_unavailable", code: null });
+      if (code === NVML_TIMEOUT) {
+        this.eventWaitLost = false;
         break;
       }
+      if (code !== 0) {
+        // A lost GPU shows in its next reading; said here once, not at every poll while it stays lost.
+        if (code === GPU_IS_LOST && !this.eventWaitLost) events.push({ index: null, uuid: null, kind: "gpu_unavailable", code: null });
+        this.eventWaitLost = code === GPU_IS_LOST;
+        break;
+      }
+      this.eventWaitLost = false;
       const data = decodeEventData(this.eventView, 0);
       const kind = eventKind(data.type);
       if (!kind) continue;

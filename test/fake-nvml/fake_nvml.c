@@ -1903,6 +1903,8 @@ static nvmlReturn_t event_wait(nvmlEventSet_t set, unsigned int timeoutms, nvmlD
     const struct fake_event *event = NULL;
     REQUIRE_INIT();
     if (!valid_set(set)) return NVML_ERROR_INVALID_ARGUMENT;
+    for (gpu = 0; gpu < g_handle_count; gpu++) /* a registered GPU gone: the driver says so on every wait */
+        if (set->mask[gpu] && g_gpus[gpu].lost) return NVML_ERROR_GPU_IS_LOST;
     for (;;) {
         if (next_event(set, &gpu, &event)) {
             *device = &g_gpus[gpu];

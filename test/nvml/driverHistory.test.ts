@@ -3,6 +3,7 @@
 // through bun:ffi against the fake libnvidia-ml, on a current and an old driver.
 
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { openNvml, type Nvml } from "../../src/nvml/index.ts";
 import { fakeNvmlLibrary, useScenarioInProcess, writeScenario, type DriverVariant } from "../helpers/fakeNvml.ts";
 
@@ -119,6 +120,19 @@ describe("events", () => {
     nvml.readGpu(1);
     await sleep(120);
     expect(nvml.takeEvents!().map((event) => [event.index, event.code])).toEqual([[1, 31]]);
+  });
+
+  test("a registered GPU lost: one gpu_unavailable event, not one per poll while it stays lost", () => {
+    const scenario = writeScenario("reload_on_change = 1\ngpu0.name = a\n");
+    useScenarioInProcess(scenario);
+    open = openNvml({ libraryPath: libraries.current });
+    const nvml = open;
+    nvml.readGpu(0);
+    nvml.watchEvents!();
+    writeFileSync(scenario, "reload_on_change = 1\ngpu0.name = a\ngpu0.lost = 1\n# changed\n");
+    nvml.deviceCount(); // the fake re-reads a changed scenario here
+    expect(nvml.takeEvents!()).toEqual([{ index: null, uuid: null, kind: "gpu_unavailable", code: null }]);
+    expect(nvml.takeEvents!()).toEqual([]);
   });
 
   test("the old driver's nvmlEventSetWait (v1) delivers the same", async () => {

@@ -68,7 +68,8 @@ test("a GPU lost and back: the others go on, the event is logged and stored, and
   const events = query<{ kind: string; gpu_index: number | null }>("SELECT kind, gpu_index FROM events ORDER BY id");
   expect(events).toEqual([
     { kind: "nvml_ready", gpu_index: null },
-    { kind: "gpu_failed", gpu_index: 1 },
+    { kind: "gpu_lost", gpu_index: 1 }, // NVML_ERROR_GPU_IS_LOST: the event says lost, with code 15
     { kind: "gpu_recovered", gpu_index: 1 },
   ]);
+  expect(query<{ code: number | null }>("SELECT code FROM events WHERE kind = 'gpu_lost'")).toEqual([{ code: 15 }]);
 }, 20_000);

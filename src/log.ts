@@ -6,6 +6,7 @@ import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } f
 import { dirname } from "node:path";
 import { createConsola, type ConsolaInstance, type LogObject } from "consola";
 import type { LogLevel } from "./config/schema.ts";
+import { escapeControl } from "./util/text.ts";
 
 export type Logger = ConsolaInstance;
 
@@ -27,8 +28,9 @@ const LABEL: Record<string, string> = {
 const COLOUR: Record<string, string> = { CRITICAL: "\x1b[35m", ERROR: "\x1b[31m", WARNING: "\x1b[33m", INFO: "\x1b[32m", DEBUG: "\x1b[90m" };
 
 export function formatLogLine(log: LogObject, colour = false): string {
-  const message = log.args.map((arg) => (arg instanceof Error ? arg.message : String(arg))).join(" ");
-  const tag = log.tag ? ` ${log.tag}:` : "";
+  // Escaped: a message may quote a server or a GPU, and must stay one line of text.
+  const message = escapeControl(log.args.map((arg) => (arg instanceof Error ? arg.message : String(arg))).join(" "));
+  const tag = log.tag ? ` ${escapeControl(log.tag)}:` : "";
   const label = LABEL[log.type] ?? "INFO";
   const shown = colour ? `${COLOUR[label]}${label}\x1b[0m` : label;
   return `${log.date.toISOString()} ${shown}${tag} ${message}`;

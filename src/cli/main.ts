@@ -4,6 +4,7 @@
 import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
 import { ConfigError } from "../config/load.ts";
 import { NvmlError, NvmlUnavailableError } from "../nvml/index.ts";
+import { escapeControl } from "../util/text.ts";
 import { TimeParseError } from "../util/time.ts";
 import { StoreError } from "../store/database.ts";
 import { AgentLockError } from "../store/lock.ts";
@@ -93,7 +94,7 @@ async function resolveArgs(command: CommandDef<any>): Promise<ArgsDef | undefine
 function report(error: unknown, verbose: boolean): number {
   const [prefix, code] = classify(error);
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`gpu_monitor: ${prefix}: ${message}\n`);
+  process.stderr.write(`gpu_monitor: ${prefix}: ${escapeControl(message)}\n`);
   if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
   return code;
 }

@@ -1,6 +1,7 @@
 // Argument fragments and config handling shared by commands.
 import type { ArgsDef } from "citty";
 import { defaultSources, loadConfig, type LoadedConfig } from "../config/load.ts";
+import { escapeControl } from "../util/text.ts";
 
 export const configArg = {
   config: {
@@ -22,7 +23,7 @@ export const nvmlLibraryArg = {
 /** Loads the config a command was pointed at, printing its warnings on stderr. */
 export function commandConfig(args: { config?: string | undefined }): LoadedConfig {
   const loaded = loadConfig(defaultSources(args.config || undefined));
-  for (const warning of loaded.warnings) process.stderr.write(`gpu_monitor: warning: ${warning}\n`);
+  for (const warning of loaded.warnings) process.stderr.write(`gpu_monitor: warning: ${escapeControl(warning)}\n`);
   return loaded;
 }
 

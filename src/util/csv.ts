@@ -1,14 +1,18 @@
 // RFC 4180 CSV: CRLF-free lines (one \n per row, as the original tool printed),
-// fields quoted when they hold a comma, quote, CR or LF; quotes doubled.
+// fields quoted when they hold a comma or quote; quotes doubled. Control
+// characters (CR and LF too) are escaped, so a row is one line on a terminal.
+
+import { escapeControl } from "./text.ts";
 
 export type CsvValue = string | number | boolean | null | undefined;
 
-const NEEDS_QUOTES = /[",\r\n]/;
+const NEEDS_QUOTES = /[",]/;
 
 export function csvField(value: CsvValue): string {
   if (value === null || value === undefined) return "";
   if (typeof value !== "string") return String(value); // numbers and booleans never need quotes
-  return NEEDS_QUOTES.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+  const safe = escapeControl(value);
+  return NEEDS_QUOTES.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
 }
 
 export function csvLine(values: readonly CsvValue[]): string {

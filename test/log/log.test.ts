@@ -59,4 +59,17 @@ describe("the log file", () => {
     expect(effectiveLevel("INFO", { verbose: true, logLevel: "error" })).toBe("ERROR");
     expect(effectiveLevel("WARNING", {})).toBe("WARNING");
   });
+
+  test("a message holding control characters stays one line, its controls escaped, on the console and in the file", () => {
+    const lines: string[] = [];
+    const path = join(folder(), "a.log");
+    const logger = createLogger("INFO", {
+      stream: { write: (t: string) => lines.push(t) } as unknown as NodeJS.WritableStream,
+      file: new RotatingLogFile({ path, maxBytes: 10_000, maxFiles: 1 }, () => {}),
+    });
+    logger.withTag("ship").info("window sent (uid \x1b[2J\r\n2026-01-01T00:00:00.000Z ERROR forged \u202egnp.exe)");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/ INFO ship: window sent \(uid \\x1b\[2J\\x0d\\x0a2026-01-01T00:00:00\.000Z ERROR forged \\u202egnp\.exe\)\n$/);
+    expect(readFileSync(path, "utf8").split("\n")).toHaveLength(2);
+  });
 });

@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { runChecks, type CheckStatus } from "../../doctor/checks.ts";
+import { escapeControl } from "../../util/text.ts";
 import { EXIT } from "../errors.ts";
 import { configArg, nvmlLibraryArg } from "../shared.ts";
 
@@ -11,7 +12,7 @@ export default defineCommand({
   async run({ args }) {
     const checks = await runChecks({ config: args.config || undefined, nvmlLibrary: args["nvml-library"] || undefined });
     const width = Math.max(...checks.map((check) => check.name.length));
-    for (const check of checks) process.stdout.write(`${MARK[check.status]}  ${check.name.padEnd(width)}  ${check.detail}\n`);
+    for (const check of checks) process.stdout.write(`${MARK[check.status]}  ${check.name.padEnd(width)}  ${escapeControl(check.detail)}\n`);
     if (checks.some((check) => check.status === "fail")) process.exitCode = EXIT.failure;
   },
 });

@@ -4,6 +4,7 @@ import { snapshotDocument } from "../../collect/snapshot.ts";
 import { ProcessNameCache, osProcessNameLookup } from "../../collect/processNames.ts";
 import { hostSummary, takeSample } from "../../collect/sample.ts";
 import { openNvml } from "../../nvml/index.ts";
+import { escapeControl } from "../../util/text.ts";
 import { UsageError } from "../errors.ts";
 import { renderSnapshot, type SnapshotFormat } from "../format/snapshot.ts";
 import { commandConfig, configArg, nvmlLibraryArg, resolveNvmlLibrary } from "../shared.ts";
@@ -34,7 +35,7 @@ export default defineCommand({
       const sample = takeSample(nvml, names);
       process.stdout.write(renderSnapshot(snapshotDocument(sample, hostSummary(nvml, sample.gpuCount), hostname()), sample.gpus, format));
       if (sample.gpuCount === 0) process.stderr.write("NVML reports no GPUs on this host\n");
-      for (const failure of sample.failures) process.stderr.write(`gpu_monitor: ${failure.message}\n`);
+      for (const failure of sample.failures) process.stderr.write(`gpu_monitor: ${escapeControl(failure.message)}\n`);
       if (sample.failures.length > 0) process.exitCode = 1;
     } finally {
       nvml.close();

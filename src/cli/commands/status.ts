@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { existsSync, statSync } from "node:fs";
 import { gpusInTrouble, utilizationSources } from "../../query/health.ts";
+import { escapeControl } from "../../util/text.ts";
 import { formatTime } from "../../util/time.ts";
 import { redactUrlCredentials } from "../../ship/http.ts";
 import { runningAgentPid } from "../../store/lock.ts";
@@ -75,7 +76,7 @@ export default defineCommand({
     }
     report.healthy = problems.length === 0;
     report.problems = problems;
-    process.stdout.write(args.format === "json" ? JSON.stringify(report, null, 2) + "\n" : statusText(report));
+    process.stdout.write(args.format === "json" ? JSON.stringify(report, null, 2) + "\n" : statusText(escapeStrings(report)));
     if (problems.length > 0) process.exitCode = EXIT.failure;
   },
 });
@@ -86,6 +87,14 @@ const MAX_EVENTS = 50;
 
 function sizeOnDisk(file: string): number {
   return [file, `${file}-wal`].reduce((sum, path) => sum + (existsSync(path) ? statSync(path).size : 0), 0);
+}
+
+/** Every text in the report escaped: a server's uid or error text, a GPU name, are shown, never obeyed. */
+function escapeStrings(value: unknown): any {
+  if (typeof value === "string") return escapeControl(value);
+  if (Array.isArray(value)) return value.map(escapeStrings);
+  if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, escapeStrings(item)]));
+  return value;
 }
 
 function statusText(report: Record<string, any>): string {

@@ -1,9 +1,11 @@
 // -ls, -ss and status output, in the original tool's shapes where it had one.
+// What a server sent (its uid, its error text) is escaped in the text forms.
 
+import { escapeControl } from "../../util/text.ts";
 import { formatTime } from "../../util/time.ts";
 import type { SendAttempt, WindowSummary } from "../../store/ledger.ts";
 
-const orNone = (value: string | number | null | undefined) => (value === null || value === undefined ? "None" : String(value));
+const orNone = (value: string | number | null | undefined) => (value === null || value === undefined ? "None" : escapeControl(String(value)));
 const when = (seconds: number | null) => (seconds === null ? "None" : formatTime(Math.floor(seconds)));
 
 export function listSendsJson(rows: WindowSummary[]): string {
@@ -61,7 +63,7 @@ export function searchSendText(row: WindowSummary, attempts: SendAttempt[]): str
     lines.push("", "Every attempt:");
     for (const attempt of attempts) {
       const status = attempt.http_status === null ? "no HTTP reply" : `HTTP ${attempt.http_status}`;
-      const detail = attempt.outcome === "sent" ? `uid ${attempt.server_uid}` : orNone(attempt.error);
+      const detail = attempt.outcome === "sent" ? `uid ${orNone(attempt.server_uid)}` : orNone(attempt.error);
       lines.push(`  ${when(attempt.attempted_at)} | ${attempt.outcome} | ${status} | ${attempt.latency_ms ?? "?"} ms | ${detail}`);
     }
   }

@@ -5,6 +5,7 @@ import type { ProcessRecord, SnapshotDocument } from "../../collect/snapshot.ts"
 import { fanMean, METRICS } from "../../metrics/catalog.ts";
 import { clockEventReasonNames } from "../../nvml/index.ts";
 import { toCsv, type CsvValue } from "../../util/csv.ts";
+import { escapeControl } from "../../util/text.ts";
 import { renderTable } from "./table.ts";
 
 export type SnapshotFormat = "json" | "csv" | "table";
@@ -77,7 +78,7 @@ function withUnit(value: number | null, unit: string, digits = 0): string {
 function snapshotTable(document: SnapshotDocument, gpus: readonly GpuSample[]): string {
   const host = document.host;
   const lines: string[] = [
-    `${document.timestamp}  ${host.hostname}  Driver ${host.driver_version ?? NA}  CUDA ${host.cuda_driver_version ?? NA}  NVML ${host.nvml_version ?? NA}`,
+    escapeControl(`${document.timestamp}  ${host.hostname}  Driver ${host.driver_version ?? NA}  CUDA ${host.cuda_driver_version ?? NA}  NVML ${host.nvml_version ?? NA}`),
     "",
   ];
   const byIndex = [
@@ -106,10 +107,10 @@ function snapshotTable(document: SnapshotDocument, gpus: readonly GpuSample[]): 
       byIndex.map((row) => row.cells),
     ).trimEnd(),
   );
-  for (const failure of document.errors) lines.push(failure.message);
+  for (const failure of document.errors) lines.push(escapeControl(failure.message));
   for (const gpu of gpus) {
     const health = healthLine(gpu);
-    if (health) lines.push(`GPU ${gpu.index}: ${health}`);
+    if (health) lines.push(escapeControl(`GPU ${gpu.index}: ${health}`));
   }
   const processRows = gpus.flatMap((gpu) =>
     (gpu.processes ?? []).map((p) => [String(gpu.index), String(p.pid), p.kind === "compute" ? "C" : "G", p.name ?? NA, mib(p.usedMemoryBytes)]),

@@ -1,11 +1,15 @@
-// Plain aligned columns for people. Numbers align right, text left.
+// Plain aligned columns for people. Numbers align right, text left. Cells are
+// escaped: a name holding control characters cannot redraw the terminal.
+
+import { escapeControl } from "../../util/text.ts";
 
 export interface Column {
   header: string;
   align?: "left" | "right";
 }
 
-export function renderTable(columns: readonly Column[], rows: ReadonlyArray<readonly string[]>): string {
+export function renderTable(columns: readonly Column[], unsafeRows: ReadonlyArray<readonly string[]>): string {
+  const rows = unsafeRows.map((row) => row.map(escapeControl));
   const widths = columns.map((column, i) =>
     Math.max(displayWidth(column.header), ...rows.map((row) => displayWidth(row[i] ?? ""))),
   );

@@ -5,6 +5,9 @@ import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
 import { parseRetryAfter, verifyReply, type Verdict } from "./verify.ts";
 
+/** A reply is read up to this many bytes: a valid one is a few kilobytes, a bigger one is refused unread. */
+export const MAX_REPLY_BYTES = 1024 * 1024;
+
 export interface UploadTarget {
   url: string;
   token?: string | undefined;
@@ -49,9 +52,14 @@ export async function sendUpload(
         : AbortSignal.timeout(target.timeoutSeconds * 1000),
       ...(target.caFile ? { tls: { ca: [...rootCertificates, readFileSync(target.caFile, "utf8")] } } : {}),
     });
-    const reply = await response.text();
+    const reply = await readBounded(response, MAX_REPLY_BYTES);
+    if (reply === null) {
+      // Transient: a proxy or a server in trouble may answer properly next time.
+      return { outcome: "retryable", error: `reply too large (more than ${MAX_REPLY_BYTES / 1024 / 1024} MiB, HTTP ${response.status})`, serverUid: null, retryAfterSeconds: null, httpStatus: response.status, latencyMs: elapsed(started) };
+    }
     const retryAfter = parseRetryAfter(response.headers.get("retry-after"), Date.now());
-    return { ...verifyReply(response.status, reply, body, retryAfter), httpStatus: response.status, latencyMs: elapsed(started) };
+    // Redacted before anything is taken from it: a server may echo our Authorization header.
+    return { ...verifyReply(response.status, redact(reply, target), body, retryAfter), httpStatus: response.status, latencyMs: elapsed(started) };
   } catch (error) {
     if (stop?.aborted) {
       // The server may have it already: the next attempt carries the same Idempotency-Key.
@@ -60,6 +68,25 @@ export async function sendUpload(
     const { outcome, reason } = describeNetworkError(error, target);
     return { outcome, error: redact(reason, target), serverUid: null, retryAfterSeconds: null, httpStatus: null, latencyMs: elapsed(started) };
   }
+}
+
+/** The body as text, or null once it passes `maxBytes` (the rest is never read). */
+async function readBounded(response: Response, maxBytes: number): Promise<string | null> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
 function elapsed(started: number): number {
@@ -96,13 +123,35 @@ export function plainHttpWarning(url: string): string | null {
   return loopback ? null : `server.url uses plain http:// to ${host}: uploads and the token travel unencrypted; use https://`;
 }
 
-/** Never let the token or URL credentials reach a log or the ledger. */
+/**
+ * Never let the token or URL credentials reach a log or the ledger, whether in
+ * our own messages or echoed by a server (a bearer token, a URL's password, or
+ * the Basic credentials made of it).
+ */
 export function redact(text: string, target: Pick<UploadTarget, "token" | "url">): string {
   let out = text;
   if (target.token) out = out.replaceAll(target.token, "[token]");
+  const credentials = urlCredentials(target.url);
+  if (credentials) {
+    const basic = Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64");
+    out = out.replaceAll(basic, "[credentials]");
+    if (credentials.password) out = out.replaceAll(credentials.password, "[password]");
+  }
   return redactUrlCredentials(out);
 }
 
+/** The user name and password written in a URL, decoded, or null. */
+export function urlCredentials(url: string): { username: string; password: string } | null {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.username && !parsed.password) return null;
+    return { username: decodeURIComponent(parsed.username), password: decodeURIComponent(parsed.password) };
+  } catch {
+    return null;
+  }
+}
+
 export function redactUrlCredentials(text: string): string {
-  return text.replace(/(\w+:\/\/)[^/\s:@]+(?::[^/\s@]*)?@/g, "$1[credentials]@");
+  // The scheme is bounded and starts a word: a megabyte of letters must not cost quadratic time.
+  return text.replace(/\b([a-z][a-z0-9+.-]{0,15}:\/\/)[^/\s:@]+(?::[^/\s@]*)?@/gi, "$1[credentials]@");
 }

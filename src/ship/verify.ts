@@ -1,6 +1,7 @@
 // Deciding what a server's answer means (DESIGN section 5). Pure.
 
 import type { AttemptOutcome } from "../store/ledger.ts";
+import { hasControl, truncateBytes } from "../util/text.ts";
 
 export type { AttemptOutcome };
 
@@ -12,6 +13,12 @@ export interface Verdict {
   /** Seconds the server asked us to wait (Retry-After), if any. */
   retryAfterSeconds: number | null;
 }
+
+/** A uid longer than this is not an id: it would be stored with every window and printed whole. */
+export const MAX_UID_LENGTH = 256;
+
+/** At most this much of a reply's body is kept in an error (ledger, log, -ss). */
+export const MAX_ERROR_BODY_BYTES = 512;
 
 /** HTTP statuses worth retrying: the server may answer differently later. */
 export function isTransientStatus(status: number): boolean {
@@ -47,6 +54,8 @@ export function verifyReply(status: number, bodyText: string, sent: unknown, ret
   if (uid === undefined || uid === null) return fail("fatal", "reply misses uid");
   if (typeof uid !== "string" && typeof uid !== "number") return fail("fatal", "reply's uid is not a string");
   if (String(uid).trim() === "") return fail("fatal", "reply has an empty uid");
+  if (String(uid).length > MAX_UID_LENGTH) return fail("fatal", `reply's uid is longer than ${MAX_UID_LENGTH} characters (${String(uid).length})`);
+  if (hasControl(String(uid))) return fail("fatal", "reply's uid holds control characters");
   if (params !== undefined) {
     const difference = firstDifference(sent, params, "");
     if (difference !== null) return fail("fatal", `server echoed different data at ${difference}`);
@@ -85,5 +94,5 @@ export function firstDifference(expected: unknown, actual: unknown, path: string
 
 function snippet(text: string): string {
   const trimmed = text.trim().replace(/\s+/g, " ");
-  return trimmed ? `: ${trimmed.length > 120 ? `${trimmed.slice(0, 120)}...` : trimmed}` : "";
+  return trimmed ? `: ${truncateBytes(trimmed, MAX_ERROR_BODY_BYTES)}` : "";
 }

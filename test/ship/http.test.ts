@@ -112,3 +112,70 @@ describe("an upload", () => {
     expect(JSON.stringify(result)).not.toContain("user:pw");
   });
 });
+
+describe("a hostile or broken server", () => {
+  test("an error body that echoes our Authorization header keeps the token out of the error", async () => {
+    server = startServer((upload) => new Response(`denied: authorization: ${upload.headers.authorization}`, { status: 401 }));
+    const result = await sendUpload(target(server.url, { token: "s3cr3t-t0ken" }), body, "k");
+    expect(result.outcome).toBe("fatal");
+    expect(result.error).toBe("server answered 401: denied: authorization: Bearer [token]");
+  });
+
+  test("Basic credentials made from the URL's password, echoed back, are redacted too", async () => {
+    server = startServer(() => new Response(`who is ${Buffer.from("agent:pa55word").toString("base64")} / pa55word?`, { status: 403 }));
+    const result = await sendUpload(target(server.url.replace("http://", "http://agent:pa55word@")), body, "k");
+    expect(result.error).not.toContain("pa55word");
+    expect(result.error).not.toContain(Buffer.from("agent:pa55word").toString("base64"));
+    expect(result.error).toBe("server answered 403: who is [credentials] / [password]?");
+  });
+
+  test("at most 512 bytes of an error body are kept, the token redacted before it is cut", async () => {
+    server = startServer(() => new Response(`${"x".repeat(490)} s3cr3t-t0ken ${"y".repeat(100_000)}`, { status: 500 }));
+    const result = await sendUpload(target(server.url, { token: "s3cr3t-t0ken" }), body, "k");
+    expect(result.outcome).toBe("retryable");
+    expect(result.error!.startsWith("server answered 500: xxx")).toBe(true);
+    expect(Buffer.byteLength(result.error!)).toBeLessThanOrEqual("server answered 500: ".length + 512);
+    expect(result.error).not.toContain("s3cr3t");
+    expect(result.error).not.toContain("s3c");
+  });
+
+  test("a reply that never ends is read up to 1 MiB, then refused as too large (retryable)", async () => {
+    let sentBytes = 0;
+    server = startServer(
+      () =>
+        new Response(
+          new ReadableStream({
+            pull(controller) {
+              sentBytes += 65_536;
+              controller.enqueue(new Uint8Array(65_536).fill(0x61));
+            },
+          }),
+          { status: 200 },
+        ),
+    );
+    const result = await sendUpload(target(server.url, { timeoutSeconds: 20 }), body, "k");
+    expect(result).toMatchObject({ outcome: "retryable", httpStatus: 200, error: "reply too large (more than 1 MiB, HTTP 200)" });
+    expect(result.latencyMs).toBeLessThan(10_000);
+  });
+
+  test("a reply just under 1 MiB is read whole", async () => {
+    server = startServer((upload) => Response.json({ uid: "u-1", params: upload.body, padding: "p".repeat(1024 * 1024 - 500) }));
+    expect(await sendUpload(target(server.url), body, "k")).toMatchObject({ outcome: "sent", serverUid: "u-1" });
+  });
+
+  for (const [uid, error] of [
+    ["u".repeat(257), "reply's uid is longer than 256 characters (257)"],
+    ["\x1b[2J\r\nFAKE LINE | 1 | x", "reply's uid holds control characters"],
+    ["ok\u202eevil", "reply's uid holds control characters"],
+  ] as const) {
+    test(`a uid like ${JSON.stringify(uid.slice(0, 20))} is an invalid reply (fatal)`, async () => {
+      server = startServer((upload) => Response.json({ uid, params: upload.body }));
+      expect(await sendUpload(target(server.url), body, "k")).toMatchObject({ outcome: "fatal", serverUid: null, error });
+    });
+  }
+
+  test("a uid of 256 characters is accepted", async () => {
+    server = startServer((upload) => Response.json({ uid: "u".repeat(256), params: upload.body }));
+    expect(await sendUpload(target(server.url), body, "k")).toMatchObject({ outcome: "sent", serverUid: "u".repeat(256) });
+  });
+});

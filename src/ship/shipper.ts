@@ -11,7 +11,7 @@ import type { Store } from "../store/store.ts";
 import { VERSION } from "../version.ts";
 import { retryDelaySeconds } from "./backoff.ts";
 import { redactUrlCredentials, sendUpload, type AttemptResult, type UploadTarget } from "./http.ts";
-import { formatUtc } from "../util/time.ts";
+import { formatTime } from "../util/time.ts";
 import { idempotencyKey, uploadBody, uploadGpu, type HostIdentity } from "./payload.ts";
 
 export interface ShipResult {
@@ -147,10 +147,10 @@ export class Shipper {
       },
       { state, nextAttemptAt, fatalCount },
     );
-    const when = formatUtc(window.start);
+    const when = formatTime(window.start);
     if (state === "sent") this.log.info(`window ${when} sent (uid ${result.serverUid}, ${result.latencyMs} ms)`);
     else if (state === "failed") this.log.error(`window ${when} failed for good after ${fatalCount} permanent failures: ${result.error}`);
-    else this.log.warn(`window ${when} not sent: ${result.error}; next try in ${Math.round((nextAttemptAt ?? attemptedAt) - attemptedAt)} s`);
+    else this.log.warn(`window ${when} not sent: ${result.error}; next try in ${Math.ceil((nextAttemptAt ?? attemptedAt) - attemptedAt)} s`);
     return {
       windowStart: window.start,
       outcome: result.outcome,

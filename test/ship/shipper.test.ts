@@ -114,4 +114,16 @@ describe("shipping", () => {
     expect(result!.nextAttemptAt).toBe(5600);
     store.close();
   });
+
+  test("a retry less than a second away is announced as 1 s, not 0 s", async () => {
+    const store = storeWithWindows(1);
+    server = startServer(() => new Response("busy", { status: 503 }));
+    const lines: string[] = [];
+    const logger = createLogger("WARNING", { write: (line: string) => lines.push(line) } as unknown as NodeJS.WritableStream);
+    const config = v.parse(ConfigSchema, { server: { url: server.url, retry_initial_seconds: 1, retry_max_seconds: 10 } });
+    const [result] = await new Shipper({ store, config, logger, now: () => 5000, random: () => 0.3 }).kick();
+    expect(result!.nextAttemptAt).toBeCloseTo(5000.3);
+    expect(lines.join("")).toContain("next try in 1 s");
+    store.close();
+  });
 });

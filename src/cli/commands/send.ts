@@ -2,7 +2,8 @@ import { defineCommand } from "citty";
 import { aggregationPeriodSeconds } from "../../aggregate/aggregator.ts";
 import { windowStart } from "../../aggregate/windows.ts";
 import { createLogger, effectiveLevel } from "../../log.ts";
-import { formatUtc, parseTime } from "../../util/time.ts";
+import { escapeControl } from "../../util/text.ts";
+import { formatTime, parseTime } from "../../util/time.ts";
 
 import { Shipper } from "../../ship/shipper.ts";
 import { acquireSendLock, runningAgentPid } from "../../store/lock.ts";
@@ -31,8 +32,8 @@ export default defineCommand({
       if (args.resend !== undefined) {
         const which = args.resend === "failed" ? "failed" : windowStart(parseTime(args.resend), aggregationPeriodSeconds(config.collection));
         const count = ledger.requeue(which);
-        if (count === 0 && which !== "failed") throw new UsageError(`no window starts at ${formatUtc(which)} (the window holding ${args.resend})`);
-        process.stdout.write(`requeued ${count} window(s)${which === "failed" ? "" : ` (${formatUtc(which)})`}\n`);
+        if (count === 0 && which !== "failed") throw new UsageError(`no window starts at ${formatTime(which)} (the window holding ${args.resend})`);
+        process.stdout.write(`requeued ${count} window(s)${which === "failed" ? "" : ` (${formatTime(which)})`}\n`);
       }
       const agent = runningAgentPid(config.database.file);
       if (agent !== null && agent !== process.pid) {
@@ -49,10 +50,13 @@ export default defineCommand({
         const results = await shipper.kick();
         if (results.length === 0) process.stdout.write("nothing to send\n");
         for (const result of results) {
-          const at = formatUtc(result.windowStart);
-          if (result.state === "sent") process.stdout.write(`${at} sent (uid ${result.serverUid})\n`);
-          else if (result.state === "failed") process.stdout.write(`${at} failed for good: ${result.error}\n`);
-          else process.stdout.write(`${at} not sent: ${result.error}; queued for ${formatUtc(Math.ceil(result.nextAttemptAt ?? 0))}\n`);
+          const at = formatTime(result.windowStart);
+          // The uid and the error quote the server: escaped, as in every text output.
+          const uid = escapeControl(result.serverUid ?? "");
+          const error = escapeControl(result.error ?? "");
+          if (result.state === "sent") process.stdout.write(`${at} sent (uid ${uid})\n`);
+          else if (result.state === "failed") process.stdout.write(`${at} failed for good: ${error}\n`);
+          else process.stdout.write(`${at} not sent: ${error}; queued for ${formatTime(Math.ceil(result.nextAttemptAt ?? 0))}\n`);
         }
         if (results.at(-1) && results.at(-1)!.state !== "sent") process.exitCode = EXIT.failure;
       } finally {

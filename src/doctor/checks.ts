@@ -8,7 +8,7 @@ import { gpuRecord } from "../collect/snapshot.ts";
 import { takeSample } from "../collect/sample.ts";
 import { defaultSources, loadConfig, type LoadedConfig } from "../config/load.ts";
 import { openNvml, type Nvml } from "../nvml/index.ts";
-import { redactUrlCredentials } from "../ship/http.ts";
+import { redactUrlCredentials } from "../util/url.ts";
 import { quickCheck } from "../store/database.ts";
 import { runningAgentPid } from "../store/lock.ts";
 

@@ -3,6 +3,7 @@
 
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
+import { redactUrlCredentials, urlCredentials } from "../util/url.ts";
 import { parseRetryAfter, verifyReply, type Verdict } from "./verify.ts";
 
 /** A reply is read up to this many bytes: a valid one is a few kilobytes, a bigger one is refused unread. */
@@ -138,20 +139,4 @@ export function redact(text: string, target: Pick<UploadTarget, "token" | "url">
     if (credentials.password) out = out.replaceAll(credentials.password, "[password]");
   }
   return redactUrlCredentials(out);
-}
-
-/** The user name and password written in a URL, decoded, or null. */
-export function urlCredentials(url: string): { username: string; password: string } | null {
-  try {
-    const parsed = new URL(url);
-    if (!parsed.username && !parsed.password) return null;
-    return { username: decodeURIComponent(parsed.username), password: decodeURIComponent(parsed.password) };
-  } catch {
-    return null;
-  }
-}
-
-export function redactUrlCredentials(text: string): string {
-  // The scheme is bounded and starts a word: a megabyte of letters must not cost quadratic time.
-  return text.replace(/\b([a-z][a-z0-9+.-]{0,15}:\/\/)[^/\s:@]+(?::[^/\s@]*)?@/gi, "$1[credentials]@");
 }

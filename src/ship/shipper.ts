@@ -10,7 +10,8 @@ import type { Ledger, LedgerWindow } from "../store/ledger.ts";
 import type { Store } from "../store/store.ts";
 import { VERSION } from "../version.ts";
 import { retryDelaySeconds } from "./backoff.ts";
-import { redactUrlCredentials, sendUpload, type AttemptResult, type UploadTarget } from "./http.ts";
+import { redactUrlCredentials } from "../util/url.ts";
+import { sendUpload, type AttemptResult, type UploadTarget } from "./http.ts";
 import { formatTime } from "../util/time.ts";
 import { idempotencyKey, uploadBody, uploadGpu, type HostIdentity } from "./payload.ts";
 

@@ -3,7 +3,7 @@ import { existsSync, statSync } from "node:fs";
 import { gpusInTrouble, utilizationSources } from "../../query/health.ts";
 import { escapeControl } from "../../util/text.ts";
 import { formatTime } from "../../util/time.ts";
-import { redactUrlCredentials } from "../../ship/http.ts";
+import { redactUrlCredentials } from "../../util/url.ts";
 import { runningAgentPid } from "../../store/lock.ts";
 import type { StoredEvent } from "../../store/events.ts";
 import { Store } from "../../store/store.ts";

@@ -6,6 +6,8 @@ import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import * as v from "valibot";
 import { closest } from "../util/closest.ts";
+import { invalidUtf8Offset } from "../util/text.ts";
+import { redactUrlCredentials, urlCredentials } from "../util/url.ts";
 import { ConfigSchema, knownKeys, type Config } from "./schema.ts";
 
 export class ConfigError extends Error {
@@ -70,12 +72,20 @@ function withEnvironment(loaded: LoadedConfig, sources: ConfigSources): LoadedCo
 }
 
 export function readConfigFile(file: string): LoadedConfig {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, "utf8");
+    bytes = readFileSync(file);
   } catch (error) {
     throw new ConfigError(`config file ${file} cannot be read: ${(error as Error).message}`);
   }
+  // Decoding would turn a bad byte into U+FFFD silently: a file in another encoding, or not text at all.
+  const bad = invalidUtf8Offset(bytes);
+  if (bad !== null) {
+    throw new ConfigError(
+      `config file ${file} is not valid UTF-8: byte 0x${bytes[bad]!.toString(16).padStart(2, "0")} at offset ${bad}; save it as UTF-8 text`,
+    );
+  }
+  const text = bytes.toString("utf8");
   let raw: unknown;
   try {
     raw = text.trim() === "" ? {} : Bun.JSONC.parse(text);
@@ -85,8 +95,12 @@ export function readConfigFile(file: string): LoadedConfig {
   const loaded = parseConfig(raw, file);
   const result: LoadedConfig = { ...loaded, file };
   resolvePaths(result.config, dirname(file));
-  if (result.config.server.token && worldReadable(file)) {
+  const readable = worldReadable(file);
+  if (result.config.server.token && readable) {
     result.warnings.push(`config file ${file} holds server.token and others can read it: chmod 600 ${file}`);
+  }
+  if (result.config.server.url && urlCredentials(result.config.server.url)?.password && readable) {
+    result.warnings.push(`config file ${file} holds a password in server.url and others can read it: chmod 600 ${file}`);
   }
   return result;
 }
@@ -95,6 +109,12 @@ export function readConfigFile(file: string): LoadedConfig {
 export function parseConfig(raw: unknown, file: string): Omit<LoadedConfig, "file"> {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new ConfigError(`${file}: expected a JSON object at the top level, found ${describe(raw)}`);
+  }
+  // A section of the wrong type would otherwise read as an unknown key, or (a list) pass as empty.
+  for (const [key, value] of Object.entries(raw)) {
+    if ((SECTIONS.includes(key) || LEGACY_SECTIONS.includes(key)) && !isObject(value)) {
+      throw new ConfigError(`${file}: ${key} must be an object, found ${kindOf(value)}`);
+    }
   }
   const { migrated, warnings, offline } = migrateLegacyKeys(raw as Record<string, unknown>, file);
   const parsed = v.safeParse(ConfigSchema, migrated, { abortEarly: false });
@@ -105,7 +125,28 @@ export function parseConfig(raw: unknown, file: string): Omit<LoadedConfig, "fil
       `${file}: server.retry_max_seconds (${config.server.retry_max_seconds}) must not be below server.retry_initial_seconds (${config.server.retry_initial_seconds})`,
     );
   }
+  checkWindow(config.collection, file);
   return { config, warnings, offline };
+}
+
+const SECTIONS = knownKeys([]);
+const LEGACY_SECTIONS = ["intervals", "paths", "files"];
+
+/**
+ * A window holds a whole number of ticks: said as an error naming both values,
+ * never rounded silently (0.001 h would have become 4 s).
+ */
+function checkWindow(collection: Config["collection"], file: string): void {
+  const interval = collection.interval_seconds;
+  const bySeconds = collection.aggregation_interval_seconds !== undefined;
+  const windowSeconds = collection.aggregation_interval_seconds ?? collection.aggregation_interval_hours * 3600;
+  const whole = Math.abs(windowSeconds - Math.round(windowSeconds)) < 1e-6; // 0.1 h is 360.00000000000006 s
+  if (whole && Math.round(windowSeconds) % interval === 0) return;
+  const shown = Number(windowSeconds.toPrecision(6));
+  const what = bySeconds
+    ? `collection.aggregation_interval_seconds (${shown} s)`
+    : `collection.aggregation_interval_hours (${collection.aggregation_interval_hours} h = ${shown} s)`;
+  throw new ConfigError(`${file}: ${what} must be a whole multiple of collection.interval_seconds (${interval} s)`);
 }
 
 /** The original tool's other layout, moved to today's keys with a warning each. */
@@ -180,7 +221,13 @@ function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "an object";
-  return JSON.stringify(value);
+  return redactUrlCredentials(JSON.stringify(value));
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -6,9 +6,15 @@ import * as v from "valibot";
 const LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-const wholeNumber = (min: number, what = "a whole number") =>
-  v.pipe(v.number(`${what}`), v.integer(`${what}`), v.minValue(min, `${what} of at least ${min}`));
-const positiveNumber = (what: string) => v.pipe(v.number(what), v.gtValue(0, `${what} greater than 0`));
+// Every number has a floor and a ceiling, named with its unit: a value far out of
+// range (1e300 seconds) would overflow a timer or make the agent do nothing.
+const wholeNumber = (min: number, max: number, what: string, ceiling = `${max}`) =>
+  v.pipe(v.number(what), v.integer(what), v.minValue(min, `${what} of at least ${min}`), v.maxValue(max, `${what} of at most ${ceiling}`));
+const positiveNumber = (max: number, what: string, ceiling = `${max}`) =>
+  v.pipe(v.number(what), v.gtValue(0, `${what} greater than 0`), v.maxValue(max, `${what} of at most ${ceiling}`));
+
+const HOUR = 3600;
+const DAY = 86_400;
 const nonEmptyText = (what: string) => v.pipe(v.string(what), v.nonEmpty(what));
 
 const logLevel = v.pipe(
@@ -33,19 +39,20 @@ export const ConfigSchema = v.strictObject({
       ),
       token: v.optional(nonEmptyText("a bearer token (text)")),
       ca_file: v.optional(nonEmptyText("a path to a PEM file")),
-      timeout_seconds: v.optional(positiveNumber("a number of seconds"), 30),
-      retry_initial_seconds: v.optional(positiveNumber("a number of seconds"), 60),
-      retry_max_seconds: v.optional(positiveNumber("a number of seconds"), 3600),
-      max_attempts: v.optional(wholeNumber(1), 10),
+      timeout_seconds: v.optional(positiveNumber(600, "a number of seconds", "600 (10 minutes)"), 30),
+      retry_initial_seconds: v.optional(positiveNumber(DAY, "a number of seconds", `${DAY} (a day)`), 60),
+      retry_max_seconds: v.optional(positiveNumber(DAY, "a number of seconds", `${DAY} (a day)`), 3600),
+      max_attempts: v.optional(wholeNumber(1, 1000, "a whole number of attempts"), 10),
     }),
     {},
   ),
   collection: v.optional(
     v.strictObject({
       // Whole seconds: samples are stored with integer timestamps, one per tick.
-      interval_seconds: v.optional(wholeNumber(1, "a whole number of seconds"), 60),
-      aggregation_interval_hours: v.optional(positiveNumber("a number of hours"), 1),
-      aggregation_interval_seconds: v.optional(wholeNumber(1, "a whole number of seconds")),
+      interval_seconds: v.optional(wholeNumber(1, HOUR, "a whole number of seconds", `${HOUR} (an hour)`), 60),
+      // A window is at most a day and a whole multiple of the interval (checked in load.ts).
+      aggregation_interval_hours: v.optional(positiveNumber(24, "a number of hours", "24 (a day)"), 1),
+      aggregation_interval_seconds: v.optional(wholeNumber(1, DAY, "a whole number of seconds", `${DAY} (a day)`)),
     }),
     {},
   ),
@@ -54,15 +61,15 @@ export const ConfigSchema = v.strictObject({
     v.strictObject({
       file: v.optional(v.string("a file path (empty for none)"), "gpu_monitor.log"),
       level: v.optional(logLevel, "INFO"),
-      max_size_mb: v.optional(positiveNumber("a size in MB"), 10),
-      max_files: v.optional(wholeNumber(1), 5),
+      max_size_mb: v.optional(positiveNumber(10_240, "a size in MB"), 10),
+      max_files: v.optional(wholeNumber(1, 100, "a whole number of files"), 5),
     }),
     {},
   ),
   retention: v.optional(
     v.strictObject({
-      raw_days: v.optional(positiveNumber("a number of days"), 30),
-      aggregated_days: v.optional(positiveNumber("a number of days"), 365),
+      raw_days: v.optional(positiveNumber(3650, "a number of days", "3650 (ten years)"), 30),
+      aggregated_days: v.optional(positiveNumber(36_500, "a number of days", "36500 (a hundred years)"), 365),
     }),
     {},
   ),

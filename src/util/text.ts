@@ -34,3 +34,27 @@ export function truncateBytes(text: string, maxBytes: number): string {
   }
   return `${out}...`;
 }
+
+/** The offset of the first byte that is not valid UTF-8 (overlong forms and surrogates included), or null. */
+export function invalidUtf8Offset(bytes: Uint8Array): number | null {
+  let i = 0;
+  while (i < bytes.length) {
+    const lead = bytes[i]!;
+    if (lead < 0x80) {
+      i++;
+      continue;
+    }
+    const follow = lead >= 0xc2 && lead <= 0xdf ? 1 : lead >= 0xe0 && lead <= 0xef ? 2 : lead >= 0xf0 && lead <= 0xf4 ? 3 : 0;
+    if (follow === 0) return i;
+    let codePoint = lead & (0x3f >> follow);
+    for (let k = 1; k <= follow; k++) {
+      const next = bytes[i + k];
+      if (next === undefined || (next & 0xc0) !== 0x80) return i;
+      codePoint = (codePoint << 6) | (next & 0x3f);
+    }
+    const smallest = [0, 0x80, 0x800, 0x10000][follow]!;
+    if (codePoint < smallest || codePoint > 0x10ffff || (codePoint >= 0xd800 && codePoint <= 0xdfff)) return i;
+    i += follow + 1;
+  }
+  return null;
+}

@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, configSearchPaths, loadConfig, type ConfigSources } from "../../src/config/load.ts";
+import { invalidUtf8Offset } from "../../src/util/text.ts";
 
 function folder(): string {
   return mkdtempSync(join(tmpdir(), "gpu-monitor-config-"));
@@ -167,3 +168,93 @@ describe("errors name the file, the key, what was expected and what was found", 
     expect(loadError("[]")).toContain("expected a JSON object at the top level, found a list");
   });
 });
+
+describe("every number has a bound and a unit", () => {
+  for (const [text, message] of [
+    ['{"collection": {"interval_seconds": 1e300}}', "collection.interval_seconds: expected a whole number of seconds of at most 3600 (an hour), found 1e+300"],
+    ['{"collection": {"aggregation_interval_hours": 1e9}}', "collection.aggregation_interval_hours: expected a number of hours of at most 24 (a day), found 1000000000"],
+    ['{"collection": {"aggregation_interval_seconds": 172800}}', "collection.aggregation_interval_seconds: expected a whole number of seconds of at most 86400 (a day), found 172800"],
+    ['{"server": {"timeout_seconds": 1e6}}', "server.timeout_seconds: expected a number of seconds of at most 600 (10 minutes), found 1000000"],
+    ['{"server": {"retry_initial_seconds": 1e12}}', "server.retry_initial_seconds: expected a number of seconds of at most 86400 (a day), found 1000000000000"],
+    ['{"server": {"retry_max_seconds": 1e12}}', "server.retry_max_seconds: expected a number of seconds of at most 86400 (a day), found 1000000000000"],
+    ['{"server": {"max_attempts": 1e9}}', "server.max_attempts: expected a whole number of attempts of at most 1000, found 1000000000"],
+    ['{"logging": {"max_size_mb": 1e9}}', "logging.max_size_mb: expected a size in MB of at most 10240, found 1000000000"],
+    ['{"logging": {"max_files": 5000}}', "logging.max_files: expected a whole number of files of at most 100, found 5000"],
+    ['{"retention": {"raw_days": 1e6}}', "retention.raw_days: expected a number of days of at most 3650 (ten years), found 1000000"],
+    ['{"retention": {"aggregated_days": 1e6}}', "retention.aggregated_days: expected a number of days of at most 36500 (a hundred years), found 1000000"],
+  ] as const) {
+    test(text, () => {
+      expect(loadError(text)).toMatch(new RegExp(`config\\.json: ${message.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`));
+    });
+  }
+
+  test("a window that is not a whole multiple of the interval is an error naming both, never rounded", () => {
+    expect(loadError('{"collection": {"aggregation_interval_hours": 0.001}}')).toMatch(
+      /config\.json: collection\.aggregation_interval_hours \(0\.001 h = 3\.6 s\) must be a whole multiple of collection\.interval_seconds \(60 s\)$/,
+    );
+    expect(loadError('{"collection": {"aggregation_interval_hours": 0.00001}}')).toContain(
+      "collection.aggregation_interval_hours (0.00001 h = 0.036 s) must be a whole multiple of collection.interval_seconds (60 s)",
+    );
+    expect(loadError('{"collection": {"interval_seconds": 7, "aggregation_interval_seconds": 30}}')).toContain(
+      "collection.aggregation_interval_seconds (30 s) must be a whole multiple of collection.interval_seconds (7 s)",
+    );
+  });
+
+  test("windows that hold whole ticks are fine, 0.1 h included", () => {
+    const ok = (text: string) => loadConfig(sources({ explicitPath: write(join(folder(), "config.json"), text) })).config.collection;
+    expect(ok('{"collection": {"interval_seconds": 60, "aggregation_interval_hours": 0.1}}').aggregation_interval_hours).toBe(0.1);
+    expect(ok('{"collection": {"interval_seconds": 3600, "aggregation_interval_hours": 24}}').interval_seconds).toBe(3600);
+    expect(ok('{"collection": {"interval_seconds": 5, "aggregation_interval_seconds": 86400}}').aggregation_interval_seconds).toBe(86400);
+  });
+});
+
+describe("a section of the wrong type", () => {
+  test("says what the section must be and what was found", () => {
+    expect(loadError('{"server": "https://x"}')).toMatch(/config\.json: server must be an object, found a string$/);
+    expect(loadError('{"logging": []}')).toMatch(/config\.json: logging must be an object, found an array$/);
+    expect(loadError('{"collection": 60}')).toMatch(/config\.json: collection must be an object, found a number$/);
+    expect(loadError('{"paths": null}')).toMatch(/config\.json: paths must be an object, found null$/);
+  });
+});
+
+describe("a file that is not UTF-8 text", () => {
+  test("is refused, naming the file and the offset of the first bad byte", () => {
+    const file = join(folder(), "config.json");
+    writeFileSync(file, Buffer.concat([Buffer.from('{"logging": {"file": "caf'), Buffer.from([0xe9]), Buffer.from('.log"}}')]), { mode: 0o600 });
+    expect(() => loadConfig(sources({ explicitPath: file }))).toThrow(`config file ${file} is not valid UTF-8: byte 0xe9 at offset 25; save it as UTF-8 text`);
+  });
+
+  test("binary garbage is refused at its first bad byte", () => {
+    const file = join(folder(), "config.json");
+    writeFileSync(file, Buffer.from([0x7b, 0x1b, 0x5b, 0x32, 0x4a, 0xff, 0xfe, 0x00]), { mode: 0o600 });
+    expect(() => loadConfig(sources({ explicitPath: file }))).toThrow("is not valid UTF-8: byte 0xff at offset 5");
+  });
+
+  test("overlong forms and surrogates are not UTF-8; every script is", () => {
+    expect(invalidUtf8Offset(Buffer.from("é 日本 € 🎉 ok"))).toBeNull();
+    expect(invalidUtf8Offset(Buffer.from([0x41, 0xc0, 0xaf]))).toBe(1);
+    expect(invalidUtf8Offset(Buffer.from([0xed, 0xa0, 0x80]))).toBe(0);
+    expect(invalidUtf8Offset(Buffer.from([0x41, 0x42, 0xe2, 0x82]))).toBe(2);
+  });
+});
+
+describe("a password in server.url", () => {
+  test("in a file others can read earns a warning, as a token does, without the password", () => {
+    const file = write(join(folder(), "config.json"), '{"server": {"url": "https://agent:hunter2pw@example.com/api"}}');
+    chmodSync(file, 0o644);
+    const { warnings } = loadConfig(sources({ explicitPath: file }));
+    expect(warnings).toEqual([`config file ${file} holds a password in server.url and others can read it: chmod 600 ${file}`]);
+  });
+
+  test("in a file only its owner reads draws none", () => {
+    const file = write(join(folder(), "config.json"), '{"server": {"url": "https://agent:hunter2pw@example.com/api"}}');
+    expect(loadConfig(sources({ explicitPath: file })).warnings).toEqual([]);
+  });
+
+  test("never appears in an error about the URL", () => {
+    const message = loadError('{"server": {"url": "htps://agent:hunter2pw@example.com/api"}}');
+    expect(message).toContain("server.url: expected an http:// or https:// URL");
+    expect(message).not.toContain("hunter2pw");
+  });
+});
+

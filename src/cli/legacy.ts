@@ -34,6 +34,14 @@ const VALUE_FLAGS: Record<string, keyof LegacyArgs> = {
   "--nvml-library": "nvmlLibrary",
 };
 
+const VALUE_WANTED: Partial<Record<keyof LegacyArgs, string>> = {
+  searchSend: ': the TIME of a window, such as "2024-03-20T14:00"',
+  config: ": the config file's path",
+  logLevel: ": DEBUG, INFO, WARNING, ERROR or CRITICAL",
+  outputFormat: ": json or csv (-ls: table or json)",
+  nvmlLibrary: ": the NVML library's full path",
+};
+
 const SWITCHES: Record<string, keyof LegacyArgs> = {
   "-h": "help",
   "--help": "help",
@@ -69,7 +77,11 @@ export function parseLegacyArgs(argv: readonly string[]): LegacyArgs {
     const valueName = VALUE_FLAGS[flag];
     if (valueName) {
       const value = inline ?? tokens[++i];
-      if (value === undefined) throw new UsageError(`${flag} needs a value; see 'gpu_monitor --help'`);
+      // An empty value, or the next flag taken as one, would be read as something else entirely.
+      if (value === undefined || value === "" || (inline === undefined && /^-[^\d]/.test(value))) {
+        const what = flag === "--search-send" ? "-ss" : flag;
+        throw new UsageError(`${what} needs a value${VALUE_WANTED[valueName] ?? ""}; see 'gpu_monitor --help'`);
+      }
       (args as unknown as Record<string, string>)[valueName] = value;
       continue;
     }
@@ -106,8 +118,9 @@ OPTIONS
   -o, --offline                 collect and aggregate, send nothing
   -v, --verbose                 debug logging
   -l, --log-level LEVEL         DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)
-  -sc, --show-collection [TIME] raw samples of TIME's minute; the aggregate when TIME starts
-                                an aggregated window; with no TIME the current window
+  -sc, --show-collection [TIME] raw samples of TIME's minute (a bare date: its first minute);
+                                the aggregate when TIME starts an aggregated window; with no
+                                TIME the current window
   -ls, --list-sends             every window's uploads, newest first (-f json for JSON)
   -ss, --search-send TIME       one window's uploads, every attempt
   -f, --output-format FORMAT    -sc: json (default) or csv; -ls: table (default) or json
@@ -122,6 +135,7 @@ COMMANDS
   status     the agent at a glance (exit 1 when unhealthy)
   doctor     check NVML, every GPU, config, database, log, server, service
 
-TIME: "2024-03-20T14:30:00" (local), "2024-03-20 14:30", "2024-03-20T14:30:00+02:00" or "...Z"
+TIME: "2024-03-20T14:30:00" (local), "2024-03-20 14:30", "2024-03-20T14:30:00+02:00" (offsets up
+to ±14:00) or "...Z"; a bare date "2024-03-20" is its midnight
 Use 'gpu_monitor <command> --help' for a command's options.
 `;

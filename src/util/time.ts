@@ -24,7 +24,10 @@ export function parseTime(text: string): number {
   }
   let millis: number;
   if (zone) {
-    millis = Date.UTC(year, month - 1, day, hour, minute, second) - offsetMinutes(zone) * 60_000;
+    const offset = offsetMinutes(zone);
+    // Real offsets run from -12:00 to +14:00; +25:00 is a typo, not a place.
+    if (offset === null) throw new TimeParseError(`'${text}' has an offset beyond ±14:00: use ${TIME_EXAMPLES}`);
+    millis = Date.UTC(year, month - 1, day, hour, minute, second) - offset * 60_000;
     const check = new Date(Date.UTC(year, month - 1, day));
     if (check.getUTCDate() !== day) throw new TimeParseError(`'${text}' is not a valid date: use ${TIME_EXAMPLES}`);
   } else {
@@ -37,11 +40,15 @@ export function parseTime(text: string): number {
   return Math.floor(millis / 1000);
 }
 
-function offsetMinutes(zone: string): number {
+/** Minutes east of UTC, or null for an offset no place has (beyond ±14:00, or minutes past 59). */
+function offsetMinutes(zone: string): number | null {
   if (zone.toUpperCase() === "Z") return 0;
   const sign = zone.startsWith("-") ? -1 : 1;
   const digits = zone.slice(1).replace(":", "");
-  return sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2) || "0"));
+  const hours = Number(digits.slice(0, 2));
+  const minutes = Number(digits.slice(2) || "0");
+  const total = hours * 60 + minutes;
+  return minutes > 59 || total > 14 * 60 ? null : sign * total;
 }
 
 /** ISO 8601 in UTC to the second, e.g. 2024-03-20T14:00:00Z (uploads, snapshot). */

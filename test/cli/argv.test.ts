@@ -28,6 +28,33 @@ describe("unknown flags", () => {
   test("negative numbers are values, not flags", () => {
     expect(() => rejectUnknownFlags(["-5"], args, "x")).not.toThrow();
   });
+  test("a flag of which the command's flag is one word suggests it: --output-format → --format", () => {
+    expect(() => rejectUnknownFlags(["--output-format", "json"], args, "gpu_monitor snapshot")).toThrow(
+      new UsageError("unknown option --output-format for 'gpu_monitor snapshot' (did you mean --format?); see 'gpu_monitor snapshot --help'"),
+    );
+  });
+  test("a word the command has no place for is a usage error", () => {
+    expect(() => rejectUnknownFlags(["extra"], args, "gpu_monitor snapshot")).toThrow(
+      new UsageError("unexpected argument 'extra' for 'gpu_monitor snapshot', which takes options only; see 'gpu_monitor snapshot --help'"),
+    );
+    expect(() => rejectUnknownFlags(["--format", "json", "--verbose", "extra"], args, "x")).toThrow("unexpected argument 'extra'");
+    expect(() => rejectUnknownFlags(["extra"], { ...args, file: { type: "positional" } }, "x")).not.toThrow();
+  });
+  test("a flag without its value (absent, empty, or the next flag) says what the value may be", () => {
+    const send = { resend: { type: "string", valueHint: "TIME|failed" }, config: { type: "string", alias: "c" } } as const;
+    const message = "--resend needs a value: a TIME such as \"2024-03-20T14:30\" or failed; see 'gpu_monitor send --help'";
+    expect(() => rejectUnknownFlags(["--resend"], send, "gpu_monitor send")).toThrow(new UsageError(message));
+    expect(() => rejectUnknownFlags(["--resend="], send, "gpu_monitor send")).toThrow(new UsageError(message));
+    expect(() => rejectUnknownFlags(["--resend", ""], send, "gpu_monitor send")).toThrow(new UsageError(message));
+    expect(() => rejectUnknownFlags(["--resend", "-c", "x.json"], send, "gpu_monitor send")).toThrow(new UsageError(message));
+    expect(() => rejectUnknownFlags(["--resend", "failed", "-c", "x.json"], send, "gpu_monitor send")).not.toThrow();
+  });
+  test("a required flag left out is a usage error naming it", () => {
+    const exportArgs = { from: { type: "string", valueHint: "TIME", required: true } } as const;
+    expect(() => rejectUnknownFlags([], exportArgs, "gpu_monitor export")).toThrow(
+      new UsageError("'gpu_monitor export' needs --from: a TIME such as \"2024-03-20T14:30\"; see 'gpu_monitor export --help'"),
+    );
+  });
   test("suggestions only for near misses", () => {
     expect(closest("formta", ["format", "verbose"])).toBe("format");
     expect(closest("zzzzzz", ["format", "verbose"])).toBeUndefined();

@@ -24,6 +24,13 @@ describe("times on input", () => {
     }
     expect(() => parseTime("noon")).toThrow('use "2024-03-20T14:30:00", "2024-03-20 14:30"');
   });
+  test("offsets run from -14:00 to +14:00; beyond, or with minutes past 59, the time is refused", () => {
+    expect(parseTime("2024-03-20T14:30:00+14:00")).toBe(utc(2024, 3, 20, 0, 30));
+    expect(parseTime("2024-03-20T14:30:00-12:00")).toBe(utc(2024, 3, 21, 2, 30));
+    for (const bad of ["2024-03-20T14:30+25:00", "2024-03-20T14:30:00-14:30", "2024-03-20T14:30:00+0199", "2024-03-20T14:30+99"]) {
+      expect(() => parseTime(bad)).toThrow(`'${bad}' has an offset beyond ±14:00`);
+    }
+  });
 });
 
 describe("times on output", () => {

@@ -239,6 +239,7 @@ function chain(symbols: readonly string[], calls: Record<string, NvmlCall>): Bou
 
 function shortReason(error: unknown, path: string): string {
   const text = error instanceof Error ? error.message : String(error);
-  // Bun's message repeats the path; keep the part that says what went wrong.
-  return text.replaceAll(path, basename(path)).split("\n")[0]!.trim();
+  // Bun's message names the path twice (`... "/etc/passwd": /etc/passwd: invalid ELF header`):
+  // keep it once, as given, so the person sees the file they named.
+  return text.replace(`: ${path}: `, ": ").split("\n")[0]!.trim();
 }

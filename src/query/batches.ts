@@ -1,7 +1,7 @@
 // What the query commands print, as batches for the writer: stored samples a
 // 10-minute span at a time, stored windows one at a time.
 
-import { inWindowOutput, rawFields, windowEntries } from "../metrics/records.ts";
+import { inWindowOutput, RAW_METRICS, rawFields, windowEntries } from "../metrics/records.ts";
 import type { StoredGpu } from "../store/gpus.ts";
 import type { Store } from "../store/store.ts";
 import type { RecordBatch } from "./writer.ts";
@@ -32,3 +32,7 @@ export function* windowBatches(store: Store, from: number, to: number): Generato
   }
   if (batch) yield batch;
 }
+
+/** The field names of a stored sample and of a window, for a CSV header over no data. */
+export const SAMPLE_COLUMNS: readonly string[] = RAW_METRICS.map((metric) => metric.name);
+export const WINDOW_COLUMNS: readonly string[] = windowEntries({}, { sampleCount: 0, coverage: 0, values: {} }, inWindowOutput).map(([name]) => name);

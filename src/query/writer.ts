@@ -11,7 +11,7 @@
 import { once } from "node:events";
 import { AS_STORED, type ShownValue } from "../metrics/catalog.ts";
 import type { Field } from "../metrics/records.ts";
-import { csvField } from "../util/csv.ts";
+import { csvField, csvLine } from "../util/csv.ts";
 import { formatTime } from "../util/time.ts";
 
 export type QueryFormat = "json" | "csv";
@@ -144,21 +144,25 @@ function isConstant(column: ReadonlyArray<number | null>, count: number): boolea
 /**
  * Writes every batch; returns how many groups (timestamps) were written.
  * `onBatch` hears the last time of each batch written (for a progress line).
+ * `columns` names the fields for a CSV header when there is no record to take
+ * them from: a CSV of nothing is still a header a program can read.
  */
 export async function writeRecords(
   batches: Iterable<RecordBatch>,
   format: QueryFormat,
   out: Output,
-  options: { style?: JsonStyle; onBatch?: (lastTs: number) => void } = {},
+  options: { style?: JsonStyle; onBatch?: (lastTs: number) => void; columns?: readonly string[] } = {},
 ): Promise<number> {
   const style = options.style ?? "indented";
   const syntax = SYNTAX[format === "json" ? style : "csv"];
   const buffer = new Buffered(out);
   let groups = 0;
+  let header = false;
   for (const batch of batches) {
     const templates = batch.gpus.map((gpu) => new Template(gpu.fields, gpu.ts.length, syntax));
-    if (format === "csv" && groups === 0 && batch.gpus.length > 0) {
+    if (format === "csv" && !header && batch.gpus.length > 0) {
       await buffer.write(["timestamp", ...batch.gpus[0]!.fields.map((field) => csvField(field.name))].join(",") + "\n");
+      header = true;
     }
     const heads = new Array<number>(batch.gpus.length).fill(0);
     let lastTs = -Infinity;
@@ -180,6 +184,7 @@ export async function writeRecords(
     options.onBatch?.(lastTs);
   }
   if (format === "json") await buffer.write(groups === 0 ? "[]\n" : "\n]\n");
+  if (format === "csv" && !header && options.columns) await buffer.write(`${csvLine(["timestamp", ...options.columns])}\n`);
   await buffer.flush();
   return groups;
 }

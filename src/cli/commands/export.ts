@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { sampleBatches, windowBatches } from "../../query/batches.ts";
+import { SAMPLE_COLUMNS, sampleBatches, WINDOW_COLUMNS, windowBatches } from "../../query/batches.ts";
 import { QUERY_FORMATS, stdoutOutput, writeRecords, type QueryFormat } from "../../query/writer.ts";
 import { formatTime, parseTime } from "../../util/time.ts";
 import { Store } from "../../store/store.ts";
@@ -29,7 +29,8 @@ export default defineCommand({
     try {
       const batches = args.level === "raw" ? sampleBatches(store, from, to) : windowBatches(store, from, to);
       const progress = exportProgress(from, to);
-      const written = await writeRecords(batches, format, stdoutOutput, { style: "lines", onBatch: progress?.update });
+      const columns = args.level === "raw" ? SAMPLE_COLUMNS : WINDOW_COLUMNS;
+      const written = await writeRecords(batches, format, stdoutOutput, { style: "lines", onBatch: progress?.update, columns });
       progress?.done();
       if (written === 0) {
         const what = args.level === "raw" ? "raw samples" : "aggregates";

@@ -16,7 +16,7 @@ export async function showCollectionCommand(
     const period = aggregationPeriodSeconds(config.collection);
     const result = showCollection(store, time, period, Math.floor(Date.now() / 1000));
     const format = (flags.outputFormat ?? "json") as QueryFormat;
-    if ((await writeRecords(result.batches, format, stdoutOutput)) === 0) {
+    if ((await writeRecords(result.batches, format, stdoutOutput, { columns: result.columns })) === 0) {
       process.stderr.write(`No data for ${time === "" ? "the current window" : time}: searched ${result.searched} in ${config.database.file}\n`);
     }
     return EXIT.ok;

@@ -1,13 +1,14 @@
 // `gpu_monitor doctor`: every thing the agent needs, checked one by one, each
 // with what to do when it fails.
 
-import { accessSync, closeSync, constants, existsSync, openSync, statSync, unlinkSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, openSync, statfsSync, statSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import { ProcessNameCache } from "../collect/processNames.ts";
 import { gpuRecord } from "../collect/snapshot.ts";
 import { takeSample } from "../collect/sample.ts";
 import { defaultSources, loadConfig, type LoadedConfig } from "../config/load.ts";
 import { openNvml, type Nvml } from "../nvml/index.ts";
+import { plainHttpWarning, probeServer, uploadTarget } from "../ship/http.ts";
 import { redactUrlCredentials } from "../util/url.ts";
 import { quickCheck } from "../store/database.ts";
 import { runningAgentPid } from "../store/lock.ts";
@@ -31,12 +32,16 @@ export async function runChecks(options: { config?: string | undefined; nvmlLibr
     loaded = loadConfig(defaultSources(options.config));
     checks.push(pass("config", loaded.file ? `${loaded.file} is valid` : "no config file: offline defaults"));
     for (const warning of loaded.warnings) checks.push(warn("config", warning));
+    const insecure = loaded.config.server.url ? plainHttpWarning(loaded.config.server.url) : null;
+    if (insecure) checks.push(warn("config", loaded.config.server.token ? insecure.replace("the token travel", "the token (server.token) travel") : insecure));
   } catch (error) {
     checks.push(fail("config", `${(error as Error).message} (fix the file; gpu_monitor exits 2 on it)`));
   }
-  checks.push(...nvmlChecks(options.nvmlLibrary ?? loaded?.config.nvml.library));
+  const nvml = nvmlChecks(options.nvmlLibrary ?? loaded?.config.nvml.library);
+  checks.push(...nvml.checks);
   if (loaded) {
     checks.push(databaseCheck(loaded.config.database.file));
+    checks.push(diskSpaceCheck(loaded.config.database.file, freeBytesAt(loaded.config.database.file), loaded.config.collection.interval_seconds, nvml.gpuCount));
     checks.push(agentLine(loaded.config.database.file));
     checks.push(logCheck(loaded.config.logging.file));
     checks.push(await serverCheck(loaded));
@@ -45,12 +50,12 @@ export async function runChecks(options: { config?: string | undefined; nvmlLibr
   return checks;
 }
 
-function nvmlChecks(libraryPath: string | undefined): Check[] {
+function nvmlChecks(libraryPath: string | undefined): { checks: Check[]; gpuCount: number | null } {
   let nvml: Nvml;
   try {
     nvml = openNvml({ libraryPath });
   } catch (error) {
-    return [fail("nvml", (error as Error).message)];
+    return { checks: [fail("nvml", (error as Error).message)], gpuCount: null };
   }
   try {
     const host = nvml.host();
@@ -81,7 +86,7 @@ function nvmlChecks(libraryPath: string | undefined): Check[] {
         check: fail(`gpu ${failure.index}`, `${failure.message}: check dmesg for Xid errors; the GPU may need a reset or a reboot`),
       });
     }
-    return [...checks, ...perGpu.sort((a, b) => a.index - b.index).map((entry) => entry.check)];
+    return { checks: [...checks, ...perGpu.sort((a, b) => a.index - b.index).map((entry) => entry.check)], gpuCount: sample.gpuCount };
   } finally {
     nvml.close();
   }
@@ -98,6 +103,12 @@ function databaseCheck(file: string): Check {
     }
   }
   try {
+    accessSync(file, constants.W_OK);
+    accessSync(dirname(file), constants.W_OK); // the WAL and its index are created beside it
+  } catch {
+    return fail("database", `${file} is not writable by this user (the file or its folder)`);
+  }
+  try {
     const result = quickCheck(file);
     const size = (statSync(file).size / 1e6).toFixed(1);
     return result === "ok"
@@ -105,6 +116,45 @@ function databaseCheck(file: string): Check {
       : fail("database", `${file}: quick_check says ${result}; move it aside and let the agent start a new one`);
   } catch (error) {
     return fail("database", (error as Error).message);
+  }
+}
+
+/** Bytes a stored GPU-sample takes on disk (test/bench: 28.8 B once compacted into blocks). */
+const BYTES_PER_GPU_SAMPLE = 29;
+/** Rows wait uncompacted for a while, with their index; the WAL and the windows take some too. */
+const OVERHEAD = 1.5;
+/** Below this the disk is full for our purpose: a tick's transaction and its WAL frames may not fit. */
+const FULL_BYTES = 1024 * 1024;
+
+/** What a day of samples needs on disk, in bytes. */
+export function dayOfSamplesBytes(intervalSeconds: number, gpuCount: number): number {
+  return Math.ceil((86_400 / intervalSeconds) * gpuCount * BYTES_PER_GPU_SAMPLE * OVERHEAD);
+}
+
+/**
+ * Free space where the database lives against a day of samples. `gpuCount` is
+ * null when NVML could not say; one GPU is assumed then. Pure.
+ */
+export function diskSpaceCheck(file: string, freeBytes: number | null, intervalSeconds: number, gpuCount: number | null): Check {
+  if (freeBytes === null) return warn("disk", `cannot tell the free space where ${file} lives`);
+  const gpus = Math.max(1, gpuCount ?? 1);
+  const day = dayOfSamplesBytes(intervalSeconds, gpus);
+  const detail = `${megabytes(freeBytes)} free where ${file} lives; a day of samples needs about ${megabytes(day)} (${gpus} GPU(s)${gpuCount === null ? " assumed" : ""}, one every ${intervalSeconds} s)`;
+  if (freeBytes < FULL_BYTES) return fail("disk", `${detail}: the disk is full, the agent cannot store samples; free some space`);
+  if (freeBytes < day) return warn("disk", `${detail}: less than a day's worth; free some space or shorten retention.raw_days`);
+  return pass("disk", detail);
+}
+
+function megabytes(bytes: number): string {
+  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+function freeBytesAt(file: string): number | null {
+  try {
+    const stats = statfsSync(existingAncestor(dirname(file)));
+    return stats.bavail * stats.bsize;
+  } catch {
+    return null;
   }
 }
 
@@ -124,14 +174,11 @@ async function serverCheck(loaded: LoadedConfig): Promise<Check> {
   const { server } = loaded.config;
   if (!server.url) return warn("server", "no server.url: the agent runs offline and queues every window");
   const shown = redactUrlCredentials(server.url);
-  const started = performance.now();
-  try {
-    // A GET sends no data; any HTTP answer proves the name, the route and TLS work.
-    const response = await fetch(server.url, { method: "GET", redirect: "manual", signal: AbortSignal.timeout(server.timeout_seconds * 1000) });
-    return pass("server", `${shown}: reachable, answered HTTP ${response.status} to GET in ${Math.round(performance.now() - started)} ms`);
-  } catch (error) {
-    return fail("server", `${shown}: ${(error as Error).message} (check the URL, DNS, the firewall, the proxy and server.ca_file)`);
-  }
+  // The agent's own transport (server.ca_file, the timeout, no redirects): doctor sees what the agent sees.
+  const probe = await probeServer(uploadTarget(loaded.config));
+  return probe.ok
+    ? pass("server", `${shown}: reachable, answered HTTP ${probe.httpStatus} to GET in ${probe.latencyMs} ms`)
+    : fail("server", `${shown}: ${probe.error} (check the URL, DNS, the firewall, the proxy and server.ca_file)`);
 }
 
 function serviceCheck(): Check {

@@ -3,6 +3,8 @@
 
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
+import type { Config } from "../config/schema.ts";
+import { VERSION } from "../version.ts";
 import { redactUrlCredentials, urlCredentials } from "../util/url.ts";
 import { parseRetryAfter, verifyReply, type Verdict } from "./verify.ts";
 
@@ -24,6 +26,19 @@ export interface AttemptResult extends Verdict {
   latencyMs: number;
 }
 
+/** Where and how the agent uploads, from the config (the shipper and `doctor` alike). */
+export function uploadTarget(config: Config): UploadTarget {
+  if (!config.server.url) throw new Error("an upload target needs server.url");
+  return {
+    url: config.server.url,
+    token: config.server.token,
+    contractNumber: config.server.contract_number,
+    timeoutSeconds: config.server.timeout_seconds,
+    caFile: config.server.ca_file,
+    userAgent: `gpu_monitor/${VERSION}`,
+  };
+}
+
 export type FetchFunction = (url: string, init: RequestInit & { tls?: { ca?: string[] } }) => Promise<Response>;
 
 export async function sendUpload(
@@ -43,16 +58,7 @@ export async function sendUpload(
   if (target.token) headers.Authorization = `Bearer ${target.token}`;
   const started = performance.now();
   try {
-    const response = await fetchImpl(target.url, {
-      method: "POST",
-      headers,
-      body: text,
-      redirect: "manual",
-      signal: stop
-        ? AbortSignal.any([AbortSignal.timeout(target.timeoutSeconds * 1000), stop])
-        : AbortSignal.timeout(target.timeoutSeconds * 1000),
-      ...(target.caFile ? { tls: { ca: [...rootCertificates, readFileSync(target.caFile, "utf8")] } } : {}),
-    });
+    const response = await fetchImpl(target.url, { method: "POST", headers, body: text, ...transport(target, stop) });
     const reply = await readBounded(response, MAX_REPLY_BYTES);
     if (reply === null) {
       // Transient: a proxy or a server in trouble may answer properly next time.
@@ -68,6 +74,33 @@ export async function sendUpload(
     }
     const { outcome, reason } = describeNetworkError(error, target);
     return { outcome, error: redact(reason, target), serverUid: null, retryAfterSeconds: null, httpStatus: null, latencyMs: elapsed(started) };
+  }
+}
+
+/**
+ * How every request to the server travels: the timeout, no redirects, and the
+ * system's CAs plus server.ca_file. `doctor` uses it too, so it sees what the agent sees.
+ */
+function transport(target: UploadTarget, stop?: AbortSignal): RequestInit & { tls?: { ca?: string[] } } {
+  const timeout = AbortSignal.timeout(target.timeoutSeconds * 1000);
+  return {
+    redirect: "manual",
+    signal: stop ? AbortSignal.any([timeout, stop]) : timeout,
+    ...(target.caFile ? { tls: { ca: [...rootCertificates, readFileSync(target.caFile, "utf8")] } } : {}),
+  };
+}
+
+export type ProbeResult = { ok: true; httpStatus: number; latencyMs: number } | { ok: false; error: string; latencyMs: number };
+
+/** A GET through the agent's transport: sends no data; any HTTP answer proves the name, the route and TLS. */
+export async function probeServer(target: UploadTarget): Promise<ProbeResult> {
+  const started = performance.now();
+  try {
+    const response = await fetch(target.url, { method: "GET", headers: { "User-Agent": target.userAgent }, ...transport(target) });
+    await response.body?.cancel().catch(() => {});
+    return { ok: true, httpStatus: response.status, latencyMs: elapsed(started) };
+  } catch (error) {
+    return { ok: false, error: redact(describeNetworkError(error, target).reason, target), latencyMs: elapsed(started) };
   }
 }
 

@@ -11,7 +11,7 @@ import type { Store } from "../store/store.ts";
 import { VERSION } from "../version.ts";
 import { retryDelaySeconds } from "./backoff.ts";
 import { redactUrlCredentials } from "../util/url.ts";
-import { sendUpload, type AttemptResult, type UploadTarget } from "./http.ts";
+import { sendUpload, uploadTarget, type AttemptResult, type UploadTarget } from "./http.ts";
 import { formatTime } from "../util/time.ts";
 import { idempotencyKey, uploadBody, uploadGpu, type HostIdentity } from "./payload.ts";
 
@@ -54,16 +54,8 @@ export class Shipper {
 
   constructor(private readonly options: ShipperOptions) {
     const { config } = options;
-    if (!config.server.url) throw new Error("Shipper needs server.url");
     this.ledger = options.store.ledger;
-    this.target = {
-      url: config.server.url,
-      token: config.server.token,
-      contractNumber: config.server.contract_number,
-      timeoutSeconds: config.server.timeout_seconds,
-      caFile: config.server.ca_file,
-      userAgent: `gpu_monitor/${VERSION}`,
-    };
+    this.target = uploadTarget(config);
     this.now = options.now ?? (() => Date.now() / 1000);
     this.random = options.random ?? Math.random;
     this.send = options.send ?? sendUpload;

@@ -4,14 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runBinaryAsync } from "../helpers/binary.ts";
 import { fakeNvmlLibrary, scenarioFile } from "../helpers/fakeNvml.ts";
-import { refusedUrl, startServer } from "../helpers/server.ts";
+import { privateCa, refusedUrl, startServer } from "../helpers/server.ts";
 
 const server = startServer(() => new Response("use POST", { status: 405 }));
 afterAll(() => server.stop());
 
-async function doctor(scenario: string, url: string) {
+async function doctor(scenario: string, url: string, server: Record<string, unknown> = {}) {
   const dir = mkdtempSync(join(tmpdir(), "gpu-monitor-doctor-"));
-  writeFileSync(join(dir, "config.json"), JSON.stringify({ server: { url }, database: { file: "state/g.db" } }));
+  writeFileSync(join(dir, "config.json"), JSON.stringify({ server: { url, ...server }, database: { file: "state/g.db" } }), { mode: 0o600 });
   return runBinaryAsync(["doctor", "-c", join(dir, "config.json")], {
     GPU_MONITOR_NVML_LIBRARY: fakeNvmlLibrary("current"),
     FAKE_NVML_SCENARIO: scenarioFile(scenario),
@@ -36,3 +36,30 @@ test("doctor: a lost GPU and an unreachable server fail, with what to do; exit 1
   expect(run.stdout).toMatch(/FAIL  server +.*check the URL, DNS, the firewall/);
   expect(run.exitCode).toBe(1);
 });
+
+test("doctor reaches the server through the agent's transport: a private CA in server.ca_file is trusted", async () => {
+  const ca = privateCa();
+  const tls = startServer(() => new Response("use POST", { status: 405 }), { cert: ca.cert, key: ca.key });
+  try {
+    const trusted = await doctor("rtx4090", tls.url, { ca_file: ca.caFile });
+    expect(trusted.stdout).toMatch(/PASS  server +https:\/\/127\.0\.0\.1:\d+\/api\/metrics: reachable, answered HTTP 405 to GET/);
+    const untrusted = await doctor("rtx4090", tls.url);
+    expect(untrusted.stdout).toMatch(/FAIL  server +.*TLS failed/);
+  } finally {
+    tls.stop();
+  }
+});
+
+test("doctor reports the free space against a day of samples for the GPUs it found", async () => {
+  const run = await doctor("eight_gpus", server.url);
+  // 8 GPUs, one sample a minute (the default): 1440 x 8 x 29 B x 1.5 = 0.5 MB.
+  expect(run.stdout).toMatch(/PASS  disk +[\d.]+ GB free where .*g\.db lives; a day of samples needs about 0\.5 MB \(8 GPU\(s\), one every 60 s\)/);
+});
+
+test("doctor warns of a token sent over plain http:// to another host", async () => {
+  const run = await doctor("rtx4090", "http://metrics.gpu-monitor.invalid/api", { token: "t0k3n-for-test", timeout_seconds: 2 });
+  expect(run.stdout).toMatch(/PASS  config +.*config\.json is valid/);
+  expect(run.stdout).toContain("WARN  config    server.url uses plain http:// to metrics.gpu-monitor.invalid: uploads and the token (server.token) travel unencrypted; use https://");
+  expect(run.stdout).not.toContain("t0k3n-for-test");
+});
+

@@ -1,0 +1,35 @@
+import { describe, expect, test } from "bun:test";
+import { dayOfSamplesBytes, diskSpaceCheck } from "../../src/doctor/checks.ts";
+
+describe("free space against a day of samples", () => {
+  test("a day needs about 29 bytes per GPU-sample plus overhead, from the interval and the GPU count", () => {
+    expect(dayOfSamplesBytes(60, 1)).toBe(1440 * 29 * 1.5);
+    expect(dayOfSamplesBytes(1, 8)).toBe(86_400 * 8 * 29 * 1.5); // about 30 MB
+  });
+
+  test("plenty of room passes, with the figures", () => {
+    expect(diskSpaceCheck("/var/lib/g.db", 50e9, 1, 8)).toEqual({
+      name: "disk",
+      status: "pass",
+      detail: "50.0 GB free where /var/lib/g.db lives; a day of samples needs about 30.1 MB (8 GPU(s), one every 1 s)",
+    });
+  });
+
+  test("less than a day's worth warns", () => {
+    const check = diskSpaceCheck("/var/lib/g.db", 20e6, 1, 8);
+    expect(check.status).toBe("warn");
+    expect(check.detail).toBe(
+      "20.0 MB free where /var/lib/g.db lives; a day of samples needs about 30.1 MB (8 GPU(s), one every 1 s): less than a day's worth; free some space or shorten retention.raw_days",
+    );
+  });
+
+  test("a full disk fails: the agent cannot store a sample", () => {
+    const check = diskSpaceCheck("/var/lib/g.db", 0, 60, 2);
+    expect(check.status).toBe("fail");
+    expect(check.detail).toContain("the disk is full");
+  });
+
+  test("without NVML, one GPU is assumed and said so", () => {
+    expect(diskSpaceCheck("/g.db", 50e9, 60, null).detail).toContain("(1 GPU(s) assumed, one every 60 s)");
+  });
+});

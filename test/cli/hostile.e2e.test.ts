@@ -3,7 +3,7 @@
 // and log line, secrets redacted, replies read with a bound.
 
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { aggregateClosedWindows } from "../../src/aggregate/aggregator.ts";
@@ -152,4 +152,33 @@ describe("a server's reply is redacted, bounded and checked", () => {
     expect(list.every((row: { uid: string | null }) => row.uid === null)).toBe(true);
     expect(Buffer.byteLength(readFileSync(join(dir, "agent.log")))).toBeLessThan(100_000);
   }, 40_000);
+
+  test("a password in server.url: a readable config warns, and the password is in no log line, ledger view, status or doctor", async () => {
+    const password = "pw-5e6f7a8b9c";
+    server = startServer((upload) => new Response(`who? ${upload.headers.authorization ?? "no authorization"} ${password}`, { status: 401 }));
+    const url = server.url.replace("http://", `http://agent:${password}@`);
+    const { dir, config } = folderWithConfig({ url, retry_initial_seconds: 1, retry_max_seconds: 1 });
+    chmodSync(config, 0o644);
+    const env = { GPU_MONITOR_NVML_LIBRARY: fakeNvmlLibrary("current"), FAKE_NVML_SCENARIO: scenarioFile("h100") };
+    const agent = spawnAgent(["run", "-c", config], env, dir);
+    expect(await agent.waitFor("not sent: server answered 401", 15_000)).toBe(true);
+    const { log } = await agent.stop();
+    expect(log).toContain(`config file ${config} holds a password in server.url and others can read it: chmod 600 ${config}`);
+    const status = await runBinaryAsync(["status", "-c", config], env, dir);
+    expect(status.stderr).toContain("holds a password in server.url and others can read it");
+    const outputs = [
+      log,
+      readFileSync(join(dir, "agent.log"), "utf8"),
+      status.stdout,
+      (await runBinaryAsync(["status", "-f", "json", "-c", config], env, dir)).stdout,
+      (await runBinaryAsync(["-ls", "-c", config], env, dir)).stdout,
+      (await runBinaryAsync(["doctor", "-c", config], env, dir)).stdout,
+    ];
+    for (const text of outputs) {
+      expect(text).not.toContain(password);
+      expect(text).not.toContain(Buffer.from(`agent:${password}`).toString("base64"));
+    }
+    expect(outputs[4]).toContain("server answered 401: who?");
+  }, 30_000);
 });
+

@@ -65,8 +65,10 @@ export async function sendUpload(
       return { outcome: "retryable", error: `reply too large (more than ${MAX_REPLY_BYTES / 1024 / 1024} MiB, HTTP ${response.status})`, serverUid: null, retryAfterSeconds: null, httpStatus: response.status, latencyMs: elapsed(started) };
     }
     const retryAfter = parseRetryAfter(response.headers.get("retry-after"), Date.now());
-    // Redacted before anything is taken from it: a server may echo our Authorization header.
-    return { ...verifyReply(response.status, redact(reply, target), body, retryAfter), httpStatus: response.status, latencyMs: elapsed(started) };
+    // What is kept of the reply is redacted (a server may echo our Authorization header); the
+    // reply itself is verified as sent, so a short password cannot garble the echo.
+    const verdict = verifyReply(response.status, reply, body, retryAfter, (text) => redact(text, target));
+    return { ...verdict, httpStatus: response.status, latencyMs: elapsed(started) };
   } catch (error) {
     if (stop?.aborted) {
       // The server may have it already: the next attempt carries the same Idempotency-Key.

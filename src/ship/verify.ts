@@ -34,9 +34,17 @@ export function parseRetryAfter(value: string | null, nowMs: number): number | n
 
 /**
  * Success is a 2xx status with a JSON object holding a non-empty string `uid`;
- * when the object holds `params`, they must equal the body sent.
+ * when the object holds `params`, they must equal the body sent. `clean`
+ * (redaction) is applied to whatever of the reply is kept, before it is cut.
  */
-export function verifyReply(status: number, bodyText: string, sent: unknown, retryAfterSeconds: number | null = null): Verdict {
+export function verifyReply(
+  status: number,
+  bodyText: string,
+  sent: unknown,
+  retryAfterSeconds: number | null = null,
+  clean: (text: string) => string = (text) => text,
+): Verdict {
+  const snippet = (text: string) => bodySnippet(clean(text));
   const fail = (outcome: AttemptOutcome, error: string): Verdict => ({ outcome, error, serverUid: null, retryAfterSeconds });
   if (status < 200 || status > 299) {
     return fail(isTransientStatus(status) ? "retryable" : "fatal", `server answered ${status}${snippet(bodyText)}`);
@@ -60,7 +68,7 @@ export function verifyReply(status: number, bodyText: string, sent: unknown, ret
     const difference = firstDifference(sent, params, "");
     if (difference !== null) return fail("fatal", `server echoed different data at ${difference}`);
   }
-  return { outcome: "sent", error: null, serverUid: String(uid), retryAfterSeconds: null };
+  return { outcome: "sent", error: null, serverUid: clean(String(uid)), retryAfterSeconds: null };
 }
 
 /** The path of the first place two JSON values differ (key order ignored, numbers as numbers), or null. */
@@ -92,7 +100,7 @@ export function firstDifference(expected: unknown, actual: unknown, path: string
   return null;
 }
 
-function snippet(text: string): string {
+function bodySnippet(text: string): string {
   const trimmed = text.trim().replace(/\s+/g, " ");
   return trimmed ? `: ${truncateBytes(trimmed, MAX_ERROR_BODY_BYTES)}` : "";
 }

@@ -129,6 +129,12 @@ describe("a hostile or broken server", () => {
     expect(result.error).toBe("server answered 403: who is [credentials] / [password]?");
   });
 
+  test("a short URL password does not garble the echo of a body that happens to contain it", async () => {
+    server = startServer((upload) => Response.json({ uid: "u-2", params: upload.body }));
+    const result = await sendUpload(target(server.url.replace("http://", "http://agent:41@")), body, "k");
+    expect(result).toMatchObject({ outcome: "sent", serverUid: "u-2", error: null });
+  });
+
   test("at most 512 bytes of an error body are kept, the token redacted before it is cut", async () => {
     server = startServer(() => new Response(`${"x".repeat(490)} s3cr3t-t0ken ${"y".repeat(100_000)}`, { status: 500 }));
     const result = await sendUpload(target(server.url, { token: "s3cr3t-t0ken" }), body, "k");

@@ -5,8 +5,12 @@
  * does: SQLite in WAL mode, synchronous=FULL, wal_autocheckpoint=256, foreign
  * keys on, one IMMEDIATE transaction per tick, INSERT OR REPLACE INTO samples (a
  * table shaped like the agent's, src/store/schema.ts, with pcie_tx_throughput and
- * pcie_rx_throughput). Nothing else: no aggregation, compaction, logging or process
- * names. test/bench/floor.ts runs it beside the agent and compares CPU per tick.
+ * pcie_rx_throughput). Like the agent it also reads the driver's history every tick:
+ * each GPU's three sample buffers (nvmlDeviceGetSamples for GPU and memory
+ * utilization and power, from the last timestamp seen) averaged over the time each
+ * sample covers into the row, and the event set (XID, ECC) drained with a zero
+ * timeout. Nothing else: no aggregation, compaction, logging or process names.
+ * test/bench/floor.ts runs it beside the agent and compares CPU per tick.
  *
  *   cc -std=c11 -O2 -o agent_floor test/bench/agent_floor.c -ldl -lsqlite3
  *   FAKE_NVML_SCENARIO=test/fake-nvml/scenarios/eight_gpus.conf \
@@ -25,6 +29,64 @@
 #include <sqlite3.h>
 
 static sqlite3 *g_db;
+
+/* The driver's history (nvml.h): nvmlSample_t, nvmlEventData_t and the calls that fill them. */
+typedef struct { unsigned long long timestamp; union { double d; unsigned int u; unsigned long long ull; } value; } fake_sample_t;
+typedef struct { void *device; unsigned long long type, data; unsigned int gi, ci; } event_data_t;
+typedef nvmlReturn_t (*fn_samples)(nvmlDevice_t, int, unsigned long long, int *, unsigned int *, fake_sample_t *);
+typedef nvmlReturn_t (*fn_set_create)(void **);
+typedef nvmlReturn_t (*fn_register)(nvmlDevice_t, unsigned long long, void *);
+typedef nvmlReturn_t (*fn_wait)(void *, event_data_t *, unsigned int);
+#define SAMPLE_CAPACITY 128
+static fn_samples g_samples;
+static fn_wait g_wait;
+static void *g_event_set;
+static unsigned long long g_last_seen[MAX_GPUS][3];
+static fake_sample_t g_sample_buf[SAMPLE_CAPACITY];
+
+static void open_history(unsigned int gpus) {
+    fn_set_create create = (fn_set_create)dlsym(g_lib, "nvmlEventSetCreate");
+    fn_register register_events = (fn_register)dlsym(g_lib, "nvmlDeviceRegisterEvents");
+    unsigned int i;
+    g_samples = (fn_samples)dlsym(g_lib, "nvmlDeviceGetSamples");
+    g_wait = (fn_wait)dlsym(g_lib, "nvmlEventSetWait_v2");
+    if (create && register_events && g_wait && create(&g_event_set) == NVML_SUCCESS)
+        for (i = 0; i < gpus; i++) register_events(g_gpu[i].handle, 0x1 | 0x2 | 0x8, g_event_set);
+    /* Start after what the buffers hold now, as the agent does. */
+    for (i = 0; i < gpus && g_samples; i++) {
+        for (int k = 0; k < 3; k++) {
+            int type;
+            unsigned int n = SAMPLE_CAPACITY;
+            if (g_samples(g_gpu[i].handle, k, 0, &type, &n, g_sample_buf) == NVML_SUCCESS && n > 0)
+                g_last_seen[i][k] = g_sample_buf[n - 1].timestamp;
+        }
+    }
+}
+
+/* Each buffer's time-weighted average since the last read replaces the instant's value. */
+static void read_history(unsigned int i, gpu_row_t *row) {
+    static const int column[3] = {R_POWER_MW, R_GPU_UTILIZATION, R_MEMORY_UTILIZATION};
+    for (int k = 0; g_samples && k < 3; k++) {
+        int type;
+        unsigned int n = SAMPLE_CAPACITY, j;
+        double sum = 0, weight = 0;
+        unsigned long long last = g_last_seen[i][k];
+        if (g_samples(g_gpu[i].handle, k, last, &type, &n, g_sample_buf) != NVML_SUCCESS) continue;
+        for (j = 0; j < n; j++) {
+            double w = last ? (double)(g_sample_buf[j].timestamp - last) : 100000.0;
+            sum += w * g_sample_buf[j].value.u;
+            weight += w;
+            last = g_sample_buf[j].timestamp;
+        }
+        g_last_seen[i][k] = last;
+        if (weight > 0) ROW_SET(row, column[k], (long long)(sum / weight + 0.5));
+    }
+}
+
+static void drain_events(void) {
+    event_data_t event;
+    while (g_event_set && g_wait(g_event_set, &event, 0) == NVML_SUCCESS) g_sink += event.data;
+}
 static volatile sig_atomic_t g_stop;
 
 static void on_signal(int signal_number) {
@@ -83,6 +145,7 @@ int main(int argc, char **argv) {
     opened = nvml_open(argv[1]);
     if (opened < 0) return 1;
     gpus = (unsigned int)opened;
+    open_history(gpus);
 
     if (sqlite3_open(argv[2], &g_db) != SQLITE_OK) die_sql(argv[2]);
     exec_sql("PRAGMA busy_timeout = 5000");
@@ -138,7 +201,11 @@ int main(int argc, char **argv) {
         /* Sample, then store, as the agent's tick does. */
         f.count(&counted); /* GPUs can come and go */
         g_sink += counted;
-        for (i = 0; i < gpus; i++) g_sink += sample_gpu(i, &rows[i]);
+        for (i = 0; i < gpus; i++) {
+            g_sink += sample_gpu(i, &rows[i]);
+            read_history(i, &rows[i]);
+        }
+        drain_events();
         step_done(begin, "BEGIN IMMEDIATE");
         for (i = 0; i < gpus; i++) {
             sqlite3_bind_int64(insert, 1, ts);

@@ -20,6 +20,7 @@ export interface LegacyArgs {
   showCollection?: string;
   outputFormat?: string;
   nvmlLibrary?: string;
+  metricsListen?: string;
 }
 
 const VALUE_FLAGS: Record<string, keyof LegacyArgs> = {
@@ -32,6 +33,7 @@ const VALUE_FLAGS: Record<string, keyof LegacyArgs> = {
   "--output-format": "outputFormat",
   "--format": "outputFormat",
   "--nvml-library": "nvmlLibrary",
+  "--metrics-listen": "metricsListen",
 };
 
 const VALUE_WANTED: Partial<Record<keyof LegacyArgs, string>> = {
@@ -40,6 +42,7 @@ const VALUE_WANTED: Partial<Record<keyof LegacyArgs, string>> = {
   logLevel: ": DEBUG, INFO, WARNING, ERROR or CRITICAL",
   outputFormat: ": json or csv (-ls: table or json)",
   nvmlLibrary: ": the NVML library's full path",
+  metricsListen: ": host:port, e.g. 127.0.0.1:9400",
 };
 
 const SWITCHES: Record<string, keyof LegacyArgs> = {
@@ -125,6 +128,7 @@ OPTIONS
   -ss, --search-send TIME       one window's uploads, every attempt
   -f, --output-format FORMAT    -sc: json (default) or csv; -ls: table (default) or json
       --nvml-library PATH       NVML library to load instead of the system's
+      --metrics-listen ADDR     serve Prometheus metrics on host:port (the agent)
       --version                 print the version
 
 COMMANDS

@@ -35,7 +35,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-const FLAGS_WITH_VALUES = new Set(["-c", "--config", "-l", "--log-level", "-f", "--output-format", "--nvml-library", "-ss", "--search-send"]);
+const FLAGS_WITH_VALUES = new Set(["-c", "--config", "-l", "--log-level", "-f", "--output-format", "--nvml-library", "--metrics-listen", "-ss", "--search-send"]);
 
 /** Where the command name is (`gpu_monitor -c x.json export ...` works too), or -1. */
 function commandPosition(argv: readonly string[]): number {

@@ -126,6 +126,9 @@ export function parseConfig(raw: unknown, file: string): Omit<LoadedConfig, "fil
     );
   }
   checkWindow(config.collection, file);
+  if (Boolean(config.metrics.tls_cert) !== Boolean(config.metrics.tls_key)) {
+    throw new ConfigError(`${file}: metrics.tls_cert and metrics.tls_key go together: set both or neither`);
+  }
   return { config, warnings, offline };
 }
 
@@ -240,6 +243,8 @@ function resolvePaths(config: Config, folder: string): void {
   if (config.logging.file) config.logging.file = at(config.logging.file);
   if (config.server.ca_file) config.server.ca_file = at(config.server.ca_file);
   if (config.nvml.library) config.nvml.library = at(config.nvml.library);
+  if (config.metrics.tls_cert) config.metrics.tls_cert = at(config.metrics.tls_cert);
+  if (config.metrics.tls_key) config.metrics.tls_key = at(config.metrics.tls_key);
 }
 
 function worldReadable(file: string): boolean {

@@ -74,6 +74,28 @@ export const ConfigSchema = v.strictObject({
     {},
   ),
   nvml: v.optional(v.strictObject({ library: v.optional(nonEmptyText("a full path to the NVML library")) }), {}),
+  // The Prometheus endpoint: off unless listen is set (or run --metrics-listen).
+  metrics: v.optional(
+    v.strictObject({
+      listen: v.optional(
+        v.pipe(
+          v.string("host:port, e.g. 127.0.0.1:9400"),
+          v.regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, "host:port, e.g. 127.0.0.1:9400"),
+          v.check((listen) => Number(listen.slice(listen.lastIndexOf(":") + 1)) <= 65535, "a port of at most 65535"),
+        ),
+      ),
+      // As Prometheus' web config: user name -> bcrypt hash (htpasswd -nB, or `gpu_monitor` docs).
+      basic_auth: v.optional(
+        v.record(
+          v.pipe(v.string(), v.nonEmpty("a user name")),
+          v.pipe(v.string("a bcrypt hash"), v.regex(/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/, "a bcrypt hash ($2y$... as htpasswd -nB writes it)")),
+        ),
+      ),
+      tls_cert: v.optional(nonEmptyText("a path to a PEM certificate")),
+      tls_key: v.optional(nonEmptyText("a path to a PEM private key")),
+    }),
+    {},
+  ),
 });
 
 export type Config = v.InferOutput<typeof ConfigSchema>;

@@ -14,6 +14,7 @@ import { compactionPeriodSeconds } from "../store/blocks.ts";
 import { acquireAgentLock, sendInProgress, type AgentLock } from "../store/lock.ts";
 import { pruneOldData } from "../store/retention.ts";
 import { Store } from "../store/store.ts";
+import type { MetricsRecorder } from "../prometheus/recorder.ts";
 import { formatTime } from "../util/time.ts";
 import { nextTickMs, systemClock, type Clock } from "./clock.ts";
 import { InProcessSampler, WorkerSampler, type EventSink, type TickReadings, type TickSampler } from "./samplers.ts";
@@ -33,6 +34,8 @@ export interface AgentOptions {
   clock?: Clock;
   /** Replaces openNvml in tests of this loop. */
   openNvml?: (libraryPath: string | undefined) => Nvml;
+  /** What the Prometheus endpoint serves, kept up to date tick by tick. */
+  metrics?: MetricsRecorder;
 }
 
 const PRUNE_EVERY_SECONDS = 86_400;
@@ -175,15 +178,29 @@ export class Agent {
       this.lastTickTs = 0;
     }
     try {
+      const startedMs = this.clock.monotonic();
       const readings = await this.sampler.sample(dueMs);
       if (readings) {
+        // Served as read, before storing: a locked or full disk does not hide the GPUs from the endpoint.
+        this.options.metrics?.tick(tickTs, readings.gpus, readings.failures);
         this.storeTick(tickTs, readings);
         this.lastTickTs = tickTs;
+        this.options.metrics?.tickTook((this.clock.monotonic() - startedMs) / 1000);
       }
     } catch (error) {
       this.log.error(`tick at ${new Date(dueMs).toISOString()} not stored: ${(error as Error).message}`);
     }
     this.catchUp(tickTs);
+    if (this.options.metrics) this.recordLedger(this.options.metrics);
+  }
+
+  /** The send ledger for the metrics endpoint, read here so that a scrape never reads the database. */
+  private recordLedger(metrics: MetricsRecorder): void {
+    try {
+      metrics.ledger(this.store.ledger.counts(), this.store.ledger.lastAttempt());
+    } catch {
+      // the tick's own error says what is wrong with the database
+    }
   }
 
   private storeTick(tickTs: number, readings: TickReadings): void {
@@ -247,6 +264,7 @@ export class Agent {
     const { options } = this;
     const nvmlLog = options.logger.withTag("nvml");
     const onReady = (driverVersion: string | null) => {
+      options.metrics?.driver(driverVersion);
       try {
         if (driverVersion) this.store.ledger.setMeta("driver_version", driverVersion);
       } catch (error) {
@@ -254,6 +272,7 @@ export class Agent {
       }
     };
     const onEvent: EventSink = (kind, gpuIndex, detail, facts = {}) => {
+      if (kind === "xid" && facts.uuid && typeof facts.code === "number") options.metrics?.xid(facts.uuid, facts.code);
       try {
         const ts = facts.atMs === undefined ? this.nowSeconds() : Math.floor(facts.atMs / 1000);
         this.store.events.record(ts, kind, gpuIndex, detail, facts);

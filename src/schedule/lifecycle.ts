@@ -6,6 +6,10 @@
 import { defaultSources, loadConfig, type LoadedConfig } from "../config/load.ts";
 import { consoleColour, createLogger, effectiveLevel, RotatingLogFile, type Logger } from "../log.ts";
 import { SystemdNotifier } from "../platform/systemd.ts";
+import { hostname } from "node:os";
+import { MetricsRecorder } from "../prometheus/recorder.ts";
+import { isLoopback, parseListen, startMetricsServer, type MetricsServer } from "../prometheus/server.ts";
+import { VERSION } from "../version.ts";
 import { runAgent } from "./agent.ts";
 
 export interface AgentFlags {
@@ -14,6 +18,8 @@ export interface AgentFlags {
   verbose?: boolean | undefined;
   logLevel?: string | undefined;
   nvmlLibrary?: string | undefined;
+  /** --metrics-listen: wins over metrics.listen. */
+  metricsListen?: string | undefined;
 }
 
 /**
@@ -71,6 +77,7 @@ export async function startAgent(flags: AgentFlags, loadedConfig: LoadedConfig, 
   process.on("SIGTERM", onStop);
   process.on("SIGINT", onStop);
   process.on("SIGHUP", onHangUp);
+  const endpoint = startMetrics(flags, loaded, logger);
   let fallback: LoadedConfig | null = null; // the config that ran before a reload
   try {
     for (;;) {
@@ -83,6 +90,7 @@ export async function startAgent(flags: AgentFlags, loadedConfig: LoadedConfig, 
           offline: flags.offline === true || loaded.offline,
           nvmlLibrary: nvmlLibrary(loaded),
           onStarted,
+          ...(endpoint ? { metrics: endpoint.recorder } : {}),
         });
       } catch (error) {
         if (!fallback || shutdown.signal.aborted) throw error;
@@ -108,11 +116,43 @@ export async function startAgent(flags: AgentFlags, loadedConfig: LoadedConfig, 
       logger = makeLogger(loaded);
     }
   } finally {
+    endpoint?.server.stop();
     stopWatchdog();
     systemd?.close();
     process.off("SIGTERM", onStop);
     process.off("SIGINT", onStop);
     process.off("SIGHUP", onHangUp);
+  }
+}
+
+/**
+ * The Prometheus endpoint, when metrics.listen or --metrics-listen asks for it. It
+ * lives as long as the process (a SIGHUP does not move it). One that cannot
+ * listen is an error in the log; sampling goes on without it.
+ */
+function startMetrics(flags: AgentFlags, loaded: LoadedConfig, logger: Logger): { recorder: MetricsRecorder; server: MetricsServer } | null {
+  const { metrics } = loaded.config;
+  const listen = flags.metricsListen ?? metrics.listen;
+  if (!listen) return null;
+  const log = logger.withTag("metrics");
+  try {
+    const recorder = new MetricsRecorder(hostname(), VERSION);
+    const server = startMetricsServer({
+      listen,
+      basicAuth: metrics.basic_auth,
+      tlsCert: metrics.tls_cert,
+      tlsKey: metrics.tls_key,
+      state: () => recorder.state(),
+      onScrape: () => recorder.scraped(),
+    });
+    log.info(`serving Prometheus metrics at ${server.url}/metrics`);
+    if (!isLoopback(parseListen(listen).hostname) && !metrics.basic_auth) {
+      log.warn(`metrics endpoint ${listen} is reachable from other hosts without authentication: set metrics.basic_auth (and metrics.tls_cert/tls_key), or listen on 127.0.0.1`);
+    }
+    return { recorder, server };
+  } catch (error) {
+    log.error(`${(error as Error).message}; the agent goes on without it`);
+    return null;
   }
 }
 

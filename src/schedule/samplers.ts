@@ -15,6 +15,8 @@ import { NvmlSession, type SessionResult, type TimedEvent } from "./session.ts";
 export interface TickReadings {
   gpus: GpuSample[];
   unreadable: GpuReading[];
+  /** GPUs that could not be read this tick (the unreadable among them). */
+  failures: GpuFailure[];
 }
 
 export interface TickSampler {
@@ -58,7 +60,11 @@ class Reporter {
     this.reportGpus(result.failures);
     this.reportDriverEvents(result.events, result.eventsDropped);
     if (result.reinitialised) this.problem(`every GPU failed with ${result.reinitialised}; reinitialising NVML`, "nvml_reinit");
-    return { gpus: result.gpus, unreadable: result.failures.flatMap((failure) => (failure.unreadable ? [failure.unreadable] : [])) };
+    return {
+      gpus: result.gpus,
+      unreadable: result.failures.flatMap((failure) => (failure.unreadable ? [failure.unreadable] : [])),
+      failures: result.failures,
+    };
   }
 
   problem(message: string, kind = "problem"): void {

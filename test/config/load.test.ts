@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, configSearchPaths, loadConfig, type ConfigSources } from "../../src/config/load.ts";
+import { ConfigError, configSearchPaths, loadConfig, parseConfig, type ConfigSources } from "../../src/config/load.ts";
 import { invalidUtf8Offset } from "../../src/util/text.ts";
 
 function folder(): string {
@@ -258,3 +258,21 @@ describe("a password in server.url", () => {
   });
 });
 
+
+describe("metrics (the Prometheus endpoint)", () => {
+  const HASH = "$2y$10$" + "a".repeat(53);
+  test("off by default; host:port, [v6]:port or :port; bcrypt hashes by user", () => {
+    expect(parseConfig({}, "c.json").config.metrics).toEqual({});
+    for (const listen of ["127.0.0.1:9400", "[::1]:9400", ":9400", "gpu-host.example:9400"]) {
+      expect(parseConfig({ metrics: { listen } }, "c.json").config.metrics.listen).toBe(listen);
+    }
+    expect(parseConfig({ metrics: { listen: ":9400", basic_auth: { prometheus: HASH } } }, "c.json").config.metrics.basic_auth).toEqual({ prometheus: HASH });
+  });
+
+  test("a bad address, a password instead of a hash, or half a TLS pair is an error naming the key", () => {
+    expect(() => parseConfig({ metrics: { listen: "9400" } }, "c.json")).toThrow(/metrics\.listen.*host:port/);
+    expect(() => parseConfig({ metrics: { listen: ":70000" } }, "c.json")).toThrow(/metrics\.listen.*65535/);
+    expect(() => parseConfig({ metrics: { basic_auth: { prometheus: "hunter2" } } }, "c.json")).toThrow(/metrics\.basic_auth.*bcrypt/);
+    expect(() => parseConfig({ metrics: { tls_cert: "cert.pem" } }, "c.json")).toThrow(new ConfigError("c.json: metrics.tls_cert and metrics.tls_key go together: set both or neither"));
+  });
+});

@@ -15,6 +15,7 @@ export default defineCommand({
     offline: { type: "boolean", alias: "o", description: "Collect and aggregate, send nothing" },
     verbose: { type: "boolean", alias: "v", description: "Debug logging" },
     "log-level": { type: "string", alias: "l", description: "DEBUG, INFO, WARNING, ERROR or CRITICAL", valueHint: "level" },
+    "metrics-listen": { type: "string", description: "Serve Prometheus metrics on this address (overrides metrics.listen)", valueHint: "host:port" },
     ...nvmlLibraryArg,
   },
   async run({ args }) {
@@ -24,6 +25,7 @@ export default defineCommand({
       verbose: args.verbose,
       logLevel: args["log-level"],
       nvmlLibrary: args["nvml-library"],
+      metricsListen: args["metrics-listen"],
     });
   },
 });

@@ -127,8 +127,8 @@ export function gpuExposition(state: ScrapeState, format: ExpositionFormat): str
 /** The agent's own health. Counters follow each format's rules for their names. */
 export function agentExposition(state: ScrapeState, format: ExpositionFormat): string {
   const lines: string[] = [];
-  const family = (name: string, type: "gauge" | "counter", help: string, samples: string[]) => {
-    if (samples.length === 0) return;
+  const family = (name: string, type: "gauge" | "counter", help: string, samples: string[], evenEmpty = false) => {
+    if (samples.length === 0 && !evenEmpty) return;
     // OpenMetrics names a counter's family without _total and its samples with it.
     const familyName = format === "openmetrics" && type === "counter" ? name.replace(/_total$/, "") : name;
     lines.push(`# HELP ${familyName} ${help}`, `# TYPE ${familyName} ${type}`, ...samples);
@@ -152,6 +152,7 @@ export function agentExposition(state: ScrapeState, format: ExpositionFormat): s
       const [fn, code] = key.split("|");
       return `gpu_monitor_nvml_errors_total{function="${labelValue(fn ?? "")}",code="${labelValue(code ?? "")}"} ${count}`;
     }),
+    true, // named even before the first error, so a dashboard or rule over it finds the metric
   );
   if (state.windowsPending !== null) family("gpu_monitor_windows_pending", "gauge", "Closed windows not yet delivered.", [`gpu_monitor_windows_pending ${state.windowsPending}`]);
   if (state.windowsFailed !== null) family("gpu_monitor_windows_failed", "gauge", "Windows given up on after permanent failures (send --resend failed).", [`gpu_monitor_windows_failed ${state.windowsFailed}`]);

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { compiledBinary } from "../helpers/binary.ts";
 import { fakeNvmlLibrary, scenarioFile } from "../helpers/fakeNvml.ts";
 import { EXPORTED_NAMES } from "../../src/prometheus/exposition.ts";
+import { startServer, type TestServer } from "../helpers/server.ts";
 
 const USER = "prometheus";
 const PASSWORD = "scrape-secret";
@@ -20,6 +21,7 @@ let agent: ReturnType<typeof Bun.spawn> | null = null;
 let prometheus: ReturnType<typeof Bun.spawn> | null = null;
 let endpoint = "";
 let prometheusUrl = "";
+let uploads: TestServer | null = null;
 const authorization = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString("base64")}`;
 
 async function freePort(): Promise<number> {
@@ -43,16 +45,18 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "gpu-monitor-prometheus-"));
   const hash = await Bun.password.hash(PASSWORD, { algorithm: "bcrypt", cost: 4 });
   const agentPort = await freePort();
+  uploads = startServer(); // so the agent's send series exist too
   writeFileSync(
     join(dir, "config.json"),
     JSON.stringify({
       collection: { interval_seconds: 1, aggregation_interval_seconds: 5 },
       database: { file: "gm.db" },
       logging: { file: "agent.log" },
+      server: { url: uploads.url, retry_initial_seconds: 1, retry_max_seconds: 2 },
       metrics: { listen: `127.0.0.1:${agentPort}`, basic_auth: { [USER]: hash.replace(/^\$2b\$/, "$2y$") } },
     }),
   );
-  agent = Bun.spawn([compiledBinary(), "run", "-o", "-c", join(dir, "config.json")], {
+  agent = Bun.spawn([compiledBinary(), "run", "-c", join(dir, "config.json")], {
     cwd: dir,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", GPU_MONITOR_NVML_LIBRARY: fakeNvmlLibrary("current"), FAKE_NVML_SCENARIO: scenarioFile("eight_gpus") },
     stdout: "pipe",
@@ -87,6 +91,7 @@ beforeAll(async () => {
 afterAll(() => {
   agent?.kill("SIGKILL");
   prometheus?.kill("SIGKILL");
+  uploads?.stop();
 });
 
 async function query(promql: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
@@ -126,6 +131,28 @@ describe("the endpoint", () => {
     expect(text).toMatch(/^gpu_monitor_scrapes_total \d+$/m);
     expect(text).toMatch(/^gpu_monitor_last_sample_timestamp_seconds \d+$/m);
   });
+});
+
+describe("the shipped dashboard and alert rules", () => {
+  test("every metric they name is on the live page", async () => {
+    const page = await waitFor(
+      "a window sent, so the send series exist",
+      async () => {
+        const text = await (await fetch(`${endpoint}/metrics`, { headers: { authorization } })).text();
+        return text.includes("gpu_monitor_last_send_success") ? text : null;
+      },
+      20_000,
+    );
+    const families = new Set([...page.matchAll(/^# TYPE (\w+) /gm)].map((match) => match[1]!));
+    const repo = join(import.meta.dir, "../..");
+    const named = new Set(
+      [readFileSync(join(repo, "packaging/grafana/gpu_monitor.json"), "utf8"), readFileSync(join(repo, "packaging/prometheus/alerts.yml"), "utf8")].flatMap((text) => [
+        ...text.matchAll(/\b(DCGM_FI_DEV_\w+|gpu_monitor_\w+)\b/g),
+      ]).map((match) => match[1]!),
+    );
+    expect(named.size).toBeGreaterThan(10);
+    expect([...named].filter((name) => !families.has(name)).sort()).toEqual([]);
+  }, 30_000);
 });
 
 describe("a real Prometheus scraping the agent", () => {

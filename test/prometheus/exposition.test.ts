@@ -69,6 +69,8 @@ describe("the exposition", () => {
     expect(text).toContain("gpu_monitor_windows_failed 1\n");
     expect(text).toContain("gpu_monitor_last_send_success 0\n");
     expect(text).toContain("# TYPE gpu_monitor_scrapes_total counter\ngpu_monitor_scrapes_total 5\n");
+    // named before the first error, so that rules and dashboards over it find it
+    expect(exposition(state({ nvmlErrors: new Map() }), "text")).toContain("# TYPE gpu_monitor_nvml_errors_total counter\n");
   });
 
   test("label values are escaped: a GPU name with a quote, a backslash or a line break stays one sample", () => {

@@ -176,3 +176,26 @@ describe("a real Prometheus scraping the agent", () => {
     expect(readFileSync(join(dir, "agent.log"), "utf8")).toContain("serving Prometheus metrics at http://127.0.0.1:");
   }, 30_000);
 });
+
+describe("an endpoint other hosts can reach", () => {
+  test("--metrics-listen on every address without basic auth warns, and serves", async () => {
+    const other = mkdtempSync(join(tmpdir(), "gpu-monitor-prometheus-open-"));
+    writeFileSync(join(other, "config.json"), JSON.stringify({ database: { file: "gm.db" }, logging: { file: "" } }));
+    const port = await freePort();
+    const open = Bun.spawn([compiledBinary(), "run", "-o", "-c", join(other, "config.json"), "--metrics-listen", `0.0.0.0:${port}`], {
+      cwd: other,
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", GPU_MONITOR_NVML_LIBRARY: fakeNvmlLibrary("current"), FAKE_NVML_SCENARIO: scenarioFile("eight_gpus") },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    try {
+      const page = await waitFor("the endpoint", async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), 10_000);
+      expect(page).toContain("gpu_monitor_build_info");
+    } finally {
+      open.kill("SIGTERM");
+      await open.exited;
+    }
+    const log = await new Response(open.stderr as ReadableStream).text();
+    expect(log).toContain(`metrics endpoint 0.0.0.0:${port} is reachable from other hosts without authentication`);
+  }, 20_000);
+});

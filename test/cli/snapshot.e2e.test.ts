@@ -258,3 +258,18 @@ describe("exit codes and messages", () => {
     expect(run.stdout.trim()).toBe(TEST_VERSION);
   });
 });
+
+describe("snapshot table with wide characters", () => {
+  test("a GPU named in CJK with an emoji keeps the columns after it under their headers", () => {
+    const scenario = join(mkdtempSync(join(tmpdir(), "wide-")), "s.conf");
+    writeFileSync(scenario, "gpu0.name = 训练卡🔥 H100\ngpu0.pci.bus = 0x01\ngpu1.name = NVIDIA A100\ngpu1.pci.bus = 0x02\n");
+    const run = runBinary(["snapshot"], { GPU_MONITOR_NVML_LIBRARY: current, FAKE_NVML_SCENARIO: scenario });
+    expect(run.exitCode).toBe(0);
+    const lines = run.stdout.split("\n");
+    const header = lines.find((line) => line.includes("Bus-Id"))!;
+    const rows = lines.slice(lines.indexOf(header) + 1, lines.indexOf(header) + 3);
+    expect(rows[0]).toContain("训练卡🔥 H100");
+    const column = (line: string, text: string) => Bun.stringWidth(line.slice(0, line.indexOf(text)));
+    for (const row of rows) expect(column(row, "00000000:")).toBe(column(header, "Bus-Id"));
+  });
+});

@@ -1,5 +1,6 @@
 // Plain aligned columns for people. Numbers align right, text left. Cells are
-// escaped: a name holding control characters cannot redraw the terminal.
+// escaped: a name holding control characters cannot redraw the terminal. Widths are
+// terminal columns, not characters: a CJK character or an emoji takes two.
 
 import { escapeControl } from "../../util/text.ts";
 
@@ -21,8 +22,8 @@ export function renderTable(columns: readonly Column[], unsafeRows: ReadonlyArra
   return [line(columns.map((column) => column.header)), ...rows.map(line)].join("\n") + "\n";
 }
 
-function displayWidth(text: string): number {
-  return [...text].length;
+export function displayWidth(text: string): number {
+  return Bun.stringWidth(text);
 }
 
 function padEnd(text: string, width: number): string {

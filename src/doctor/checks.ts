@@ -1,13 +1,14 @@
 // `gpu_monitor doctor`: every thing the agent needs, checked one by one, each
 // with what to do when it fails.
 
-import { accessSync, closeSync, constants, existsSync, openSync, statfsSync, statSync, unlinkSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, openSync, statfsSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import { ProcessNameCache } from "../collect/processNames.ts";
 import { gpuRecord } from "../collect/snapshot.ts";
 import { takeSample } from "../collect/sample.ts";
 import { defaultSources, loadConfig, type LoadedConfig } from "../config/load.ts";
 import { openNvml, type Nvml } from "../nvml/index.ts";
+import { databaseBytes, formatSize } from "../query/databaseSize.ts";
 import { plainHttpWarning, probeServer, uploadTarget } from "../ship/http.ts";
 import { redactUrlCredentials } from "../util/url.ts";
 import { quickCheck } from "../store/database.ts";
@@ -110,9 +111,8 @@ function databaseCheck(file: string): Check {
   }
   try {
     const result = quickCheck(file);
-    const size = (statSync(file).size / 1e6).toFixed(1);
     return result === "ok"
-      ? pass("database", `${file}: writable, quick_check ok, ${size} MB`)
+      ? pass("database", `${file}: writable, quick_check ok, ${formatSize(databaseBytes(file) ?? 0)}`)
       : fail("database", `${file}: quick_check says ${result}; move it aside and let the agent start a new one`);
   } catch (error) {
     return fail("database", (error as Error).message);
@@ -139,15 +139,12 @@ export function diskSpaceCheck(file: string, freeBytes: number | null, intervalS
   if (freeBytes === null) return warn("disk", `cannot tell the free space where ${file} lives`);
   const gpus = Math.max(1, gpuCount ?? 1);
   const day = dayOfSamplesBytes(intervalSeconds, gpus);
-  const detail = `${megabytes(freeBytes)} free where ${file} lives; a day of samples needs about ${megabytes(day)} (${gpus} GPU(s)${gpuCount === null ? " assumed" : ""}, one every ${intervalSeconds} s)`;
+  const detail = `${formatSize(freeBytes)} free where ${file} lives; a day of samples needs about ${formatSize(day)} (${gpus} GPU(s)${gpuCount === null ? " assumed" : ""}, one every ${intervalSeconds} s)`;
   if (freeBytes < FULL_BYTES) return fail("disk", `${detail}: the disk is full, the agent cannot store samples; free some space`);
   if (freeBytes < day) return warn("disk", `${detail}: less than a day's worth; free some space or shorten retention.raw_days`);
   return pass("disk", detail);
 }
 
-function megabytes(bytes: number): string {
-  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
-}
 
 function freeBytesAt(file: string): number | null {
   try {

@@ -67,9 +67,9 @@ export function parseLegacyArgs(argv: readonly string[]): LegacyArgs {
     const flag = eq > 0 ? token.slice(0, eq) : token;
     const inline = eq > 0 ? token.slice(eq + 1) : undefined;
     if (flag === "--show-collection") {
-      // Optional value: the next token unless it is another flag.
+      // Optional value: the next token unless it is another flag (-90m is a time, not a flag).
       const next = tokens[i + 1];
-      args.showCollection = inline ?? (next !== undefined && !next.startsWith("-") ? (i++, next) : "");
+      args.showCollection = inline ?? (next !== undefined && (!next.startsWith("-") || /^-\d/.test(next)) ? (i++, next) : "");
       continue;
     }
     const switchName = SWITCHES[flag];
@@ -140,6 +140,7 @@ COMMANDS
   doctor     check NVML, every GPU, config, database, log, server, service
 
 TIME: "2024-03-20T14:30:00" (local), "2024-03-20 14:30", "2024-03-20T14:30:00+02:00" (offsets up
-to ±14:00) or "...Z"; a bare date "2024-03-20" is its midnight
+to ±14:00) or "...Z"; a bare date "2024-03-20" is its midnight; or relative: now, today,
+yesterday (local midnights), -90m, -2h, -7d, "1 hour ago" (N minutes/hours/days/weeks ago)
 Use 'gpu_monitor <command> --help' for a command's options.
 `;

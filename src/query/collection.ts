@@ -33,7 +33,7 @@ export function showCollection(store: Store, time: string, periodSeconds: number
       columns: SAMPLE_COLUMNS,
     };
   }
-  const at = parseTime(time);
+  const at = parseTime(time, nowSeconds);
   if (at % periodSeconds === 0 && store.windows.has(at)) {
     return { batches: windowBatches(store, at, at + 1), searched: `the aggregate of the window starting ${formatTime(at)}`, columns: WINDOW_COLUMNS };
   }

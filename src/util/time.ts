@@ -7,13 +7,24 @@ export class TimeParseError extends Error {
 const TIME_PATTERN =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 
-export const TIME_EXAMPLES = '"2024-03-20T14:30:00", "2024-03-20 14:30", "2024-03-20T14:30:00+02:00" or "2024-03-20T12:30:00Z"';
+export const TIME_EXAMPLES =
+  '"2024-03-20T14:30:00", "2024-03-20 14:30", "2024-03-20T14:30:00+02:00" or "2024-03-20T12:30:00Z"; ' +
+  'or relative: now, today, yesterday, -90m, -2h, -7d, "1 hour ago"';
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+const SHORT_RELATIVE = /^-(\d+)([smhdw])$/i;
+const WORDS_AGO = /^(\d+)\s*(second|minute|hour|day|week)s?\s+ago$/i;
+const WORD_SECONDS: Record<string, number> = { second: 1, minute: 60, hour: 3600, day: 86_400, week: 604_800 };
 
 /**
  * Epoch seconds of an ISO 8601 time (with or without offset; without one it is
- * local time), "YYYY-MM-DD HH:MM[:SS]", or a date alone (local midnight).
+ * local time), "YYYY-MM-DD HH:MM[:SS]", a date alone (local midnight), or a time
+ * relative to `nowSeconds`: now, today and yesterday (local midnight), -90m, -2h,
+ * -7d (s, m, h, d, w), "N seconds/minutes/hours/days/weeks ago".
  */
-export function parseTime(text: string): number {
+export function parseTime(text: string, nowSeconds: number): number {
+  const relative = parseRelativeTime(text.trim(), nowSeconds);
+  if (relative !== null) return relative;
   const match = TIME_PATTERN.exec(text.trim());
   if (!match) throw new TimeParseError(`'${text}' is not a time: use ${TIME_EXAMPLES}`);
   const [, y, mo, d, h = "0", mi = "0", s = "0", zone] = match;
@@ -38,6 +49,23 @@ export function parseTime(text: string): number {
     millis = local.getTime();
   }
   return Math.floor(millis / 1000);
+}
+
+/** Epoch seconds of a relative time, or null when `text` is not one. */
+function parseRelativeTime(text: string, nowSeconds: number): number | null {
+  const word = text.toLowerCase();
+  if (word === "now") return Math.floor(nowSeconds);
+  if (word === "today" || word === "yesterday") {
+    const midnight = new Date(nowSeconds * 1000);
+    midnight.setHours(0, 0, 0, 0);
+    if (word === "yesterday") midnight.setDate(midnight.getDate() - 1); // a calendar day: 23 or 25 h across a DST change
+    return Math.floor(midnight.getTime() / 1000);
+  }
+  const short = SHORT_RELATIVE.exec(text);
+  if (short) return Math.floor(nowSeconds) - Number(short[1]) * UNIT_SECONDS[short[2]!.toLowerCase()]!;
+  const ago = WORDS_AGO.exec(text);
+  if (ago) return Math.floor(nowSeconds) - Number(ago[1]) * WORD_SECONDS[ago[2]!.toLowerCase()]!;
+  return null;
 }
 
 /** Minutes east of UTC, or null for an offset no place has (beyond ±14:00, or minutes past 59). */

@@ -21,8 +21,9 @@ export default defineCommand({
     if (args.level !== "raw" && args.level !== "hourly") {
       throw new UsageError(`--level must be raw or hourly, not '${args.level}'`);
     }
-    const from = parseTime(args.from);
-    const to = args.to ? parseTime(args.to) : Math.floor(Date.now() / 1000) + 1;
+    const now = Date.now() / 1000;
+    const from = parseTime(args.from, now);
+    const to = args.to ? parseTime(args.to, now) : Math.floor(now) + 1;
     if (to <= from) throw new UsageError(`--to (${formatTime(to)}) must be after --from (${formatTime(from)})`);
     const { config } = commandConfig(args);
     const store = Store.open(config.database.file, { readonly: true });

@@ -27,7 +27,7 @@ export function listSendsCommand(flags: { config?: string | undefined; outputFor
 }
 
 export function searchSendCommand(time: string, flags: { config?: string | undefined }): number {
-  const at = parseTime(time);
+  const at = parseTime(time, Date.now() / 1000);
   const { config, store, ledger } = openLedger(flags.config);
   try {
     const start = windowStart(at, aggregationPeriodSeconds(config.collection));

@@ -30,7 +30,7 @@ export default defineCommand({
     try {
       const { ledger } = store;
       if (args.resend !== undefined) {
-        const which = args.resend === "failed" ? "failed" : windowStart(parseTime(args.resend), aggregationPeriodSeconds(config.collection));
+        const which = args.resend === "failed" ? "failed" : windowStart(parseTime(args.resend, Date.now() / 1000), aggregationPeriodSeconds(config.collection));
         const count = ledger.requeue(which);
         if (count === 0 && which !== "failed") throw new UsageError(`no window starts at ${formatTime(which)} (the window holding ${args.resend})`);
         process.stdout.write(`requeued ${count} window(s)${which === "failed" ? "" : ` (${formatTime(which)})`}\n`);

@@ -40,7 +40,7 @@ const VALUE_WANTED: Partial<Record<keyof LegacyArgs, string>> = {
   searchSend: ': the TIME of a window, such as "2024-03-20T14:00"',
   config: ": the config file's path",
   logLevel: ": DEBUG, INFO, WARNING, ERROR or CRITICAL",
-  outputFormat: ": json or csv (-ls: table or json)",
+  outputFormat: ": json or csv (-ls: table or json; -ss: text or json)",
   nvmlLibrary: ": the NVML library's full path",
   metricsListen: ": host:port, e.g. 127.0.0.1:9400",
 };
@@ -99,7 +99,7 @@ export function parseLegacyArgs(argv: readonly string[]): LegacyArgs {
   if (args.logLevel && !LEVELS.includes(args.logLevel.toUpperCase())) {
     throw new UsageError(`--log-level must be one of ${LEVELS.join(", ")} (any case), not '${args.logLevel}'`);
   }
-  const formats = args.listSends ? ["table", "json"] : ["json", "csv"];
+  const formats = args.listSends ? ["table", "json"] : args.searchSend !== undefined ? ["text", "json"] : ["json", "csv"];
   if (args.outputFormat && !formats.includes(args.outputFormat)) {
     throw new UsageError(`--output-format must be ${formats.join(" or ")}, not '${args.outputFormat}'`);
   }
@@ -126,7 +126,8 @@ OPTIONS
                                 TIME the current window
   -ls, --list-sends             every window's uploads, newest first (-f json for JSON)
   -ss, --search-send TIME       one window's uploads, every attempt
-  -f, --output-format FORMAT    -sc: json (default) or csv; -ls: table (default) or json
+  -f, --output-format FORMAT    -sc: json (default) or csv; -ls: table (default) or json;
+                                -ss: text (default) or json
       --nvml-library PATH       NVML library to load instead of the system's
       --metrics-listen ADDR     serve Prometheus metrics on host:port (the agent)
       --version                 print the version

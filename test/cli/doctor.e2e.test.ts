@@ -9,10 +9,10 @@ import { privateCa, refusedUrl, startServer } from "../helpers/server.ts";
 const server = startServer(() => new Response("use POST", { status: 405 }));
 afterAll(() => server.stop());
 
-async function doctor(scenario: string, url: string, server: Record<string, unknown> = {}) {
+async function doctor(scenario: string, url: string, server: Record<string, unknown> = {}, flags: string[] = []) {
   const dir = mkdtempSync(join(tmpdir(), "gpu-monitor-doctor-"));
   writeFileSync(join(dir, "config.json"), JSON.stringify({ server: { url, ...server }, database: { file: "state/g.db" } }), { mode: 0o600 });
-  return runBinaryAsync(["doctor", "-c", join(dir, "config.json")], {
+  return runBinaryAsync(["doctor", "-c", join(dir, "config.json"), ...flags], {
     GPU_MONITOR_NVML_LIBRARY: fakeNvmlLibrary("current"),
     FAKE_NVML_SCENARIO: scenarioFile(scenario),
   }, dir);
@@ -63,3 +63,21 @@ test("doctor warns of a token sent over plain http:// to another host", async ()
   expect(run.stdout).not.toContain("t0k3n-for-test");
 });
 
+
+test("doctor --format json: the same checks as one document for scripts; the exit code as in text", async () => {
+  const healthyRun = await doctor("rtx4090", server.url, {}, ["--format", "json"]);
+  const healthy = JSON.parse(healthyRun.stdout);
+  expect(Object.keys(healthy)).toEqual(["healthy", "checks"]);
+  expect(healthy.healthy).toBe(true);
+  expect(healthy.checks[0]).toEqual({ name: "config", status: "pass", detail: expect.stringMatching(/config\.json is valid$/) });
+  expect(healthy.checks.map((check: { name: string }) => check.name)).toContain("gpu 0");
+  expect(healthyRun.exitCode).toBe(0);
+  const lostRun = await doctor("gpu_lost", await refusedUrl(), {}, ["-f", "json"]);
+  const lost = JSON.parse(lostRun.stdout);
+  expect(lost.healthy).toBe(false);
+  expect(lost.checks.find((check: { name: string }) => check.name === "gpu 1")).toMatchObject({ status: "fail", detail: expect.stringContaining("fallen off the bus") });
+  expect(lostRun.exitCode).toBe(1);
+  const bad = await doctor("rtx4090", server.url, {}, ["--format", "yaml"]);
+  expect(bad.stderr).toBe("gpu_monitor: usage error: --format must be text or json, not 'yaml'\n");
+  expect(bad.exitCode).toBe(2);
+});

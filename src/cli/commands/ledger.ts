@@ -4,7 +4,7 @@ import { windowStart } from "../../aggregate/windows.ts";
 import { formatTime, parseTime } from "../../util/time.ts";
 import { Store } from "../../store/store.ts";
 import { EXIT, UsageError } from "../errors.ts";
-import { listSendsJson, listSendsTable, searchSendText } from "../format/ledger.ts";
+import { listSendsJson, listSendsTable, searchSendJson, searchSendText } from "../format/ledger.ts";
 import { commandConfig } from "../shared.ts";
 
 function openLedger(configPath: string | undefined) {
@@ -26,17 +26,17 @@ export function listSendsCommand(flags: { config?: string | undefined; outputFor
   }
 }
 
-export function searchSendCommand(time: string, flags: { config?: string | undefined }): number {
+export function searchSendCommand(time: string, flags: { config?: string | undefined; outputFormat?: string | undefined }): number {
+  const format = flags.outputFormat ?? "text";
+  if (format !== "text" && format !== "json") throw new UsageError(`-ss prints text or json, not '${format}'`);
   const at = parseTime(time, Date.now() / 1000);
   const { config, store, ledger } = openLedger(flags.config);
   try {
     const start = windowStart(at, aggregationPeriodSeconds(config.collection));
     const row = ledger.summary(start);
-    if (!row) {
-      process.stderr.write(`No window starts at ${formatTime(start)} (the window holding ${time}) in ${store.file}\n`);
-      return EXIT.ok;
-    }
-    process.stdout.write(searchSendText(row, ledger.attempts(start)));
+    if (!row) process.stderr.write(`No window starts at ${formatTime(start)} (the window holding ${time}) in ${store.file}\n`);
+    if (format === "json") process.stdout.write(searchSendJson(row ?? null, row ? ledger.attempts(start) : []));
+    else if (row) process.stdout.write(searchSendText(row, ledger.attempts(start)));
     return EXIT.ok;
   } finally {
     store.close();

@@ -8,23 +8,40 @@ import type { SendAttempt, WindowSummary } from "../../store/ledger.ts";
 const orNone = (value: string | number | null | undefined) => (value === null || value === undefined ? "None" : escapeControl(String(value)));
 const when = (seconds: number | null) => (seconds === null ? "None" : formatTime(Math.floor(seconds)));
 
+/** One window in -ls and -ss JSON: the original tool's fields, then the state. */
+function windowJson(row: WindowSummary) {
+  return {
+    aggregation_time: formatTime(row.start),
+    attempts: row.attempts,
+    first_attempt: row.first_attempt === null ? null : formatTime(Math.floor(row.first_attempt)),
+    last_attempt: row.last_attempt === null ? null : formatTime(Math.floor(row.last_attempt)),
+    last_error: row.last_error,
+    uid: row.server_uid,
+    sent: row.send_state === "sent" ? 1 : 0,
+    state: row.send_state,
+  };
+}
+
 export function listSendsJson(rows: WindowSummary[]): string {
-  return (
-    JSON.stringify(
-      rows.map((row) => ({
-        aggregation_time: formatTime(row.start),
-        attempts: row.attempts,
-        first_attempt: row.first_attempt === null ? null : formatTime(Math.floor(row.first_attempt)),
-        last_attempt: row.last_attempt === null ? null : formatTime(Math.floor(row.last_attempt)),
-        last_error: row.last_error,
-        uid: row.server_uid,
-        sent: row.send_state === "sent" ? 1 : 0,
-        state: row.send_state,
-      })),
-      null,
-      2,
-    ) + "\n"
-  );
+  return JSON.stringify(rows.map(windowJson), null, 2) + "\n";
+}
+
+/**
+ * -ss -f json: the window as -ls shows it, and every attempt in `every_attempt`
+ * (`attempted_at`, `outcome`: sent|retryable|fatal, `http_status` or null, `latency_ms`,
+ * `error`, `uid`); `null` when no window starts there.
+ */
+export function searchSendJson(row: WindowSummary | null, attempts: SendAttempt[]): string {
+  if (row === null) return "null\n";
+  const every = attempts.map((attempt) => ({
+    attempted_at: formatTime(Math.floor(attempt.attempted_at)),
+    outcome: attempt.outcome,
+    http_status: attempt.http_status,
+    latency_ms: attempt.latency_ms,
+    error: attempt.error,
+    uid: attempt.server_uid,
+  }));
+  return JSON.stringify({ ...windowJson(row), every_attempt: every }, null, 2) + "\n";
 }
 
 /** The original table: `Aggregation Time | Attempts | First Attempt | Last Attempt | Last Error | UID | Sent`. */

@@ -49,6 +49,7 @@ const SWITCHES: Record<string, keyof LegacyArgs> = {
   "-h": "help",
   "--help": "help",
   "--version": "version",
+  "-V": "version",
   "-o": "offline",
   "--offline": "offline",
   "-v": "verbose",
@@ -108,40 +109,50 @@ export function parseLegacyArgs(argv: readonly string[]): LegacyArgs {
   return args;
 }
 
-export const LEGACY_USAGE = `gpu_monitor: GPU metrics agent (reads NVIDIA GPUs through NVML)
+export const LEGACY_USAGE = `Usage: gpu_monitor [-c PATH] [-o] [-v] [-l LEVEL]    run the agent in the foreground
+       gpu_monitor -sc [TIME] | -ls | -ss TIME [-f FORMAT]
+       gpu_monitor <command> [options]
 
-USAGE
-  gpu_monitor [-c PATH] [-o] [-v] [-l LEVEL]     run the agent in the foreground
-  gpu_monitor -sc [TIME] [-f json|csv]           show collected data
-  gpu_monitor <command> [options]
+GPU metrics agent: reads NVIDIA GPUs through NVML, stores, aggregates and ships them.
 
-OPTIONS
-  -h, --help                    this help
-  -c, --config PATH             config file
-  -o, --offline                 collect and aggregate, send nothing
-  -v, --verbose                 debug logging
-  -l, --log-level LEVEL         DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)
-  -sc, --show-collection [TIME] raw samples of TIME's minute (a bare date: its first minute);
-                                the aggregate when TIME starts an aggregated window; with no
-                                TIME the current window
-  -ls, --list-sends             every window's uploads, newest first (-f json for JSON)
-  -ss, --search-send TIME       one window's uploads, every attempt
-  -f, --output-format FORMAT    -sc: json (default) or csv; -ls: table (default) or json;
-                                -ss: text (default) or json
-      --nvml-library PATH       NVML library to load instead of the system's
-      --metrics-listen ADDR     serve Prometheus metrics on host:port (the agent)
-      --version                 print the version
+Options:
+  -h, --help                     this help
+  -V, --version                  print the version
+  -c, --config PATH              config file
+  -o, --offline                  collect and aggregate, send nothing
+  -v, --verbose                  debug logging, stack traces
+  -l, --log-level LEVEL          DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)
+  -sc, --show-collection [TIME]  raw samples of TIME's minute (a bare date: its first minute);
+                                 the aggregate when TIME starts an aggregated window; with no
+                                 TIME the current window
+  -ls, --list-sends              every window's uploads, newest first
+  -ss, --search-send TIME        one window's uploads, every attempt
+  -f, --output-format FORMAT     -sc: json (default) or csv; -ls: table (default) or json;
+                                 -ss: text (default) or json
+      --nvml-library PATH        NVML library to load instead of the system's
+      --metrics-listen ADDR      serve Prometheus metrics on host:port (the agent)
 
-COMMANDS
-  run        the agent in the foreground (what the service runs)
-  snapshot   read every GPU now and print it
-  export     raw samples or aggregates of a time range
-  send       ship pending windows now; --resend WINDOW|failed requeues
-  status     the agent at a glance (exit 1 when unhealthy)
-  doctor     check NVML, every GPU, config, database, log, server, service
+Commands:
+  run              the agent in the foreground (what the service runs)
+  snapshot         read every GPU now and print it (--watch: redraw every 2 s)
+  export           raw samples or aggregates of a time range
+  send             ship pending windows now; --resend TIME|failed requeues
+  status           the agent at a glance (exit 1 when unhealthy)
+  doctor           check NVML, every GPU, config, database, log, server, service
+  help [COMMAND]   this overview, or a command's options, examples and exit codes
+  version          print the version
 
 TIME: "2024-03-20T14:30:00" (local), "2024-03-20 14:30", "2024-03-20T14:30:00+02:00" (offsets up
 to ±14:00) or "...Z"; a bare date "2024-03-20" is its midnight; or relative: now, today,
 yesterday (local midnights), -90m, -2h, -7d, "1 hour ago" (N minutes/hours/days/weeks ago)
-Use 'gpu_monitor <command> --help' for a command's options.
+
+Examples:
+  $ gpu_monitor -sc -2h -f csv      the raw samples of the minute two hours ago, as CSV
+  $ gpu_monitor help export         export's options, examples and exit codes
+
+Exit codes:
+  0  success
+  1  a runtime failure (snapshot: a GPU unreadable; status: unhealthy; doctor: a check failed)
+  2  bad usage or config
+  3  NVML unavailable (no library, or the driver not loaded)
 `;

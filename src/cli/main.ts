@@ -1,7 +1,7 @@
 // The command line: picks the command, runs it, and turns errors into one line
 // and an exit code (stack traces only with --verbose).
 
-import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
+import { runCommand, type ArgsDef, type CommandDef, type CommandMeta } from "citty";
 import { ConfigError } from "../config/load.ts";
 import { NvmlError, NvmlUnavailableError } from "../nvml/index.ts";
 import { escapeControl } from "../util/text.ts";
@@ -9,25 +9,36 @@ import { TimeParseError } from "../util/time.ts";
 import { StoreError } from "../store/database.ts";
 import { AgentLockError } from "../store/lock.ts";
 import { VERSION } from "../version.ts";
+import { closest } from "../util/closest.ts";
 import { rejectUnknownFlags } from "./argv.ts";
 import { EXIT, UsageError } from "./errors.ts";
+import { renderCommandHelp, type CommandHelp } from "./help.ts";
 import { LEGACY_USAGE, parseLegacyArgs } from "./legacy.ts";
 
-type LazyCommand = () => Promise<CommandDef<any>>;
+/** A command's module: its citty definition, and the examples and exit codes its help shows. */
+interface CommandModule {
+  default: CommandDef<any>;
+  help: CommandHelp;
+}
 
-const COMMANDS: Record<string, LazyCommand> = {
-  run: () => import("./commands/run.ts").then((m) => m.default),
-  snapshot: () => import("./commands/snapshot.ts").then((m) => m.default),
-  export: () => import("./commands/export.ts").then((m) => m.default),
-  send: () => import("./commands/send.ts").then((m) => m.default),
-  status: () => import("./commands/status.ts").then((m) => m.default),
-  doctor: () => import("./commands/doctor.ts").then((m) => m.default),
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  run: () => import("./commands/run.ts"),
+  snapshot: () => import("./commands/snapshot.ts"),
+  export: () => import("./commands/export.ts"),
+  send: () => import("./commands/send.ts"),
+  status: () => import("./commands/status.ts"),
+  doctor: () => import("./commands/doctor.ts"),
 };
+
+/** Words that are not commands of their own: `help [COMMAND]` and `version`. */
+const WORDS = ["help", "version"];
 
 export async function main(argv: readonly string[]): Promise<number> {
   const verbose = argv.includes("--verbose") || argv.includes("-v");
   try {
     const at = commandPosition(argv);
+    if (at >= 0 && argv[at] === "version") return printVersion();
+    if (at >= 0 && argv[at] === "help") return await helpCommand(argv.slice(at + 1).filter((token) => !token.startsWith("-")));
     if (at >= 0) return await runSubcommand(argv[at]!, await COMMANDS[argv[at]!]!(), argv.toSpliced(at, 1));
     return await runLegacy(argv);
   } catch (error) {
@@ -42,14 +53,15 @@ function commandPosition(argv: readonly string[]): number {
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i]!;
     if (FLAGS_WITH_VALUES.has(token)) i++;
-    else if (!token.startsWith("-")) return token in COMMANDS ? i : -1;
+    else if (!token.startsWith("-")) return token in COMMANDS || WORDS.includes(token) ? i : -1;
   }
   return -1;
 }
 
-async function runSubcommand(name: string, command: CommandDef<any>, rest: string[]): Promise<number> {
+async function runSubcommand(name: string, module: CommandModule, rest: string[]): Promise<number> {
+  const command = module.default;
   if (rest.includes("--help") || rest.includes("-h")) {
-    process.stdout.write(plain(await renderUsage(command)) + "\n");
+    process.stdout.write(await commandHelp(name, module));
     return EXIT.ok;
   }
   rejectUnknownFlags(rest, (await resolveArgs(command)) ?? {}, `gpu_monitor ${name}`);
@@ -64,10 +76,7 @@ async function runLegacy(argv: readonly string[]): Promise<number> {
     process.stdout.write(LEGACY_USAGE);
     return EXIT.ok;
   }
-  if (args.version) {
-    process.stdout.write(`${VERSION}\n`);
-    return EXIT.ok;
-  }
+  if (args.version) return printVersion();
   if (args.showCollection !== undefined) {
     const { showCollectionCommand } = await import("./commands/showCollection.ts");
     return showCollectionCommand(args.showCollection, args);
@@ -79,10 +88,34 @@ async function runLegacy(argv: readonly string[]): Promise<number> {
   return EXIT.ok;
 }
 
-/** citty colours its usage text; keep colour for a terminal that wants it. */
-function plain(text: string): string {
-  const colour = process.stdout.isTTY && !process.env.NO_COLOR;
-  return colour ? text : text.replace(/\x1b\[[0-9;]*m/g, "");
+function printVersion(): number {
+  process.stdout.write(`${VERSION}\n`);
+  return EXIT.ok;
+}
+
+/** `gpu_monitor help` (the overview), `gpu_monitor help <command>` (as `<command> --help`). */
+async function helpCommand(words: readonly string[]): Promise<number> {
+  const name = words[0];
+  if (name === undefined) {
+    process.stdout.write(LEGACY_USAGE);
+    return EXIT.ok;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    const hint = closest(name, Object.keys(COMMANDS));
+    throw new UsageError(`no command '${name}'${hint ? ` (did you mean ${hint}?)` : ""}; the commands are ${Object.keys(COMMANDS).join(", ")}`);
+  }
+  process.stdout.write(await commandHelp(name, await load()));
+  return EXIT.ok;
+}
+
+async function commandHelp(name: string, module: CommandModule): Promise<string> {
+  const meta = await resolve<CommandMeta>(module.default.meta);
+  return renderCommandHelp(name, meta?.description ?? "", (await resolveArgs(module.default)) ?? {}, module.help);
+}
+
+async function resolve<T>(value: T | Promise<T> | (() => T | Promise<T>) | undefined): Promise<T | undefined> {
+  return typeof value === "function" ? await (value as () => T | Promise<T>)() : await value;
 }
 
 async function resolveArgs(command: CommandDef<any>): Promise<ArgsDef | undefined> {

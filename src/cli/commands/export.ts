@@ -1,10 +1,20 @@
 import { defineCommand } from "citty";
+import type { CommandHelp } from "../help.ts";
 import { SAMPLE_COLUMNS, sampleBatches, WINDOW_COLUMNS, windowBatches } from "../../query/batches.ts";
 import { QUERY_FORMATS, stdoutOutput, writeRecords, type QueryFormat } from "../../query/writer.ts";
 import { formatTime, parseTime } from "../../util/time.ts";
 import { Store } from "../../store/store.ts";
 import { UsageError } from "../errors.ts";
 import { commandConfig, configArg } from "../shared.ts";
+
+export const help: CommandHelp = {
+  usage: "--from TIME [options]",
+  examples: [
+    ["gpu_monitor export --from -2h -f csv > last-2h.csv", "the raw samples of the last two hours as CSV"],
+    ["gpu_monitor export --from yesterday --to today --level hourly", "yesterday's window aggregates, one JSON document a line"],
+  ],
+  exitCodes: { 1: "the database cannot be read (none yet, locked, corrupt)" },
+};
 
 export default defineCommand({
   meta: { name: "export", description: "Raw samples or window aggregates of a time range, streamed" },

@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import type { CommandHelp } from "../help.ts";
 import { startAgent, type AgentFlags } from "../../schedule/lifecycle.ts";
 import { commandConfig, configArg, nvmlLibraryArg, resolveNvmlLibrary } from "../shared.ts";
 
@@ -7,6 +8,14 @@ export async function runAgentCommand(flags: AgentFlags): Promise<void> {
   const loaded = commandConfig({ config: flags.config });
   await startAgent(flags, loaded, (current) => resolveNvmlLibrary({ "nvml-library": flags.nvmlLibrary }, current));
 }
+
+export const help: CommandHelp = {
+  examples: [
+    ["gpu_monitor run -c /etc/gpu_monitor/config.json", "the agent as the service runs it; SIGTERM or Ctrl-C stops it (exit 0), SIGHUP reloads the config"],
+    ["gpu_monitor run --offline --metrics-listen 127.0.0.1:9400", "sample and serve Prometheus metrics, send nothing"],
+  ],
+  exitCodes: { 1: "the agent could not start: another agent holds the database, or it cannot be used" },
+};
 
 export default defineCommand({
   meta: { name: "run", description: "Run the agent in the foreground (what the service executes)" },

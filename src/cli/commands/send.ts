@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import type { CommandHelp } from "../help.ts";
 import { aggregationPeriodSeconds } from "../../aggregate/aggregator.ts";
 import { windowStart } from "../../aggregate/windows.ts";
 import { createLogger, effectiveLevel } from "../../log.ts";
@@ -12,6 +13,14 @@ import { Store } from "../../store/store.ts";
 import { existsSync } from "node:fs";
 import { EXIT, UsageError } from "../errors.ts";
 import { commandConfig, configArg } from "../shared.ts";
+
+export const help: CommandHelp = {
+  examples: [
+    ["gpu_monitor send", "ship every pending window now, oldest first"],
+    ["gpu_monitor send --resend failed", "requeue the windows given up on, and ship them"],
+  ],
+  exitCodes: { 1: "the last attempt failed, or the database cannot be used" },
+};
 
 export default defineCommand({
   meta: { name: "send", description: "Ship pending windows now, oldest first; --resend requeues" },

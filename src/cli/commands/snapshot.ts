@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import type { CommandHelp } from "../help.ts";
 import { hostname } from "node:os";
 import { snapshotDocument } from "../../collect/snapshot.ts";
 import { ProcessNameCache, osProcessNameLookup } from "../../collect/processNames.ts";
@@ -10,6 +11,14 @@ import { renderSnapshot, type SnapshotFormat } from "../format/snapshot.ts";
 import { commandConfig, configArg, nvmlLibraryArg, resolveNvmlLibrary } from "../shared.ts";
 
 const FORMATS: readonly SnapshotFormat[] = ["json", "csv", "table"];
+
+export const help: CommandHelp = {
+  examples: [
+    ["gpu_monitor snapshot --watch", "a table redrawn every 2 s, utilization as bars (JSON Lines when piped); Ctrl-C ends it"],
+    ["gpu_monitor snapshot -f json | jq '.gpus[] | {name, temperature}'", "every GPU now, for a script"],
+  ],
+  exitCodes: { 1: "a GPU could not be read (the others are still printed)", 3: "NVML unavailable: no library, or the driver not loaded" },
+};
 
 export default defineCommand({
   meta: { name: "snapshot", description: "Read every GPU now and print it (no database, no config needed)" },

@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import type { CommandHelp } from "../help.ts";
 import { existsSync } from "node:fs";
 import { databaseBytes } from "../../query/databaseSize.ts";
 import { gpusInTrouble, utilizationSources } from "../../query/health.ts";
@@ -10,6 +11,14 @@ import { Store } from "../../store/store.ts";
 import { EXIT, UsageError } from "../errors.ts";
 import { gpuModels, statusText } from "../format/status.ts";
 import { commandConfig, configArg } from "../shared.ts";
+
+export const help: CommandHelp = {
+  examples: [
+    ["gpu_monitor status", "the agent, the database, the GPUs, uploads and the last day's events"],
+    ["gpu_monitor status -f json | jq .problems", "why it is unhealthy, for a monitoring script"],
+  ],
+  exitCodes: { 1: "unhealthy: the last send failed, no sample for 3 intervals, or a GPU is unreadable" },
+};
 
 export default defineCommand({
   meta: { name: "status", description: "The agent at a glance; exits 1 when the last send failed, samples stopped or a GPU is unreadable" },

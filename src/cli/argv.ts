@@ -107,3 +107,24 @@ function wanted(valueHint: string | undefined): string {
 function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
+
+/**
+ * `--watch` with its value left out (last, or before another flag) gets the value
+ * it stands for, so citty, which knows no optional values, reads `--watch 2`.
+ * `defaults` maps a flag's long name to that value.
+ */
+export function fillOptionalValues(argv: readonly string[], defaults: Record<string, string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i]!;
+    out.push(token);
+    if (token === "--") {
+      out.push(...argv.slice(i + 1));
+      break;
+    }
+    const fallback = token.startsWith("--") ? defaults[token.slice(2)] : undefined;
+    const next = argv[i + 1];
+    if (fallback !== undefined && (next === undefined || (next.startsWith("-") && !/^-\d/.test(next)))) out.push(fallback);
+  }
+  return out;
+}

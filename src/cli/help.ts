@@ -13,8 +13,10 @@ export interface CommandHelp {
   usage?: string;
   /** [command line, what it does]. */
   examples: ReadonlyArray<readonly [string, string]>;
-  /** What exit 1 means for this command, and exit 3 where the command needs NVML. */
-  exitCodes: { [EXIT.failure]: string; [EXIT.nvmlUnavailable]?: string };
+  /** Flags whose value may be left out, with the value they take then: `--watch [SECONDS]`. */
+  optionalValues?: Record<string, string>;
+  /** What exit 1 means for this command, exit 3 where the command needs NVML, exit 0 where "success" says too little. */
+  exitCodes: { [EXIT.ok]?: string; [EXIT.failure]: string; [EXIT.nvmlUnavailable]?: string };
 }
 
 const WIDTH = 80;
@@ -23,10 +25,10 @@ const GUTTER = 2;
 export function renderCommandHelp(name: string, description: string, args: ArgsDef, help: CommandHelp): string {
   const options: Array<[string, string]> = Object.entries(args)
     .filter(([, def]) => def.type !== "positional")
-    .map(([flag, def]) => [optionSpelling(flag, def), optionDescription(def)]);
+    .map(([flag, def]) => [optionSpelling(flag, def, help.optionalValues?.[flag] !== undefined), optionDescription(def)]);
   options.push(["-h, --help", "Show this help"]);
   const exits: Array<[string, string]> = [
-    [String(EXIT.ok), "success"],
+    [String(EXIT.ok), help.exitCodes[EXIT.ok] ?? "success"],
     [String(EXIT.failure), help.exitCodes[EXIT.failure]],
     [String(EXIT.usage), "bad usage or config"],
     ...(help.exitCodes[EXIT.nvmlUnavailable] ? [[String(EXIT.nvmlUnavailable), help.exitCodes[EXIT.nvmlUnavailable]] as [string, string]] : []),
@@ -48,11 +50,12 @@ export function renderCommandHelp(name: string, description: string, args: ArgsD
   ].join("\n");
 }
 
-/** `-f, --format <table|json|csv>`; a flag without a short form lines up under the long ones. */
-function optionSpelling(flag: string, def: ArgDef): string {
+/** `-f, --format <table|json|csv>`, `--watch [SECONDS]` (the value may be left out); a flag without a short form lines up under the long ones. */
+function optionSpelling(flag: string, def: ArgDef, optionalValue: boolean): string {
   const aliases = "alias" in def && def.alias ? (Array.isArray(def.alias) ? def.alias : [def.alias]) : [];
   const short = aliases.find((alias) => alias.length === 1);
-  const value = def.type === "boolean" ? "" : ` <${"valueHint" in def && def.valueHint ? def.valueHint : "value"}>`;
+  const hint = "valueHint" in def && def.valueHint ? def.valueHint : "value";
+  const value = def.type === "boolean" ? "" : optionalValue ? ` [${hint}]` : ` <${hint}>`;
   return `${short ? `-${short}, ` : "    "}--${flag}${value}`;
 }
 

@@ -10,7 +10,7 @@ import { StoreError } from "../store/database.ts";
 import { AgentLockError } from "../store/lock.ts";
 import { VERSION } from "../version.ts";
 import { closest } from "../util/closest.ts";
-import { rejectUnknownFlags } from "./argv.ts";
+import { fillOptionalValues, rejectUnknownFlags } from "./argv.ts";
 import { EXIT, UsageError } from "./errors.ts";
 import { renderCommandHelp, type CommandHelp } from "./help.ts";
 import { LEGACY_USAGE, parseLegacyArgs } from "./legacy.ts";
@@ -58,8 +58,9 @@ function commandPosition(argv: readonly string[]): number {
   return -1;
 }
 
-async function runSubcommand(name: string, module: CommandModule, rest: string[]): Promise<number> {
+async function runSubcommand(name: string, module: CommandModule, given: string[]): Promise<number> {
   const command = module.default;
+  const rest = fillOptionalValues(given, module.help.optionalValues ?? {});
   if (rest.includes("--help") || rest.includes("-h")) {
     process.stdout.write(await commandHelp(name, module));
     return EXIT.ok;

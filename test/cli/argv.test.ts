@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { rejectUnknownFlags, rewriteLegacyFlags } from "../../src/cli/argv.ts";
+import { fillOptionalValues, rejectUnknownFlags, rewriteLegacyFlags } from "../../src/cli/argv.ts";
 import { closest } from "../../src/util/closest.ts";
 import { UsageError } from "../../src/cli/errors.ts";
 
@@ -58,5 +58,23 @@ describe("unknown flags", () => {
   test("suggestions only for near misses", () => {
     expect(closest("formta", ["format", "verbose"])).toBe("format");
     expect(closest("zzzzzz", ["format", "verbose"])).toBeUndefined();
+  });
+});
+
+describe("flags whose value may be left out", () => {
+  const defaults = { watch: "2" };
+  test("--watch last or before another flag takes its default", () => {
+    expect(fillOptionalValues(["--watch"], defaults)).toEqual(["--watch", "2"]);
+    expect(fillOptionalValues(["--watch", "-f", "json"], defaults)).toEqual(["--watch", "2", "-f", "json"]);
+    expect(fillOptionalValues(["-f", "json", "--watch", "--config", "x"], defaults)).toEqual(["-f", "json", "--watch", "2", "--config", "x"]);
+  });
+  test("a value given is kept, as a word or after =", () => {
+    expect(fillOptionalValues(["--watch", "5"], defaults)).toEqual(["--watch", "5"]);
+    expect(fillOptionalValues(["--watch=0.5"], defaults)).toEqual(["--watch=0.5"]);
+    expect(fillOptionalValues(["--watch", "-1"], defaults)).toEqual(["--watch", "-1"]); // a number, refused later with its reason
+  });
+  test("other flags and what follows -- are left alone", () => {
+    expect(fillOptionalValues(["--format"], defaults)).toEqual(["--format"]);
+    expect(fillOptionalValues(["--", "--watch"], defaults)).toEqual(["--", "--watch"]);
   });
 });

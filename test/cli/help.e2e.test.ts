@@ -29,7 +29,7 @@ describe("help", () => {
     const text = runBinary(["snapshot", "--help"]).stdout;
     expect(text).toStartWith("Usage: gpu_monitor snapshot [options]\n\nRead every GPU now and print it");
     expect(text).toMatch(/^ {2}-f, --format <table\|json\|csv> +Output format: table, json or csv \(default:/m);
-    expect(text).toContain("Exit codes:\n  0  success\n  1  a GPU could not be read (the others are still printed)\n  2  bad usage or config\n  3  NVML unavailable");
+    expect(text).toContain("Exit codes:\n  0  success; --watch: stopped by Ctrl-C or SIGTERM\n  1  a GPU could not be read (the others are still printed)\n  2  bad usage or config\n  3  NVML unavailable");
   });
 
   test("help alone and --help print the overview: every command, the legacy flags, exit codes", () => {

@@ -35,7 +35,7 @@ describe("per-command help", () => {
     expect(text).toContain("(default:\n                                 table)"); // wrapped under its own column
     expect(section(text, "Options:").at(-1)).toMatch(/^  -h, --help +Show this help$/);
     expect(section(text, "Exit codes:")).toEqual([
-      "  0  success",
+      "  0  success; --watch: stopped by Ctrl-C or SIGTERM",
       "  1  a GPU could not be read (the others are still printed)",
       "  2  bad usage or config",
       "  3  NVML unavailable: no library, or the driver not loaded",
@@ -47,6 +47,10 @@ describe("per-command help", () => {
     const nvml = options.find((line) => line.includes("--nvml-library"))!;
     const format = options.find((line) => line.includes("--format"))!;
     expect(nvml.indexOf("--")).toBe(format.indexOf("--"));
+  });
+
+  test("a value that may be left out is shown in brackets", async () => {
+    expect(section(await helpOf("snapshot"), "Options:").find((line) => line.includes("--watch"))).toStartWith("      --watch [SECONDS]  ");
   });
 
   test("export's Usage names the flag it needs", async () => {
@@ -65,7 +69,7 @@ describe("per-command help", () => {
       expect(section(text, "Exit codes:").filter((line) => /^  \d/.test(line)).map((line) => line.slice(0, 3))).toEqual(
         module.help.exitCodes[3] ? ["  0", "  1", "  2", "  3"] : ["  0", "  1", "  2"],
       );
-      const starts = section(text, "Options:").map((line) => /^ {2}(-\S, | {4})--\S+( <[^>]+>)? +/.exec(line)?.[0].length ?? line.search(/\S/));
+      const starts = section(text, "Options:").map((line) => /^ {2}(-\S, | {4})--\S+( <[^>]+>| \[[^\]]+\])? +/.exec(line)?.[0].length ?? line.search(/\S/));
       expect(new Set(starts).size).toBe(1);
       for (const line of text.split("\n")) if (!line.startsWith("  $ ")) expect(Bun.stringWidth(line)).toBeLessThanOrEqual(80);
     });

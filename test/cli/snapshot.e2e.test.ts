@@ -1,7 +1,7 @@
 // The compiled binary's `snapshot` against the fake NVML, as a user runs it.
 
 import { beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nvmlCandidates } from "../../src/nvml/library.ts";
@@ -271,5 +271,72 @@ describe("snapshot table with wide characters", () => {
     expect(rows[0]).toContain("训练卡🔥 H100");
     const column = (line: string, text: string) => Bun.stringWidth(line.slice(0, line.indexOf(text)));
     for (const row of rows) expect(column(row, "00000000:")).toBe(column(header, "Bus-Id"));
+  });
+});
+
+describe("snapshot --watch, piped", () => {
+  /** Starts `snapshot --watch ...` with stdout a pipe, and reads whole lines as they come. */
+  function watchPiped(args: string[], scenario: string) {
+    const child = Bun.spawn([compiledBinary(), "snapshot", "--watch", ...args], {
+      cwd: mkdtempSync(join(tmpdir(), "watch-")),
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", GPU_MONITOR_NVML_LIBRARY: current, FAKE_NVML_SCENARIO: scenario },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const reader = (child.stdout as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let buffered = "";
+    return {
+      child,
+      async lines(count: number): Promise<string[]> {
+        while (buffered.split("\n").length - 1 < count) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffered += decoder.decode(value);
+        }
+        return buffered.split("\n").slice(0, count);
+      },
+    };
+  }
+
+  test("one JSON document a line, NVML opened once for all of them, exit 0 on SIGTERM", async () => {
+    const scenario = join(mkdtempSync(join(tmpdir(), "watch-")), "s.conf");
+    // The counter grows from the library's init: were NVML opened anew each time, it would start over.
+    writeFileSync(scenario, `${readFileSync(scenarioFile("rtx4090"), "utf8")}\ngpu0.energy.rate_mw = 100000\n`);
+    const watching = watchPiped(["0.3"], scenario);
+    const lines = await watching.lines(3);
+    watching.child.kill("SIGTERM");
+    expect(await watching.child.exited).toBe(0);
+    const documents = lines.map((line) => JSON.parse(line));
+    for (const document of documents) {
+      expect(Object.keys(document)).toEqual(["timestamp", "host", "gpus", "errors"]);
+      expect(document.gpus[0].name).toBe("NVIDIA GeForce RTX 4090");
+    }
+    const energy = documents.map((document) => document.gpus[0].energy_consumption as number);
+    // 100 W for 0.3 s is 30 000 mJ between readings.
+    expect(energy[1]! - energy[0]!).toBeGreaterThan(20_000);
+    expect(energy[2]! - energy[1]!).toBeGreaterThan(20_000);
+    expect(await new Response(watching.child.stderr as ReadableStream).text()).toBe("");
+  });
+
+  test("--watch without SECONDS reads every 2 s; SIGINT ends it with exit 0", async () => {
+    const watching = watchPiped(["-f", "json"], scenarioFile("rtx4090"));
+    const started = performance.now();
+    const lines = await watching.lines(2);
+    const elapsed = performance.now() - started;
+    watching.child.kill("SIGINT");
+    expect(await watching.child.exited).toBe(0);
+    expect(lines.map((line) => JSON.parse(line).gpus.length)).toEqual([1, 1]);
+    expect(elapsed).toBeGreaterThanOrEqual(1900);
+  });
+
+  test("a SECONDS that is not one, or csv: exit 2 saying what is wanted", () => {
+    const env = { GPU_MONITOR_NVML_LIBRARY: current, FAKE_NVML_SCENARIO: scenarioFile("rtx4090") };
+    const zero = runBinary(["snapshot", "--watch", "0"], env);
+    expect(zero.stderr).toBe("gpu_monitor: usage error: --watch takes a number of seconds of at least 0.1, such as --watch 5, not '0'\n");
+    expect(zero.exitCode).toBe(2);
+    const csv = runBinary(["snapshot", "--watch", "-f", "csv"], env);
+    expect(csv.stderr).toBe("gpu_monitor: usage error: --watch prints a table or JSON Lines (-f json), not csv\n");
+    expect(csv.exitCode).toBe(2);
   });
 });

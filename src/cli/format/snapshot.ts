@@ -7,19 +7,30 @@ import { clockEventReasonNames } from "../../nvml/index.ts";
 import { toCsv, type CsvValue } from "../../util/csv.ts";
 import { escapeControl } from "../../util/text.ts";
 import { renderTable } from "./table.ts";
+import { utilizationBar } from "./watch.ts";
 
 export type SnapshotFormat = "json" | "csv" | "table";
 
+export interface TableOptions {
+  /** Utilization as bars (`snapshot --watch`) rather than bare figures. */
+  bars?: boolean;
+}
+
 /** The document, and the readings it was made from (the table shows them in units of its own). */
-export function renderSnapshot(document: SnapshotDocument, gpus: readonly GpuSample[], format: SnapshotFormat): string {
+export function renderSnapshot(document: SnapshotDocument, gpus: readonly GpuSample[], format: SnapshotFormat, options: TableOptions = {}): string {
   switch (format) {
     case "json":
       return JSON.stringify(document, null, 2) + "\n";
     case "csv":
       return snapshotCsv(document);
     case "table":
-      return snapshotTable(document, gpus);
+      return snapshotTable(document, gpus, options);
   }
+}
+
+/** One JSON document on one line: `snapshot --watch` writes JSON Lines. */
+export function snapshotJsonLine(document: SnapshotDocument): string {
+  return JSON.stringify(document) + "\n";
 }
 
 // ---- CSV ------------------------------------------------------------------
@@ -75,14 +86,14 @@ function withUnit(value: number | null, unit: string, digits = 0): string {
   return value === null ? NA : `${value.toFixed(digits)}${unit}`;
 }
 
-function snapshotTable(document: SnapshotDocument, gpus: readonly GpuSample[]): string {
+function snapshotTable(document: SnapshotDocument, gpus: readonly GpuSample[], options: TableOptions): string {
   const host = document.host;
   const lines: string[] = [
     escapeControl(`${document.timestamp}  ${host.hostname}  Driver ${host.driver_version ?? NA}  CUDA ${host.cuda_driver_version ?? NA}  NVML ${host.nvml_version ?? NA}`),
     "",
   ];
   const byIndex = [
-    ...gpus.map((gpu) => ({ index: gpu.index, cells: gpuRow(gpu) })),
+    ...gpus.map((gpu) => ({ index: gpu.index, cells: gpuRow(gpu, options.bars ?? false) })),
     ...document.errors.map((failure) => ({
       index: failure.index,
       cells: [String(failure.index), `unreadable (${failure.error.replace("NVML_ERROR_", "")})`, ...Array(10).fill(NA)],
@@ -148,7 +159,8 @@ function healthLine(gpu: GpuSample): string | null {
   return parts.length > 0 ? parts.join("; ") : null;
 }
 
-function gpuRow(gpu: GpuSample): string[] {
+function gpuRow(gpu: GpuSample, bars: boolean): string[] {
+  const utilization = (percent: number | null) => (bars ? utilizationBar(percent) : withUnit(percent, "%"));
   const watts = (milliwatts: number | null) => (milliwatts === null ? null : milliwatts / 1000);
   return [
     String(gpu.index),
@@ -159,8 +171,8 @@ function gpuRow(gpu: GpuSample): string[] {
     gpu.performanceState === null ? NA : `P${gpu.performanceState}`,
     `${withUnit(watts(gpu.powerUsageMilliwatts), "W", 1)} / ${withUnit(watts(gpu.powerLimitMilliwatts), "W", 0)}`,
     `${mib(gpu.memoryUsedBytes)} / ${mib(gpu.memoryTotalBytes)}`,
-    withUnit(gpu.gpuUtilizationPercent, "%"),
-    withUnit(gpu.memoryUtilizationPercent, "%"),
+    utilization(gpu.gpuUtilizationPercent),
+    utilization(gpu.memoryUtilizationPercent),
     gpu.graphicsClockMhz === null && gpu.memoryClockMhz === null ? NA : `${gpu.graphicsClockMhz ?? NA}/${gpu.memoryClockMhz ?? NA} MHz`,
     // MB/s, as nvidia-smi dmon shows rxpci/txpci; NVML gives KB/s.
     gpu.pcieRxKilobytesPerSecond === null && gpu.pcieTxKilobytesPerSecond === null

@@ -1,0 +1,54 @@
+import { describe, expect, test } from "bun:test";
+import { watch } from "../../src/cli/watch.ts";
+
+describe("watch", () => {
+  test("a frame every interval, the first marked first, until stopped", async () => {
+    const stop = new AbortController();
+    const frames: boolean[] = [];
+    const started = performance.now();
+    const count = await watch({
+      intervalMs: 30,
+      stop: stop.signal,
+      frame(first) {
+        frames.push(first);
+        if (frames.length === 3) setTimeout(() => stop.abort(), 5);
+      },
+    });
+    expect(count).toBe(3);
+    expect(frames).toEqual([true, false, false]);
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(50); // two intervals between three frames
+  });
+
+  test("stopping ends the wait at once, not after the interval", async () => {
+    const stop = new AbortController();
+    const started = performance.now();
+    await watch({ intervalMs: 60_000, stop: stop.signal, frame: () => void setTimeout(() => stop.abort(), 10) });
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
+  test("a slow frame shortens the wait after it", async () => {
+    const stop = new AbortController();
+    let clock = 0;
+    const waits: number[] = [];
+    let last = 0;
+    await watch({
+      intervalMs: 20,
+      stop: stop.signal,
+      now: () => clock,
+      frame() {
+        waits.push(performance.now() - last);
+        last = performance.now();
+        clock += 15; // each frame takes 15 of the 20 ms (on the injected clock)
+        if (waits.length === 4) stop.abort();
+      },
+    });
+    for (const wait of waits.slice(1)) expect(wait).toBeLessThan(15);
+  });
+
+  test("already stopped: no frame", async () => {
+    const stop = new AbortController();
+    stop.abort();
+    expect(await watch({ intervalMs: 10, stop: stop.signal, frame: () => {} })).toBe(0);
+  });
+});

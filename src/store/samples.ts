@@ -76,17 +76,23 @@ export class SampleStore {
 
   /**
    * Every sample with ts in [from, to), a block span (10 minutes) at a time: per
-   * span, one SampleColumns per GPU that has samples there, ordered by GPU id.
-   * Memory stays that of one span whatever the range. The only read of samples.
+   * span, one SampleColumns per GPU that has samples there (only `gpuId`'s when
+   * given), ordered by GPU id. Memory stays that of one span whatever the range.
+   * The only read of samples.
    */
-  *spans(from: number, to: number): Generator<SampleColumns[]> {
+  *spans(from: number, to: number, gpuId?: number): Generator<SampleColumns[]> {
     const first = this.firstTs();
     const latest = this.latestTs();
     if (first === null || latest === null) return;
     const lo = Math.max(from, first);
     const hi = Math.min(to, latest + 1);
-    const readRows = this.db.query(`SELECT gpu_id, ts, ${this.rowColumns} FROM samples WHERE ts >= ? AND ts < ? ORDER BY gpu_id, ts`);
-    const readBlocks = this.db.query(`SELECT gpu_id, sample_count, ts, ${this.blockColumns} FROM sample_blocks WHERE start = ? ORDER BY gpu_id`);
+    const readRows = this.db.query(
+      `SELECT gpu_id, ts, ${this.rowColumns} FROM samples WHERE ts >= ?1 AND ts < ?2 AND (?3 IS NULL OR gpu_id = ?3) ORDER BY gpu_id, ts`,
+    );
+    const readBlocks = this.db.query(
+      `SELECT gpu_id, sample_count, ts, ${this.blockColumns} FROM sample_blocks WHERE start = ?1 AND (?2 IS NULL OR gpu_id = ?2) ORDER BY gpu_id`,
+    );
+    const gpu = gpuId ?? null;
     for (let span = blockStart(lo); span < hi; span += BLOCK_SECONDS) {
       // Rows first: a sample written after its span was compacted (the clock was set back) wins.
       const parts = new Map<number, SampleColumns[]>();
@@ -96,12 +102,12 @@ export class SampleStore {
         else parts.set(part.gpuId, [part]);
       };
       let rows: SampleColumns | null = null;
-      for (const row of readRows.values(Math.max(lo, span), Math.min(hi, span + BLOCK_SECONDS)) as Array<Array<number | null>>) {
+      for (const row of readRows.values(Math.max(lo, span), Math.min(hi, span + BLOCK_SECONDS), gpu) as Array<Array<number | null>>) {
         if (rows === null || rows.gpuId !== row[0]) add((rows = emptyColumns(row[0] as number, COUNT)));
         rows.ts.push(row[1] as number);
         for (let c = 0; c < COUNT; c++) rows.values[c]!.push(row[2 + c]!);
       }
-      for (const block of readBlocks.values(span) as unknown[][]) {
+      for (const block of readBlocks.values(span, gpu) as unknown[][]) {
         add(decodeBlock(block[0] as number, span, block[1] as number, block[2] as Uint8Array, block.slice(3) as Array<Uint8Array | null>, lo, hi));
       }
       const merged = [...parts.keys()]
@@ -112,10 +118,10 @@ export class SampleStore {
     }
   }
 
-  /** Every sample with ts in [from, to), one SampleColumns per GPU, ordered by GPU id: a window's worth. */
-  series(from: number, to: number): SampleColumns[] {
+  /** Every sample with ts in [from, to), one SampleColumns per GPU (only `gpuId`'s when given), ordered by GPU id: a window's worth. */
+  series(from: number, to: number, gpuId?: number): SampleColumns[] {
     const pieces = new Map<number, SampleColumns[]>();
-    for (const span of this.spans(from, to)) {
+    for (const span of this.spans(from, to, gpuId)) {
       for (const columns of span) {
         const list = pieces.get(columns.gpuId);
         if (list) list.push(columns);
@@ -123,6 +129,18 @@ export class SampleStore {
       }
     }
     return [...pieces.keys()].sort((a, b) => a - b).map((gpuId) => concatColumns(pieces.get(gpuId)!));
+  }
+
+  /** The GPUs with samples in [from, to), rows or blocks, by id. */
+  gpusBetween(from: number, to: number): number[] {
+    return (
+      this.db
+        .query(
+          `SELECT gpu_id FROM samples WHERE ts >= ?1 AND ts < ?2
+           UNION SELECT gpu_id FROM sample_blocks WHERE start >= ?3 AND start < ?2 AND last_ts >= ?1 AND first_ts < ?2 ORDER BY 1`,
+        )
+        .values(from, to, blockStart(from)) as number[][]
+    ).map((row) => row[0]!);
   }
 
   /**
@@ -151,9 +169,12 @@ export class SampleStore {
     try {
       this.db.transaction(() => {
         // A span compacted before (the clock was set back into it) is read whole, rows over its block.
-        for (const gpu of this.series(span, span + BLOCK_SECONDS)) {
-          const block = encodeBlock(span, gpu);
-          write.run(span, gpu.gpuId, block.sampleCount, block.firstTs, block.lastTs, block.ts, ...block.columns);
+        // One GPU at a time: what a span of every GPU would allocate at once stays as the process's high-water mark.
+        for (const gpuId of this.gpusBetween(span, span + BLOCK_SECONDS)) {
+          for (const gpu of this.series(span, span + BLOCK_SECONDS, gpuId)) {
+            const block = encodeBlock(span, gpu);
+            write.run(span, gpu.gpuId, block.sampleCount, block.firstTs, block.lastTs, block.ts, ...block.columns);
+          }
         }
         this.db.query("DELETE FROM samples WHERE ts >= ? AND ts < ?").run(span, span + BLOCK_SECONDS);
       }).immediate();

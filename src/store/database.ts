@@ -5,8 +5,20 @@ import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
 
+/**
+ * What went wrong, for callers that act on it: a damaged file stops the agent; a
+ * locked or full one is waited out with the ticks kept in memory.
+ */
+export type StoreFault = "corrupt" | "busy" | "full" | "unwritable" | "other";
+
 export class StoreError extends Error {
   override readonly name = "StoreError";
+  constructor(
+    message: string,
+    readonly fault: StoreFault = "other",
+  ) {
+    super(message);
+  }
 }
 
 export interface OpenStoreOptions {
@@ -14,6 +26,8 @@ export interface OpenStoreOptions {
   readonly?: boolean;
   /** How long to wait for another connection's write lock (ms). */
   busyTimeoutMs?: number;
+  /** Whether to read every page first (PRAGMA quick_check), so a damaged file is named before anything reads from it. Default true. */
+  checkIntegrity?: boolean;
 }
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
@@ -49,6 +63,12 @@ export function openDatabase(file: string, options: OpenStoreOptions = {}): Data
       throw new StoreError(
         `database ${file} was written by a newer gpu_monitor (schema ${version}, this one knows ${SCHEMA_VERSION}): upgrade gpu_monitor, or point database.file elsewhere`,
       );
+    }
+    if (options.checkIntegrity ?? true) {
+      // A damaged page deep in the file reads fine until something reads that page: say so now,
+      // before a query prints what it could read or the agent writes next to the damage.
+      const verdict = (db.query("PRAGMA quick_check(1)").get() as { quick_check: string }).quick_check;
+      if (verdict !== "ok") throw new StoreError(corruptMessage(file, `quick_check: ${verdict}`), "corrupt");
     }
     if (!readonly) {
       db.exec("PRAGMA journal_mode = WAL"); // readers (query commands) never block the agent's writes
@@ -90,26 +110,27 @@ export function asStoreError(error: unknown, file: string): Error {
   if (error instanceof StoreError) return error;
   if (error instanceof SQLiteError) {
     const code = error.code ?? "";
-    if (code.startsWith("SQLITE_NOTADB") || code.startsWith("SQLITE_CORRUPT")) {
-      return new StoreError(
-        `database ${file} is corrupt or not a gpu_monitor database (${code}): move it aside (mv '${file}' '${file}.corrupt') and the agent starts a new one; it was not changed`,
-      );
-    }
+    if (code.startsWith("SQLITE_NOTADB") || code.startsWith("SQLITE_CORRUPT")) return new StoreError(corruptMessage(file, code), "corrupt");
     if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
-      return new StoreError(`database ${file} is locked by another process (${code}), still after waiting: try again later`);
+      return new StoreError(`database ${file} is locked by another process (${code}), still after waiting: try again later`, "busy");
     }
-    if (code.startsWith("SQLITE_FULL")) return new StoreError(`database ${file}: the disk is full (${code})`);
+    if (code.startsWith("SQLITE_FULL")) return new StoreError(`database ${file}: the disk is full (${code})`, "full");
     if (code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_IOERR")) {
-      return new StoreError(`database ${file} cannot be written (${code}): ${error.message}`);
+      return new StoreError(`database ${file} cannot be written (${code}): ${error.message}`, "unwritable");
     }
     return new StoreError(`database ${file}: ${error.message} (${code})`);
   }
   return error instanceof Error ? error : new Error(String(error));
 }
 
+/** The one message for a damaged file, at open or found later: where it is, that we left it alone, what to do. */
+function corruptMessage(file: string, found: string): string {
+  return `database ${file} is corrupt or not a gpu_monitor database (${found}): move it aside (mv '${file}' '${file}.corrupt') and the agent starts a new one; it was not changed`;
+}
+
 /** Opens the database as the agent would (creating or migrating it) and asks SQLite whether it is sound: "ok", or what is wrong. */
 export function quickCheck(file: string): string {
-  const db = openDatabase(file);
+  const db = openDatabase(file, { checkIntegrity: false });
   try {
     return (db.query("PRAGMA quick_check").get() as { quick_check: string }).quick_check;
   } finally {

@@ -1,7 +1,9 @@
 // The agent: samples every GPU at wall-clock multiples of the interval, stores
 // each tick in one transaction, compacts closed spans, aggregates windows as they
 // close, prunes old data once a day and ships. Failures are logged once per
-// change of state, never per tick.
+// change of state, never per tick. While the database cannot take writes (another
+// program holds its lock, the disk is full) sampling goes on and the ticks wait in
+// memory; a damaged database stops the agent with the message the open gives.
 
 import { aggregateClosedWindows, aggregationPeriodSeconds, type AggregationSettings } from "../aggregate/aggregator.ts";
 import type { Config } from "../config/schema.ts";
@@ -11,11 +13,14 @@ import type { Nvml } from "../nvml/index.ts";
 import { plainHttpWarning } from "../ship/http.ts";
 import { Shipper, shippingMode, type SendFunction } from "../ship/shipper.ts";
 import { compactionPeriodSeconds } from "../store/blocks.ts";
+import { asStoreError, StoreError } from "../store/database.ts";
+import type { EventFacts } from "../store/events.ts";
 import { acquireAgentLock, sendInProgress, type AgentLock } from "../store/lock.ts";
 import { pruneOldData } from "../store/retention.ts";
 import { Store } from "../store/store.ts";
 import type { MetricsRecorder } from "../prometheus/recorder.ts";
 import { formatTime } from "../util/time.ts";
+import { backlogCapacity, TickBacklog } from "./backlog.ts";
 import { nextTickMs, systemClock, type Clock } from "./clock.ts";
 import { InProcessSampler, WorkerSampler, type EventSink, type TickReadings, type TickSampler } from "./samplers.ts";
 
@@ -45,6 +50,11 @@ const COMPACTION_BUDGET_MS = 100;
 const BIG_CLOCK_STEP_SECONDS = 3600;
 /** Timers run late by a few ms; a wall clock that moved this much less than the time slept was stepped back. */
 const CLOCK_STEP_TOLERANCE_MS = 1000;
+/**
+ * How long a statement waits for another program's write lock. Short: the loop (and a
+ * SIGTERM) never waits longer on a lock, and the ticks wait in memory instead.
+ */
+export const AGENT_BUSY_TIMEOUT_MS = 200;
 
 /** Runs until `stop`; resolves with whether a thread stuck in NVML was left behind (then exit the process). */
 export async function runAgent(options: AgentOptions): Promise<{ abandonedThread: boolean }> {
@@ -62,6 +72,14 @@ export class Agent {
   private lastPruneTs = 0;
   private pruning: Promise<void> | null = null;
   private compactionFailure: string | null = null;
+  private aggregationFailure: string | null = null;
+  /** Ticks read but not stored yet: the database was locked or full. */
+  private readonly backlog: TickBacklog;
+  /** Why storing ticks fails, while it does: logged once per change. */
+  private writeFailure: string | null = null;
+  /** Damage found in the database mid-run: the agent stops, and run() throws it. */
+  private damaged: StoreError | null = null;
+  private readonly halt = new AbortController();
 
   private constructor(
     private readonly options: AgentOptions,
@@ -73,6 +91,8 @@ export class Agent {
     this.clock = options.clock ?? systemClock;
     this.settings = { periodSeconds: aggregationPeriodSeconds(config.collection), intervalSeconds: config.collection.interval_seconds };
     this.compactionPeriod = compactionPeriodSeconds(this.settings.intervalSeconds);
+    this.backlog = new TickBacklog(backlogCapacity(this.settings.intervalSeconds));
+    this.lastTickTs = store.samples.latestTs() ?? 0;
     const offline = options.offline === true || !config.server.url;
     this.log.info(
       `started: database ${config.database.file}, sample every ${this.settings.intervalSeconds} s, windows of ${this.settings.periodSeconds} s, ${shippingMode(config, options.offline === true)}`,
@@ -91,25 +111,29 @@ export class Agent {
           skipWhile: () => sendInProgress(config.database.file),
         });
     this.sampler = this.openSampler();
-    this.lastTickTs = store.samples.latestTs() ?? 0;
   }
 
   /** Takes the database's agent lock and opens the database. */
   static open(options: AgentOptions): Agent {
-    const lock = acquireAgentLock(options.config.database.file);
+    const file = options.config.database.file;
+    const lock = acquireAgentLock(file);
+    let store: Store | null = null;
     try {
-      return new Agent(options, Store.open(options.config.database.file), lock);
+      store = Store.open(file, { busyTimeoutMs: AGENT_BUSY_TIMEOUT_MS });
+      return new Agent(options, store, lock);
     } catch (error) {
+      store?.close();
       lock.release();
-      throw error;
+      throw asStoreError(error, file);
     }
   }
 
   async run(): Promise<{ abandonedThread: boolean }> {
-    const { stop } = this.options;
+    // Stopped from outside, or by damage found in the database.
+    const stop = AbortSignal.any([this.options.stop, this.halt.signal]);
     const intervalMs = this.settings.intervalSeconds * 1000;
     this.catchUp(this.nowSeconds()); // windows closed while the agent was down
-    this.options.onStarted?.();
+    if (!stop.aborted) this.options.onStarted?.();
     let abandonedThread = false;
     try {
       // The wall clock against monotonic time since the last look: a step shows as their difference.
@@ -136,6 +160,7 @@ export class Agent {
     } finally {
       abandonedThread = await this.close();
     }
+    if (this.damaged) throw this.damaged;
     return { abandonedThread };
   }
 
@@ -177,20 +202,24 @@ export class Agent {
       );
       this.lastTickTs = 0;
     }
+    const startedMs = this.clock.monotonic();
+    let read = false;
     try {
-      const startedMs = this.clock.monotonic();
       const readings = await this.sampler.sample(dueMs);
       if (readings) {
         // Served as read, before storing: a locked or full disk does not hide the GPUs from the endpoint.
         this.options.metrics?.tick(tickTs, readings.gpus, readings.failures);
-        this.storeTick(tickTs, readings);
+        this.keep(tickTs, readings);
         this.lastTickTs = tickTs;
-        this.options.metrics?.tickTook((this.clock.monotonic() - startedMs) / 1000);
+        read = true;
       }
     } catch (error) {
-      this.log.error(`tick at ${new Date(dueMs).toISOString()} not stored: ${(error as Error).message}`);
+      this.log.error(`tick at ${new Date(dueMs).toISOString()} not read: ${(error as Error).message}`);
     }
-    this.catchUp(tickTs);
+    const stored = this.storeKept();
+    if (read) this.options.metrics?.tickTook((this.clock.monotonic() - startedMs) / 1000);
+    // What follows from the ticks (compaction, windows) waits until they are stored.
+    if (stored) this.catchUp(tickTs);
     if (this.options.metrics) this.recordLedger(this.options.metrics);
   }
 
@@ -203,12 +232,60 @@ export class Agent {
     }
   }
 
-  private storeTick(tickTs: number, readings: TickReadings): void {
-    this.store.samples.writeTick(tickTs, [
-      ...readings.gpus.map((gpu) => ({ identity: gpuValues(gpu), values: sampleValues(gpu) })),
-      // Present but unreadable: no sample, so its windows show the time as unavailable.
-      ...readings.unreadable.map((gpu) => ({ identity: gpuValues(gpu), values: null })),
-    ]);
+  private keep(tickTs: number, readings: TickReadings): void {
+    const droppedOldest = this.backlog.push({
+      ts: tickTs,
+      gpus: [
+        ...readings.gpus.map((gpu) => ({ identity: gpuValues(gpu), values: sampleValues(gpu) })),
+        // Present but unreadable: no sample, so its windows show the time as unavailable.
+        ...readings.unreadable.map((gpu) => ({ identity: gpuValues(gpu), values: null })),
+      ],
+    });
+    if (droppedOldest && this.backlog.dropped === 1) {
+      this.log.warn(`${this.backlog.capacity} ticks wait in memory for the database: from now on the oldest is dropped at each tick`);
+    }
+  }
+
+  /** Stores the ticks kept, this one included, in one transaction; false while the database cannot take them. */
+  private storeKept(): boolean {
+    const count = this.backlog.size;
+    if (count === 0) return true;
+    try {
+      this.store.samples.writeTicks(this.backlog.pending());
+    } catch (error) {
+      const failure = this.storeFailure(error);
+      if (this.damaged) return false;
+      if (failure instanceof StoreError && (failure.fault === "busy" || failure.fault === "full" || failure.fault === "unwritable")) {
+        if (failure.message !== this.writeFailure) {
+          this.log.error(`${failure.message}; sampling goes on: the ticks wait in memory (up to ${this.backlog.capacity}, an hour) and are stored once it takes writes`);
+        }
+        this.writeFailure = failure.message;
+        return false;
+      }
+      // Waiting would not help these ticks: they are given up, as they were before.
+      this.log.error(`${count} tick(s) not stored: ${failure.message}`);
+      this.backlog.clear();
+      return true;
+    }
+    const dropped = this.backlog.clear();
+    if (this.writeFailure !== null) {
+      const note = `the database takes writes again: stored ${count} tick(s) kept in memory${dropped > 0 ? `; the ${dropped} oldest were dropped` : ""}`;
+      this.log.info(note);
+      this.recordEvent("store_resumed", null, note, this.nowSeconds());
+    }
+    this.writeFailure = null;
+    return true;
+  }
+
+  /** The store's error for `error`; damage in the database also stops the agent (run() throws it). */
+  private storeFailure(error: unknown): Error {
+    const failure = asStoreError(error, this.options.config.database.file);
+    if (failure instanceof StoreError && failure.fault === "corrupt" && !this.damaged) {
+      this.damaged = failure;
+      this.log.error(`${failure.message}; stopping`);
+      this.halt.abort();
+    }
+    return failure;
   }
 
   /** What is due by `nowSeconds`: closed spans compacted, closed windows aggregated, old data pruned, windows shipped. */
@@ -229,7 +306,8 @@ export class Agent {
       if (spans > 0) this.log.debug(`compacted ${spans} span(s) of raw samples into blocks${more ? "; more on the next tick" : ""}`);
     } catch (error) {
       // Once per change of state: a span that cannot be compacted would otherwise be reported every tick.
-      const message = (error as Error).message;
+      const message = this.storeFailure(error).message;
+      if (this.damaged) return;
       if (message !== this.compactionFailure) this.log.error(`compacting raw samples failed (they stay as rows, and are read as such): ${message}`);
       this.compactionFailure = message;
     }
@@ -239,8 +317,12 @@ export class Agent {
     try {
       const written = aggregateClosedWindows(this.store, nowSeconds, this.settings);
       if (written.length > 0) this.log.debug(`aggregated ${written.length} window(s), last at ${written.at(-1)}`);
+      this.aggregationFailure = null;
     } catch (error) {
-      this.log.error(`aggregation failed: ${(error as Error).message}`);
+      const message = this.storeFailure(error).message;
+      if (this.damaged) return;
+      if (message !== this.aggregationFailure) this.log.error(`aggregation failed (tried again each tick): ${message}`);
+      this.aggregationFailure = message;
     }
   }
 
@@ -252,12 +334,18 @@ export class Agent {
       .then((result) => {
         if (result.samples + result.windows > 0) this.log.info(`retention: deleted ${result.samples} raw sample(s) and ${result.windows} window(s)`);
       })
-      .catch((error: Error) => this.log.error(`retention failed: ${error.message}`))
+      .catch((error: Error) => {
+        const message = this.storeFailure(error).message;
+        if (!this.damaged) this.log.error(`retention failed: ${message}`);
+      })
       .finally(() => (this.pruning = null));
   }
 
   private ship(): void {
-    this.shipper?.kick().catch((error: Error) => this.log.error(`shipping failed: ${error.message}`));
+    this.shipper?.kick().catch((error: Error) => {
+      const message = this.storeFailure(error).message;
+      if (!this.damaged) this.log.error(`shipping failed: ${message}`);
+    });
   }
 
   private openSampler(): TickSampler {
@@ -268,17 +356,13 @@ export class Agent {
       try {
         if (driverVersion) this.store.ledger.setMeta("driver_version", driverVersion);
       } catch (error) {
-        this.log.error(`driver version not stored: ${(error as Error).message}`);
+        const message = this.storeFailure(error).message;
+        if (!this.damaged) this.log.error(`driver version not stored: ${message}`);
       }
     };
     const onEvent: EventSink = (kind, gpuIndex, detail, facts = {}) => {
       if (kind === "xid" && facts.uuid && typeof facts.code === "number") options.metrics?.xid(facts.uuid, facts.code);
-      try {
-        const ts = facts.atMs === undefined ? this.nowSeconds() : Math.floor(facts.atMs / 1000);
-        this.store.events.record(ts, kind, gpuIndex, detail, facts);
-      } catch (error) {
-        this.log.error(`event not stored: ${(error as Error).message}`);
-      }
+      this.recordEvent(kind, gpuIndex, detail, facts.atMs === undefined ? this.nowSeconds() : Math.floor(facts.atMs / 1000), facts);
     };
     const standIn = options.openNvml;
     if (standIn) return new InProcessSampler(() => standIn(options.nvmlLibrary), nvmlLog, onReady, onEvent);
@@ -296,6 +380,16 @@ export class Agent {
     });
   }
 
+  private recordEvent(kind: string, gpuIndex: number | null, detail: string, ts: number, facts: EventFacts = {}): void {
+    try {
+      this.store.events.record(ts, kind, gpuIndex, detail, facts);
+    } catch (error) {
+      const message = this.storeFailure(error).message;
+      if (!this.damaged) this.log.error(`event not stored: ${message}`);
+    }
+  }
+
+
   private nowSeconds(): number {
     return Math.floor(this.clock.now() / 1000);
   }
@@ -305,6 +399,9 @@ export class Agent {
     await this.shipper?.settle();
     await this.pruning;
     const abandonedThread = await this.sampler.close();
+    // One last try (at most the busy timeout) for ticks that waited for the database.
+    const kept = this.backlog.size;
+    if (kept > 0 && !this.damaged && !this.storeKept()) this.log.error(`${kept} tick(s) kept in memory are lost: ${this.writeFailure}`);
     this.store.close();
     this.lock.release();
     this.log.info("stopped");

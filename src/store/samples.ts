@@ -40,17 +40,25 @@ export class SampleStore {
     this.blockColumns = BLOCK_COLUMNS.map((column) => (blocks.has(column) ? column : "NULL")).join(", ");
   }
 
-  /**
-   * Stores one tick's readings in one transaction: all of it or nothing. IMMEDIATE
-   * takes the write lock first, so a busy database is waited for (busy_timeout);
-   * a deferred transaction upgrading to write in WAL mode would fail at once.
-   */
+  /** Stores one tick's readings in one transaction: all of it or nothing. */
   writeTick(ts: number, gpus: readonly TickGpu[]): void {
+    this.writeTicks([{ ts, gpus }]);
+  }
+
+  /**
+   * Stores ticks (those the agent kept while the database was locked or full) in one
+   * transaction: all of them or none. IMMEDIATE takes the write lock first, so a busy
+   * database is waited for (busy_timeout); a deferred transaction upgrading to write in
+   * WAL mode would fail at once.
+   */
+  writeTicks(ticks: ReadonlyArray<{ ts: number; gpus: readonly TickGpu[] }>): void {
     try {
       this.db.transaction(() => {
-        for (const gpu of gpus) {
-          const id = this.gpus.upsert(gpu.identity, ts);
-          if (gpu.values) this.insert.run(ts, id, ...(gpu.values as Array<number | null>));
+        for (const { ts, gpus } of ticks) {
+          for (const gpu of gpus) {
+            const id = this.gpus.upsert(gpu.identity, ts);
+            if (gpu.values) this.insert.run(ts, id, ...(gpu.values as Array<number | null>));
+          }
         }
       }).immediate();
     } catch (error) {

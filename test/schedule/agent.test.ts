@@ -11,7 +11,8 @@ import { NvmlUnavailableError, type Nvml } from "../../src/nvml/index.ts";
 import type { Clock } from "../../src/schedule/clock.ts";
 import { runAgent } from "../../src/schedule/agent.ts";
 import { Store } from "../../src/store/store.ts";
-import { gpuSample, storedSamples, tempDatabase } from "../helpers/samples.ts";
+import { closeSync, openSync, writeSync } from "node:fs";
+import { eightGpus, gpuSample, storedSamples, tempDatabase, writeTick } from "../helpers/samples.ts";
 import { formatTime } from "../../src/util/time.ts";
 
 class TestClock implements Clock {
@@ -270,4 +271,39 @@ describe("the agent loop", () => {
     expect(lines.filter((line) => line.includes("the NVIDIA driver is not loaded"))).toHaveLength(1);
     expect(lines.some((line) => line.includes("NVML ready"))).toBe(true);
   });
+
+  test("a page damaged while it runs: the agent stops with the message the open gives, naming the file", async () => {
+    const file = tempDatabase();
+    // 590 ticks of rows in the 10-minute span the agent starts in: compacting them when it closes reads every page.
+    const span = 1_800_000_000 - (1_800_000_000 % 600);
+    const store = Store.open(file);
+    for (let tick = 0; tick < 590; tick++) writeTick(store, span + tick, eightGpus(tick));
+    store.close();
+    const stop = new AbortController();
+    const { lines, logger } = logLines();
+    const nvml = standInNvml((reads) => {
+      if (reads === 1) damageMiddleLeaf(file);
+      if (reads >= 20) stop.abort();
+    });
+    const run = runAgent({ config: config(file), logger, stop: stop.signal, clock: new TestClock((span + 595) * 1000 + 300), openNvml: () => nvml });
+    const message = `database ${file} is corrupt or not a gpu_monitor database`;
+    await expect(run).rejects.toThrow(message);
+    const logged = lines.filter((line) => line.includes(message));
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toContain(`move it aside (mv '${file}' '${file}.corrupt')`);
+    expect(logged[0]).toContain("it was not changed");
+    expect(lines.at(-1)).toContain("stopped");
+  });
 });
+
+/** Overwrites a leaf page of raw samples in the middle of the file, and commits from another connection so the agent's cache is read again. */
+function damageMiddleLeaf(file: string): void {
+  const other = new Database(file);
+  const leaves = other.query("SELECT pageno FROM dbstat WHERE name = 'samples' AND pagetype = 'leaf' ORDER BY pageno").all() as Array<{ pageno: number }>;
+  const page = leaves[Math.floor(leaves.length / 2)]!.pageno;
+  const fd = openSync(file, "r+");
+  writeSync(fd, Buffer.alloc(4096, 0xa5), 0, 4096, (page - 1) * 4096);
+  closeSync(fd);
+  other.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('another_program', 'was here')");
+  other.close();
+}

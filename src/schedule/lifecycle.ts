@@ -11,6 +11,7 @@ import { MetricsRecorder } from "../prometheus/recorder.ts";
 import { isLoopback, parseListen, startMetricsServer, type MetricsServer } from "../prometheus/server.ts";
 import { VERSION } from "../version.ts";
 import { runAgent } from "./agent.ts";
+import { agentClock } from "./clock.ts";
 
 export interface AgentFlags {
   config?: string | undefined;
@@ -23,11 +24,31 @@ export interface AgentFlags {
 }
 
 /**
+ * After SIGTERM or SIGINT the process exits within this long, whatever it still waits
+ * for: a write that has not returned is abandoned (SQLite's journal keeps the database
+ * consistent, as after a crash), so a service manager never has to kill it.
+ */
+export const STOP_DEADLINE_MS = 1500;
+
+/** Stand-ins for tests of the stop path. */
+export interface LifecycleDependencies {
+  runAgent?: typeof runAgent;
+  exit?: (code: number) => void;
+}
+
+/**
  * Runs the agent until SIGTERM or SIGINT, then returns (exit 0). SIGHUP reloads
  * the config (a bad one is reported and the running one kept) and reopens the log
  * file: the agent finishes its tick, closes the database and starts again with it.
  */
-export async function startAgent(flags: AgentFlags, loadedConfig: LoadedConfig, nvmlLibrary: (loaded: LoadedConfig) => string | undefined): Promise<void> {
+export async function startAgent(
+  flags: AgentFlags,
+  loadedConfig: LoadedConfig,
+  nvmlLibrary: (loaded: LoadedConfig) => string | undefined,
+  dependencies: LifecycleDependencies = {},
+): Promise<void> {
+  const run = dependencies.runAgent ?? runAgent;
+  const exit = dependencies.exit ?? ((code: number) => process.exit(code));
   let loaded = loadedConfig;
   let logFile: RotatingLogFile | null = null;
   const makeLogger = (current: LoadedConfig): Logger => {
@@ -53,8 +74,15 @@ export async function startAgent(flags: AgentFlags, loadedConfig: LoadedConfig, 
   const shutdown = new AbortController();
   let cycle = new AbortController();
   let reload: LoadedConfig | null = null;
+  let stopDeadline: ReturnType<typeof setTimeout> | null = null;
   const onStop = (signal: NodeJS.Signals) => {
     logger.info(`${signal} received: finishing the tick in flight`);
+    // A timer, so it fires while the loop waits on anything; unref'd, so it never holds a finished stop.
+    stopDeadline ??= setTimeout(() => {
+      logger.warn(`still stopping after ${STOP_DEADLINE_MS / 1000} s: exiting without waiting (a write in flight is left to SQLite's journal)`);
+      exit(0);
+    }, STOP_DEADLINE_MS);
+    stopDeadline.unref?.();
     // From STOPPING=1 on, the stop is bounded by TimeoutStopSec=: no keep-alive follows it while the
     // tick in flight finishes (one did, when finishing took longer than the keep-alive period).
     stopWatchdog();
@@ -79,11 +107,12 @@ export async function startAgent(flags: AgentFlags, loadedConfig: LoadedConfig, 
   process.on("SIGHUP", onHangUp);
   const endpoint = startMetrics(flags, loaded, logger);
   let fallback: LoadedConfig | null = null; // the config that ran before a reload
+  const clock = agentClock();
   try {
     for (;;) {
       let outcome: Awaited<ReturnType<typeof runAgent>>;
       try {
-        outcome = await runAgent({
+        outcome = await run({
           config: loaded.config,
           logger,
           stop: cycle.signal,
@@ -91,6 +120,7 @@ export async function startAgent(flags: AgentFlags, loadedConfig: LoadedConfig, 
           nvmlLibrary: nvmlLibrary(loaded),
           onStarted,
           ...(endpoint ? { metrics: endpoint.recorder } : {}),
+          clock,
         });
       } catch (error) {
         if (!fallback || shutdown.signal.aborted) throw error;
@@ -106,7 +136,7 @@ export async function startAgent(flags: AgentFlags, loadedConfig: LoadedConfig, 
       if (outcome.abandonedThread) {
         // A Worker blocked inside an NVML call cannot be stopped and would keep the process alive.
         logger.warn("an NVML call never returned: exiting without waiting for it");
-        if (shutdown.signal.aborted) process.exit(0);
+        if (shutdown.signal.aborted) exit(0);
       }
       if (shutdown.signal.aborted || reload === null) break;
       fallback = loaded;
@@ -116,6 +146,7 @@ export async function startAgent(flags: AgentFlags, loadedConfig: LoadedConfig, 
       logger = makeLogger(loaded);
     }
   } finally {
+    if (stopDeadline) clearTimeout(stopDeadline);
     endpoint?.server.stop();
     stopWatchdog();
     systemd?.close();

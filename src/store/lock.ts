@@ -70,7 +70,9 @@ function acquire(path: string, busy: (pid: number | null) => string): AgentLock 
     release: () => {
       if (!held) return;
       held = false;
-      ftruncateSync(fd, 0); // the file stays: unlinking it would let a waiter lock a deleted inode
+      // Unlocked, not truncated: a write here would hang on a frozen filesystem, and the pid left
+      // in the file is read only while someone holds the lock. The file stays: unlinking it would
+      // let a waiter lock a deleted inode.
       c.flock(fd, LOCK_UN);
       closeSync(fd);
     },

@@ -29,6 +29,12 @@ export interface AgentOptions {
   logger: Logger;
   /** Stops the agent after the tick in flight. */
   stop: AbortSignal;
+  /**
+   * Aborted when the process exits after this stop: the database is then closed without
+   * its checkpoint, a write that a frozen filesystem would hold, and the process with it,
+   * until it thaws. The WAL keeps every commit.
+   */
+  exiting?: AbortSignal;
   /** -o: collect and aggregate, send nothing. */
   offline?: boolean;
   /** Replaces the HTTP attempt in tests of this loop. */
@@ -402,7 +408,7 @@ export class Agent {
     // One last try (at most the busy timeout) for ticks that waited for the database.
     const kept = this.backlog.size;
     if (kept > 0 && !this.damaged && !this.storeKept()) this.log.error(`${kept} tick(s) kept in memory are lost: ${this.writeFailure}`);
-    this.store.close();
+    this.store.close({ checkpoint: !this.options.exiting?.aborted });
     this.lock.release();
     this.log.info("stopped");
     return abandonedThread;

@@ -116,6 +116,7 @@ export async function startAgent(
           config: loaded.config,
           logger,
           stop: cycle.signal,
+          exiting: shutdown.signal,
           offline: flags.offline === true || loaded.offline,
           nvmlLibrary: nvmlLibrary(loaded),
           onStarted,

@@ -35,14 +35,23 @@ export function aggregateClosedWindows(store: Store, now: number, settings: Aggr
 
 /** Aggregates the window starting at `start` and stores it; false when it was stored before. */
 export function aggregateWindowAt(store: Store, start: number, settings: AggregationSettings, now: number): boolean {
-  const summaries = aggregateWindow({
-    start,
-    periodSeconds: settings.periodSeconds,
-    intervalSeconds: settings.intervalSeconds,
-    series: store.samples.series(baselineFrom(start, settings.intervalSeconds), start + settings.periodSeconds),
-    expectedGpus: store.gpus.seenBefore(start, DAY),
-    xids: xidsByGpu(store, start, start + settings.periodSeconds),
-  });
+  const from = baselineFrom(start, settings.intervalSeconds);
+  const end = start + settings.periodSeconds;
+  const expectedGpus = store.gpus.seenBefore(start, DAY);
+  const xids = xidsByGpu(store, start, end);
+  // One GPU at a time: an hour of 1 s samples of 8 GPUs read at once is megabytes
+  // that the allocator keeps as the agent's high-water mark.
+  const gpuIds = [...new Set([...expectedGpus, ...store.samples.gpusBetween(from, end)])].sort((a, b) => a - b);
+  const summaries = gpuIds.flatMap((gpuId) =>
+    aggregateWindow({
+      start,
+      periodSeconds: settings.periodSeconds,
+      intervalSeconds: settings.intervalSeconds,
+      series: store.samples.series(from, end, gpuId),
+      expectedGpus: expectedGpus.includes(gpuId) ? [gpuId] : [],
+      xids,
+    }),
+  );
   return store.windows.write(start, settings.periodSeconds, settings.intervalSeconds, now, summaries);
 }
 

@@ -3,6 +3,7 @@ import type { CommandHelp } from "../help.ts";
 import { SAMPLE_COLUMNS, sampleBatches, WINDOW_COLUMNS, windowBatches } from "../../query/batches.ts";
 import { QUERY_FORMATS, stdoutOutput, writeRecords, type QueryFormat } from "../../query/writer.ts";
 import { formatTime, parseTime } from "../../util/time.ts";
+import { asStoreError } from "../../store/database.ts";
 import { Store } from "../../store/store.ts";
 import { UsageError } from "../errors.ts";
 import { commandConfig, configArg } from "../shared.ts";
@@ -47,6 +48,8 @@ export default defineCommand({
         const what = args.level === "raw" ? "raw samples" : "aggregates";
         process.stderr.write(`No data: no ${what} from ${formatTime(from)} to ${formatTime(to)} in ${config.database.file}\n`);
       }
+    } catch (error) {
+      throw asStoreError(error, store.file);
     } finally {
       store.close();
     }

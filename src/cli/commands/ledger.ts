@@ -2,6 +2,7 @@
 import { aggregationPeriodSeconds } from "../../aggregate/aggregator.ts";
 import { windowStart } from "../../aggregate/windows.ts";
 import { formatTime, parseTime } from "../../util/time.ts";
+import { asStoreError } from "../../store/database.ts";
 import { Store } from "../../store/store.ts";
 import { EXIT, UsageError } from "../errors.ts";
 import { listSendsJson, listSendsTable, searchSendJson, searchSendText } from "../format/ledger.ts";
@@ -21,6 +22,8 @@ export function listSendsCommand(flags: { config?: string | undefined; outputFor
     const rows = ledger.summaries();
     process.stdout.write(format === "json" ? listSendsJson(rows) : listSendsTable(rows));
     return EXIT.ok;
+  } catch (error) {
+    throw asStoreError(error, store.file);
   } finally {
     store.close();
   }
@@ -38,6 +41,8 @@ export function searchSendCommand(time: string, flags: { config?: string | undef
     if (format === "json") process.stdout.write(searchSendJson(row ?? null, row ? ledger.attempts(start) : []));
     else if (row) process.stdout.write(searchSendText(row, ledger.attempts(start)));
     return EXIT.ok;
+  } catch (error) {
+    throw asStoreError(error, store.file);
   } finally {
     store.close();
   }

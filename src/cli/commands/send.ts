@@ -9,6 +9,7 @@ import { formatTime, parseTime } from "../../util/time.ts";
 import { Shipper } from "../../ship/shipper.ts";
 import { acquireSendLock, runningAgentPid } from "../../store/lock.ts";
 import { StoreError } from "../../store/database.ts";
+import { asStoreError } from "../../store/database.ts";
 import { Store } from "../../store/store.ts";
 import { existsSync } from "node:fs";
 import { EXIT, UsageError } from "../errors.ts";
@@ -71,6 +72,8 @@ export default defineCommand({
       } finally {
         lock.release();
       }
+    } catch (error) {
+      throw asStoreError(error, store.file);
     } finally {
       store.close();
     }

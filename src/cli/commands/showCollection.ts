@@ -2,6 +2,7 @@
 import { aggregationPeriodSeconds } from "../../aggregate/aggregator.ts";
 import { showCollection } from "../../query/collection.ts";
 import { stdoutOutput, writeRecords, type QueryFormat } from "../../query/writer.ts";
+import { asStoreError } from "../../store/database.ts";
 import { Store } from "../../store/store.ts";
 import { EXIT } from "../errors.ts";
 import { commandConfig } from "../shared.ts";
@@ -20,6 +21,8 @@ export async function showCollectionCommand(
       process.stderr.write(`No data for ${time === "" ? "the current window" : time}: searched ${result.searched} in ${config.database.file}\n`);
     }
     return EXIT.ok;
+  } catch (error) {
+    throw asStoreError(error, store.file);
   } finally {
     store.close();
   }

@@ -7,6 +7,7 @@ import { formatTime } from "../../util/time.ts";
 import { redactUrlCredentials } from "../../util/url.ts";
 import { runningAgentPid } from "../../store/lock.ts";
 import type { StoredEvent } from "../../store/events.ts";
+import { asStoreError } from "../../store/database.ts";
 import { Store } from "../../store/store.ts";
 import { EXIT, UsageError } from "../errors.ts";
 import { gpuModels, statusText } from "../format/status.ts";
@@ -81,6 +82,8 @@ export default defineCommand({
         if (agentPid !== null) {
           for (const event of gpusInTrouble(store.events.recent(1000))) problems.push(`GPU ${event.gpu_index} unreadable since ${formatTime(event.ts)}: ${event.detail}`);
         }
+      } catch (error) {
+        throw asStoreError(error, store.file);
       } finally {
         store.close();
       }

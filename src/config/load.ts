@@ -22,6 +22,8 @@ export interface LoadedConfig {
   warnings: string[];
   /** `server.offline` of the original layout. */
   offline: boolean;
+  /** Whether the file set logging.file itself (under systemd only then is there a log file). */
+  logFileGiven?: boolean;
 }
 
 export interface ConfigSources {
@@ -63,12 +65,33 @@ export function loadConfig(sources: ConfigSources = defaultSources()): LoadedCon
   return withEnvironment(defaults, sources);
 }
 
-/** Secrets and the library path may come from the environment, which wins over the file. */
+/**
+ * What the service manager hands the agent wins over the file: the token from a systemd
+ * credential, then GPU_MONITOR_TOKEN, then server.token. Under systemd (JOURNAL_STREAM or
+ * INVOCATION_ID set) the journal keeps the log, so there is a log file only when the
+ * config file names one itself.
+ */
 function withEnvironment(loaded: LoadedConfig, sources: ConfigSources): LoadedConfig {
   const { env, cwd } = sources;
-  if (env.GPU_MONITOR_TOKEN) loaded.config.server.token = env.GPU_MONITOR_TOKEN;
+  const token = credentialToken(env.CREDENTIALS_DIRECTORY) ?? (env.GPU_MONITOR_TOKEN || null);
+  if (token) loaded.config.server.token = token;
   if (env.GPU_MONITOR_NVML_LIBRARY) loaded.config.nvml.library = resolve(cwd, env.GPU_MONITOR_NVML_LIBRARY);
+  if (underSystemd(env) && !loaded.logFileGiven) loaded.config.logging.file = "";
   return loaded;
+}
+
+/** The `token` credential (LoadCredential=token:...); an empty one (the unit's SetCredential= fallback) is none. */
+function credentialToken(directory: string | undefined): string | null {
+  if (!directory) return null;
+  try {
+    return readFileSync(join(directory, "token"), "utf8").trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+export function underSystemd(env: Record<string, string | undefined>): boolean {
+  return Boolean(env.JOURNAL_STREAM || env.INVOCATION_ID);
 }
 
 export function readConfigFile(file: string): LoadedConfig {
@@ -106,7 +129,7 @@ export function readConfigFile(file: string): LoadedConfig {
 }
 
 /** Validates a parsed config object (pure). `file` names it in messages. */
-export function parseConfig(raw: unknown, file: string): Omit<LoadedConfig, "file"> {
+export function parseConfig(raw: unknown, file: string): Omit<LoadedConfig, "file"> & { logFileGiven: boolean } {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new ConfigError(`${file}: expected a JSON object at the top level, found ${describe(raw)}`);
   }
@@ -120,6 +143,8 @@ export function parseConfig(raw: unknown, file: string): Omit<LoadedConfig, "fil
   const parsed = v.safeParse(ConfigSchema, migrated, { abortEarly: false });
   if (!parsed.success) throw new ConfigError(describeIssues(parsed.issues, file));
   const config = parsed.output;
+  const logging = migrated.logging;
+  const logFileGiven = isObject(logging) && logging.file !== undefined;
   if (config.server.retry_max_seconds < config.server.retry_initial_seconds) {
     throw new ConfigError(
       `${file}: server.retry_max_seconds (${config.server.retry_max_seconds}) must not be below server.retry_initial_seconds (${config.server.retry_initial_seconds})`,
@@ -129,7 +154,7 @@ export function parseConfig(raw: unknown, file: string): Omit<LoadedConfig, "fil
   if (Boolean(config.metrics.tls_cert) !== Boolean(config.metrics.tls_key)) {
     throw new ConfigError(`${file}: metrics.tls_cert and metrics.tls_key go together: set both or neither`);
   }
-  return { config, warnings, offline };
+  return { config, warnings, offline, logFileGiven };
 }
 
 const SECTIONS = knownKeys([]);

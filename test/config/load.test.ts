@@ -126,6 +126,33 @@ describe("reading it", () => {
     expect(config.nvml.library).toBe("/b/nvml.so");
   });
 
+  test("the token: a systemd credential, then GPU_MONITOR_TOKEN, then server.token", () => {
+    const file = write(join(folder(), "config.json"), '{"server": {"token": "from-file"}}');
+    const credentials = folder();
+    const token = (env: Record<string, string>) => loadConfig(sources({ explicitPath: file, env })).config.server.token;
+    expect(token({})).toBe("from-file");
+    expect(token({ GPU_MONITOR_TOKEN: "from-env" })).toBe("from-env");
+    // The unit's SetCredential= fallback leaves an empty credential when /etc/gpu_monitor/token is missing.
+    write(join(credentials, "token"), "");
+    expect(token({ CREDENTIALS_DIRECTORY: credentials, GPU_MONITOR_TOKEN: "from-env" })).toBe("from-env");
+    expect(token({ CREDENTIALS_DIRECTORY: join(credentials, "none") })).toBe("from-file");
+    write(join(credentials, "token"), "from-credential\n");
+    expect(token({ CREDENTIALS_DIRECTORY: credentials, GPU_MONITOR_TOKEN: "from-env" })).toBe("from-credential");
+  });
+
+  test("under systemd the journal keeps the log: a log file only when the config names one", () => {
+    const dir = folder();
+    const systemd = { JOURNAL_STREAM: "8:1234" };
+    const logFile = (text: string, env: Record<string, string>) =>
+      loadConfig(sources({ explicitPath: write(join(dir, "config.json"), text), env })).config.logging.file;
+    expect(logFile("{}", {})).toBe(join(dir, "gpu_monitor.log"));
+    expect(logFile("{}", systemd)).toBe("");
+    expect(logFile('{"logging": {"level": "DEBUG"}}', { INVOCATION_ID: "0123abcd" })).toBe("");
+    expect(logFile('{"logging": {"file": "agent.log"}}', systemd)).toBe(join(dir, "agent.log"));
+    expect(logFile('{"paths": {"log": "old.log"}}', systemd)).toBe(join(dir, "old.log"));
+    expect(loadConfig(sources({ env: systemd })).config.logging.file).toBe(""); // no config file: the defaults
+  });
+
   test("a token in a file others can read earns a warning", () => {
     const file = write(join(folder(), "config.json"), '{"server": {"token": "secret"}}');
     chmodSync(file, 0o644);

@@ -132,8 +132,8 @@ describe("reading it", () => {
     const token = (env: Record<string, string>) => loadConfig(sources({ explicitPath: file, env })).config.server.token;
     expect(token({})).toBe("from-file");
     expect(token({ GPU_MONITOR_TOKEN: "from-env" })).toBe("from-env");
-    // The unit's SetCredential= fallback leaves an empty credential when /etc/gpu_monitor/token is missing.
-    write(join(credentials, "token"), "");
+    // The unit's SetCredential= fallback leaves a credential of one newline when /etc/gpu_monitor/token is missing.
+    write(join(credentials, "token"), "\n");
     expect(token({ CREDENTIALS_DIRECTORY: credentials, GPU_MONITOR_TOKEN: "from-env" })).toBe("from-env");
     expect(token({ CREDENTIALS_DIRECTORY: join(credentials, "none") })).toBe("from-file");
     write(join(credentials, "token"), "from-credential\n");

@@ -1,0 +1,56 @@
+// The service definitions as their managers read them: the systemd unit verified and
+// scored by systemd-analyze, the launchd plist parsed as launchd would.
+
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SERVICE_DEFINITIONS } from "../../packaging/serviceEnvironment.ts";
+
+const unit = readFileSync(SERVICE_DEFINITIONS.systemd, "utf8");
+const analyze = Bun.which("systemd-analyze");
+
+/** The unit with a binary that exists here, as systemd-analyze checks ExecStart=. */
+function unitCopy(): string {
+  const copy = join(mkdtempSync(join(tmpdir(), "unit-")), "gpu-monitor.service");
+  writeFileSync(copy, unit.replaceAll("/usr/local/bin/gpu_monitor", "/bin/true"));
+  return copy;
+}
+
+/** `→ Overall exposure level for x.service: 3.2 OK` */
+function exposureLevel(output: string): number | null {
+  const match = /Overall exposure level for \S+: (\d+(?:\.\d+)?)/.exec(output);
+  return match ? Number(match[1]) : null;
+}
+
+describe("the systemd unit", () => {
+  test("starts on any host: no group it may lack, no credential file it must have", () => {
+    expect(unit).not.toMatch(/^SupplementaryGroups=/m);
+    expect(unit).toContain("LoadCredential=token:/etc/gpu_monitor/token");
+    expect(unit).toMatch(/^SetCredential=token:/m); // the fallback that makes a missing file non-fatal
+    expect(unit).toContain("EnvironmentFile=-/etc/gpu_monitor/env");
+    expect(unit).toContain("DeviceAllow=char-nvidia* rw");
+    expect(unit).not.toMatch(/^MemoryDenyWriteExecute=yes/m); // bun:ffi needs the JIT
+  });
+
+  test.skipIf(!analyze)("passes systemd-analyze verify", () => {
+    const verify = Bun.spawnSync([analyze!, "verify", unitCopy()], { stderr: "pipe" });
+    expect(verify.stderr.toString().trim()).toBe("");
+    expect(verify.exitCode).toBe(0);
+  });
+
+  test.skipIf(!analyze)("systemd-analyze security scores its exposure 5.0 or lower", () => {
+    const run = Bun.spawnSync([analyze!, "security", "--offline=true", "--no-pager", unitCopy()], { stdout: "pipe", stderr: "pipe" });
+    const output = run.stdout.toString() + run.stderr.toString();
+    if (/unrecognized option|Unknown command verb/.test(output)) return; // a systemd before 250 has no offline mode
+    const level = exposureLevel(output);
+    expect(level).not.toBeNull();
+    expect(level!).toBeLessThanOrEqual(5.0);
+  });
+
+  test("the score is read from systemd-analyze's last line", () => {
+    expect(exposureLevel("✗ UMask= ...  0.1\n\n→ Overall exposure level for gpu-monitor.service: 3.2 OK 🙂")).toBe(3.2);
+    expect(exposureLevel("→ Overall exposure level for a.service: 10 UNSAFE 😨")).toBe(10);
+    expect(exposureLevel("nothing")).toBeNull();
+  });
+});

@@ -1,7 +1,7 @@
 // `gpu_monitor doctor`: every thing the agent needs, checked one by one, each
 // with what to do when it fails.
 
-import { accessSync, closeSync, constants, existsSync, openSync, statfsSync, unlinkSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, statfsSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import { ProcessNameCache } from "../collect/processNames.ts";
 import { gpuRecord } from "../collect/snapshot.ts";
@@ -56,7 +56,7 @@ function nvmlChecks(libraryPath: string | undefined): { checks: Check[]; gpuCoun
   try {
     nvml = openNvml({ libraryPath });
   } catch (error) {
-    return { checks: [fail("nvml", (error as Error).message)], gpuCount: null };
+    return { checks: [fail("nvml", nvmlLoadFailure((error as Error).message, runsOnMusl(glibcRuntime(), muslLoaders())))], gpuCount: null };
   }
   try {
     const host = nvml.host();
@@ -152,6 +152,35 @@ function freeBytesAt(file: string): number | null {
     return stats.bavail * stats.bsize;
   } catch {
     return null;
+  }
+}
+
+/** NVIDIA builds libnvidia-ml for glibc: on musl (Alpine) it loads only through gcompat or a glibc. */
+export function nvmlLoadFailure(message: string, musl: boolean): string {
+  if (!musl) return message;
+  return `${message}; this is a musl (Alpine) system and NVIDIA's libnvidia-ml is built for glibc: install gcompat (apk add gcompat) or a glibc, then run doctor again`;
+}
+
+/** musl: the process reports no glibc, and a musl loader (/lib/ld-musl-<arch>.so.1) is there. */
+export function runsOnMusl(glibcVersion: string | undefined, loaders: string[]): boolean {
+  return !glibcVersion && loaders.some((name) => /^ld-musl-.+\.so\.1$/.test(name));
+}
+
+function glibcRuntime(): string | undefined {
+  try {
+    const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+    return header?.glibcVersionRuntime;
+  } catch {
+    return undefined;
+  }
+}
+
+function muslLoaders(): string[] {
+  if (process.platform !== "linux") return [];
+  try {
+    return readdirSync("/lib").filter((name) => name.startsWith("ld-musl-"));
+  } catch {
+    return [];
   }
 }
 

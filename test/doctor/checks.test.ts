@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { dayOfSamplesBytes, diskSpaceCheck } from "../../src/doctor/checks.ts";
+import { dayOfSamplesBytes, diskSpaceCheck, nvmlLoadFailure, runsOnMusl } from "../../src/doctor/checks.ts";
 
 describe("free space against a day of samples", () => {
   test("a day needs about 29 bytes per GPU-sample plus overhead, from the interval and the GPU count", () => {
@@ -31,5 +31,23 @@ describe("free space against a day of samples", () => {
 
   test("without NVML, one GPU is assumed and said so", () => {
     expect(diskSpaceCheck("/g.db", 50e9, 60, null).detail).toContain("(1 GPU(s) assumed, one every 60 s)");
+  });
+});
+
+describe("NVML that does not load on a musl system", () => {
+  test("musl: no glibc in the process and a musl loader in /lib", () => {
+    expect(runsOnMusl(undefined, ["ld-musl-x86_64.so.1"])).toBe(true);
+    expect(runsOnMusl(undefined, ["ld-musl-aarch64.so.1", "libc.musl-aarch64.so.1"])).toBe(true);
+    expect(runsOnMusl("2.36", ["ld-musl-x86_64.so.1"])).toBe(false); // a glibc build beside musl
+    expect(runsOnMusl(undefined, [])).toBe(false);
+  });
+
+  test("the failure names gcompat on musl only", () => {
+    const message = "NVML not found: tried libnvidia-ml.so.1";
+    expect(nvmlLoadFailure(message, false)).toBe(message);
+    const hint = nvmlLoadFailure(message, true);
+    expect(hint.startsWith(message)).toBe(true);
+    expect(hint).toContain("built for glibc");
+    expect(hint).toContain("apk add gcompat");
   });
 });

@@ -5,7 +5,8 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SERVICE_DEFINITIONS } from "../../packaging/serviceEnvironment.ts";
+import { serviceEnvironment, SERVICE_DEFINITIONS } from "../../packaging/serviceEnvironment.ts";
+import { REPO } from "../helpers/fakeNvml.ts";
 
 const unit = readFileSync(SERVICE_DEFINITIONS.systemd, "utf8");
 const analyze = Bun.which("systemd-analyze");
@@ -52,5 +53,24 @@ describe("the systemd unit", () => {
     expect(exposureLevel("✗ UMask= ...  0.1\n\n→ Overall exposure level for gpu-monitor.service: 3.2 OK 🙂")).toBe(3.2);
     expect(exposureLevel("→ Overall exposure level for a.service: 10 UNSAFE 😨")).toBe(10);
     expect(exposureLevel("nothing")).toBeNull();
+  });
+});
+
+describe("the OpenRC service (Alpine)", () => {
+  const script = readFileSync(join(REPO, "packaging/openrc/gpu-monitor"), "utf8");
+
+  test("is valid sh that runs the agent as its own user under supervise-daemon, and reloads with SIGHUP", () => {
+    expect(Bun.spawnSync(["sh", "-n", join(REPO, "packaging/openrc/gpu-monitor")]).exitCode).toBe(0);
+    expect(script.startsWith("#!/sbin/openrc-run\n")).toBe(true);
+    expect(script).toContain('supervisor="supervise-daemon"');
+    expect(script).toContain("/usr/local/bin/gpu_monitor}");
+    expect(script).toContain('command_args="run --config ${GPU_MONITOR_CONFIG_FILE:-/etc/gpu_monitor/config.json}"');
+    expect(script).toContain('command_user="gpu-monitor:gpu-monitor"');
+    expect(script).toMatch(/^reload\(\) \{\n(\t.*\n)*\tsupervise-daemon "\$\{RC_SVCNAME\}" --signal HUP\n/m);
+  });
+
+  test("gives the agent the same engine settings as the systemd unit", () => {
+    const exported = Object.fromEntries([...script.matchAll(/^export (\w+)=(\S+)$/gm)].map((match) => [match[1], match[2]]));
+    expect(exported).toEqual(serviceEnvironment("systemd"));
   });
 });

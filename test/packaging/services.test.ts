@@ -74,3 +74,24 @@ describe("the OpenRC service (Alpine)", () => {
     expect(exported).toEqual(serviceEnvironment("systemd"));
   });
 });
+
+describe("the launchd plist", () => {
+  const python = Bun.which("python3");
+
+  test.skipIf(!python)("parses as a property list, runs as its own user and logs to a folder that install makes", () => {
+    // plutil is macOS-only; Python's plistlib reads the same format as strictly.
+    const read = Bun.spawnSync(
+      [python!, "-c", "import json, plistlib, sys; print(json.dumps(plistlib.load(open(sys.argv[1], 'rb'))))", SERVICE_DEFINITIONS.launchd],
+      { stdout: "pipe", stderr: "pipe" },
+    );
+    expect(read.stderr.toString()).toBe("");
+    const plist = JSON.parse(read.stdout.toString());
+    expect(plist.Label).toBe("com.targoman.gpu-monitor");
+    expect(plist.ProgramArguments.slice(0, 2)).toEqual(["/usr/local/bin/gpu_monitor", "run"]);
+    expect(plist.UserName).toBe("_gpu_monitor");
+    expect(plist.UserName).not.toBe("root");
+    for (const path of [plist.StandardOutPath, plist.StandardErrorPath]) expect(path).toStartWith("/Library/Logs/gpu_monitor/");
+    const text = readFileSync(SERVICE_DEFINITIONS.launchd, "utf8");
+    expect(text).toContain("mkdir -p /Library/Logs/gpu_monitor"); // launchd does not create the folder
+  });
+});

@@ -42,5 +42,14 @@ if (-not (Test-Path $Config)) {
 '@ | Set-Content -Encoding UTF8 $Config
 }
 if (-not (Get-Service -Name "gpu-monitor" -ErrorAction SilentlyContinue)) { & $Service install }
+# The service's virtual account instead of LocalSystem: no password, no rights beyond its own
+# (nvml.dll in System32 is readable by every user). It exists once the service does.
+& sc.exe config gpu-monitor obj= "NT SERVICE\gpu-monitor" | Out-Null
+if ($LASTEXITCODE -ne 0) { throw "sc.exe config gpu-monitor obj= failed ($LASTEXITCODE)" }
+# The data folder (config with the token, database, logs): Administrators and the service only.
+# *S-1-5-32-544 is Administrators by SID, whatever the system's language.
+New-Item -ItemType Directory -Force -Path (Join-Path $DataDir "logs") | Out-Null
+& icacls.exe $DataDir /inheritance:r /grant:r "*S-1-5-32-544:(OI)(CI)F" "NT SERVICE\gpu-monitor:(OI)(CI)M" /T /Q | Out-Null
+if ($LASTEXITCODE -ne 0) { throw "icacls on $DataDir failed ($LASTEXITCODE)" }
 & $Service start
 Write-Host "gpu_monitor installed and started; check it with: & '$InstallDir\gpu_monitor.exe' doctor -c '$Config'"

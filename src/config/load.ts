@@ -120,10 +120,10 @@ export function readConfigFile(file: string): LoadedConfig {
   resolvePaths(result.config, dirname(file));
   const readable = worldReadable(file);
   if (result.config.server.token && readable) {
-    result.warnings.push(`config file ${file} holds server.token and others can read it: chmod 600 ${file}`);
+    result.warnings.push(`config file ${file} holds server.token and others can read it: ${restrictAccess(file)}`);
   }
   if (result.config.server.url && urlCredentials(result.config.server.url)?.password && readable) {
-    result.warnings.push(`config file ${file} holds a password in server.url and others can read it: chmod 600 ${file}`);
+    result.warnings.push(`config file ${file} holds a password in server.url and others can read it: ${restrictAccess(file)}`);
   }
   return result;
 }
@@ -272,11 +272,40 @@ function resolvePaths(config: Config, folder: string): void {
   if (config.metrics.tls_key) config.metrics.tls_key = at(config.metrics.tls_key);
 }
 
+function restrictAccess(file: string): string {
+  if (process.platform !== "win32") return `chmod 600 ${file}`;
+  return `icacls "${file}" /inheritance:r /grant:r *S-1-5-32-544:F "NT SERVICE\\gpu-monitor:M"`;
+}
+
 function worldReadable(file: string): boolean {
-  if (process.platform === "win32") return false;
+  if (process.platform === "win32") {
+    const icacls = Bun.spawnSync(["icacls", file], { stdout: "pipe", stderr: "ignore" });
+    return icacls.exitCode === 0 && othersWhoRead(icacls.stdout.toString()).length > 0;
+  }
   try {
     return (statSync(file).mode & 0o044) !== 0;
   } catch {
     return false;
   }
+}
+
+/** Everyone, Users and Authenticated Users, by English name or by SID (icacls prints `*SID` when it cannot name one). */
+const OTHERS = /(Everyone|BUILTIN\\Users|NT AUTHORITY\\Authenticated Users|\*S-1-1-0|\*S-1-5-32-545|\*S-1-5-11):((?:\([^)]*\))+)/gi;
+/** Rights that include reading the file: full, modify, read(+execute), generic read/all, read data. */
+const READ_RIGHTS = new Set(["F", "M", "RX", "R", "GR", "GA", "RD"]);
+
+/**
+ * Who of the many may read a file, from `icacls FILE` output (pure): each
+ * `PRINCIPAL:(flags)(rights)` entry for Everyone, Users or Authenticated Users that
+ * allows a reading right. A deny entry allows nothing, nor does an inherit-only one.
+ */
+export function othersWhoRead(icaclsOutput: string): string[] {
+  const readers: string[] = [];
+  for (const match of icaclsOutput.matchAll(OTHERS)) {
+    const groups = [...match[2]!.matchAll(/\(([^)]*)\)/g)].map((group) => group[1]!.toUpperCase());
+    if (groups.includes("DENY") || groups.includes("IO")) continue; // IO: inherited by children, not this file
+    const rights = groups.flatMap((group) => group.split(","));
+    if (rights.some((right) => READ_RIGHTS.has(right.trim())) && !readers.includes(match[1]!)) readers.push(match[1]!);
+  }
+  return readers;
 }

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, configSearchPaths, loadConfig, parseConfig, type ConfigSources } from "../../src/config/load.ts";
+import { ConfigError, configSearchPaths, loadConfig, othersWhoRead, parseConfig, type ConfigSources } from "../../src/config/load.ts";
 import { invalidUtf8Offset } from "../../src/util/text.ts";
 
 function folder(): string {
@@ -301,5 +301,39 @@ describe("metrics (the Prometheus endpoint)", () => {
     expect(() => parseConfig({ metrics: { listen: ":70000" } }, "c.json")).toThrow(/metrics\.listen.*65535/);
     expect(() => parseConfig({ metrics: { basic_auth: { prometheus: "hunter2" } } }, "c.json")).toThrow(/metrics\.basic_auth.*bcrypt/);
     expect(() => parseConfig({ metrics: { tls_cert: "cert.pem" } }, "c.json")).toThrow(new ConfigError("c.json: metrics.tls_cert and metrics.tls_key go together: set both or neither"));
+  });
+});
+
+describe("who else may read a file on Windows (icacls output)", () => {
+  test("a file under ProgramData that inherits Users' read access", () => {
+    const output = [
+      "C:\\ProgramData\\gpu_monitor\\config.json NT AUTHORITY\\SYSTEM:(I)(F)",
+      "                                        BUILTIN\\Administrators:(I)(F)",
+      "                                        CREATOR OWNER:(I)(OI)(CI)(IO)(F)",
+      "                                        BUILTIN\\Users:(I)(RX)",
+      "                                        BUILTIN\\Users:(I)(CI)(WD,AD,WEA,WA)",
+      "",
+      "Successfully processed 1 files; Failed processing 0 files",
+    ].join("\r\n");
+    expect(othersWhoRead(output)).toEqual(["BUILTIN\\Users"]);
+  });
+
+  test("the folder install.ps1 makes: Administrators and the service's own account only", () => {
+    const output = [
+      "C:\\ProgramData\\gpu_monitor\\config.json BUILTIN\\Administrators:(I)(F)",
+      "                                        NT SERVICE\\gpu-monitor:(I)(M)",
+      "",
+      "Successfully processed 1 files; Failed processing 0 files",
+    ].join("\r\n");
+    expect(othersWhoRead(output)).toEqual([]);
+  });
+
+  test("Everyone, Authenticated Users, SIDs, specific rights and deny entries", () => {
+    expect(othersWhoRead("C:\\a.json Everyone:(R)")).toEqual(["Everyone"]);
+    expect(othersWhoRead("C:\\a.json NT AUTHORITY\\Authenticated Users:(M)")).toEqual(["NT AUTHORITY\\Authenticated Users"]);
+    expect(othersWhoRead("C:\\a.json *S-1-1-0:(RD,REA,RA)")).toEqual(["*S-1-1-0"]);
+    expect(othersWhoRead("C:\\a.json Everyone:(DENY)(R)\r\n          Everyone:(W)")).toEqual([]);
+    expect(othersWhoRead("C:\\a.json BUILTIN\\Users:(OI)(CI)(GR,GE)")).toEqual(["BUILTIN\\Users"]);
+    expect(othersWhoRead("C:\\a BUILTIN\\Users:(OI)(CI)(IO)(GR,GE)")).toEqual([]); // for what the folder will hold, not the folder
   });
 });

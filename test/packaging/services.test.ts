@@ -95,3 +95,27 @@ describe("the launchd plist", () => {
     expect(text).toContain("mkdir -p /Library/Logs/gpu_monitor"); // launchd does not create the folder
   });
 });
+
+describe("the Windows service (WinSW)", () => {
+  const winsw = readFileSync(SERVICE_DEFINITIONS.winsw, "utf8");
+  const install = readFileSync(join(REPO, "packaging/windows/install.ps1"), "utf8");
+
+  test("runs as its virtual account, not LocalSystem, with its logs where that account may write", () => {
+    expect(winsw).not.toMatch(/<serviceaccount>/); // WinSW would set the account at install; sc.exe sets it on every run
+    expect(install).toContain('sc.exe config gpu-monitor obj= "NT SERVICE\\gpu-monitor"');
+    expect(winsw).toContain("<logpath>%ProgramData%\\gpu_monitor\\logs</logpath>");
+  });
+
+  test("install.ps1 leaves the data folder to Administrators and the service alone, after the account exists", () => {
+    const grant = install.indexOf('icacls.exe $DataDir /inheritance:r /grant:r "*S-1-5-32-544:(OI)(CI)F" "NT SERVICE\\gpu-monitor:(OI)(CI)M"');
+    expect(grant).toBeGreaterThan(install.indexOf("& $Service install"));
+    expect(grant).toBeLessThan(install.indexOf("& $Service start"));
+  });
+
+  test("the service file is well-formed XML", () => {
+    const python = Bun.which("python3");
+    if (!python) return;
+    const parse = Bun.spawnSync([python, "-c", "import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])", SERVICE_DEFINITIONS.winsw], { stderr: "pipe" });
+    expect(parse.stderr.toString()).toBe("");
+  });
+});

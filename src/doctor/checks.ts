@@ -6,7 +6,7 @@ import { dirname } from "node:path";
 import { ProcessNameCache } from "../collect/processNames.ts";
 import { gpuRecord } from "../collect/snapshot.ts";
 import { takeSample } from "../collect/sample.ts";
-import { defaultSources, loadConfig, type LoadedConfig } from "../config/load.ts";
+import { defaultSources, loadConfig, underSystemd, type LoadedConfig } from "../config/load.ts";
 import { openNvml, type Nvml } from "../nvml/index.ts";
 import { databaseBytes, formatSize } from "../query/databaseSize.ts";
 import { plainHttpWarning, probeServer, uploadTarget } from "../ship/http.ts";
@@ -185,6 +185,7 @@ function muslLoaders(): string[] {
 }
 
 function logCheck(file: string): Check {
+  if (!file && underSystemd(process.env)) return pass("log", "no log file: under systemd the journal keeps the log (set logging.file for a file too)");
   if (!file) return pass("log", "no log file (logging.file is empty): the console only");
   const existed = existsSync(file);
   try {

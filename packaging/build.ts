@@ -1,12 +1,16 @@
 // Builds standalone executables with `bun build --compile`.
 //   bun packaging/build.ts            -> dist/gpu_monitor for this machine
 //   bun packaging/build.ts --target bun-linux-arm64 --outfile dist/x
+//   bun packaging/build.ts --all      -> every release binary, the .deb/.rpm, SHA256SUMS
 // The binary never reads .env or bunfig.toml from its working directory, and
 // carries its version string.
 
 import { mkdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import packageJson from "../package.json" with { type: "json" };
+import { buildDeb, buildRpm, type PackageArch } from "./linuxPackages.ts";
+
+export { buildDeb, buildRpm, debVersion, hostPackageArch, rpmVersionRelease } from "./linuxPackages.ts";
 
 const root = resolve(import.meta.dir, "..");
 
@@ -53,25 +57,58 @@ export const RELEASE_TARGETS: ReadonlyArray<readonly [target: string, file: stri
   ["bun-windows-x64", "gpu_monitor-windows-x64.exe"],
 ];
 
-/** Builds every release binary into `folder` and writes SHA256SUMS beside them. */
+/** The linux glibc binaries the .deb and .rpm are made from. */
+export const PACKAGED_BINARIES: ReadonlyArray<readonly [arch: PackageArch, file: string]> = [
+  ["x64", "gpu_monitor-linux-x64"],
+  ["arm64", "gpu_monitor-linux-arm64"],
+];
+
+async function sha256Line(path: string): Promise<string> {
+  const digest = new Bun.CryptoHasher("sha256").update(await Bun.file(path).arrayBuffer()).digest("hex");
+  return `${digest}  ${basename(path)}`;
+}
+
+/**
+ * Builds every release binary into `folder`, then the .deb and .rpm of each linux glibc
+ * binary, and writes SHA256SUMS over all of them. Without rpmbuild the .rpm step alone
+ * fails, after the rest is written.
+ */
 export async function buildAll(folder: string, version: string): Promise<string[]> {
   const lines: string[] = [];
   for (const [target, file] of RELEASE_TARGETS) {
     const outfile = join(folder, file);
     const started = performance.now();
     compile({ target, outfile, version });
-    const digest = new Bun.CryptoHasher("sha256").update(await Bun.file(outfile).arrayBuffer()).digest("hex");
-    lines.push(`${digest}  ${file}`);
+    lines.push(await sha256Line(outfile));
     console.log(`built ${file} (${target}) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
+  const failures: string[] = [];
+  for (const [builder, kind] of [[buildDeb, ".deb"], [buildRpm, ".rpm"]] as const) {
+    for (const [arch, file] of PACKAGED_BINARIES) {
+      const started = performance.now();
+      try {
+        const out = builder({ binary: join(folder, file), arch, version, folder });
+        lines.push(await sha256Line(out));
+        console.log(`built ${basename(out)} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      } catch (error) {
+        failures.push(`${kind} (${arch}): ${(error as Error).message}`);
+      }
+    }
+  }
   await Bun.write(join(folder, "SHA256SUMS"), `${lines.join("\n")}\n`);
+  if (failures.length > 0) throw new Error(`packages not built:\n${failures.join("\n")}`);
   return lines;
 }
 
 if (import.meta.main) {
   const argv = process.argv.slice(2);
   if (argv.includes("--all")) {
-    await buildAll(resolve(root, "dist"), versionString());
+    try {
+      await buildAll(resolve(root, "dist"), versionString());
+    } catch (error) {
+      console.error(`build:all: ${(error as Error).message}`);
+      process.exit(1);
+    }
     process.exit(0);
   }
   const option = (name: string) => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { launchdEnvironment, serviceEnvironment, SERVICE_DEFINITIONS, systemdEnvironment, winswEnvironment } from "../../packaging/serviceEnvironment.ts";
@@ -41,6 +41,91 @@ describe("packaging/install.sh", () => {
     expect(existsSync(config)).toBe(true);
     expect(installer(root, "uninstall", "--purge").exitCode).toBe(0);
     expect(existsSync(join(root, "etc/gpu_monitor"))).toBe(false);
+  });
+
+  /** A release folder: the binary under its release name, and SHA256SUMS (its digest, or `digest`). */
+  function releaseFolder(digest?: string): string {
+    const folder = mkdtempSync(join(tmpdir(), "gpu-monitor-release-"));
+    copyFileSync(compiledBinary(), join(folder, "gpu_monitor-linux-x64"));
+    const actual = new Bun.CryptoHasher("sha256").update(readFileSync(compiledBinary())).digest("hex");
+    writeFileSync(join(folder, "SHA256SUMS"), `${"0".repeat(64)}  other-file\n${digest ?? actual}  gpu_monitor-linux-x64\n`);
+    return join(folder, "gpu_monitor-linux-x64");
+  }
+
+  /** A binary that is not the compiled one: a script that runs it, or does something else. */
+  function scriptBinary(body: string): string {
+    const path = join(mkdtempSync(join(tmpdir(), "gpu-monitor-script-")), "gpu_monitor");
+    writeFileSync(path, `#!/bin/sh\n${body}\n`);
+    chmodSync(path, 0o755);
+    return path;
+  }
+
+  test("a binary that does not match its SHA256SUMS line is refused, naming the file; a matching one installs", () => {
+    const root = mkdtempSync(join(tmpdir(), "gpu-monitor-root-"));
+    const tampered = releaseFolder("1".repeat(64));
+    const refused = installer(root, "install", "--binary", tampered);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain(`${tampered} does not match its SHA256SUMS entry`);
+    expect(existsSync(join(root, "usr/local/bin/gpu_monitor"))).toBe(false);
+
+    const verified = installer(root, "install", "--binary", releaseFolder());
+    expect(verified.stderr).not.toContain("not verified");
+    expect(verified.exitCode).toBe(0);
+  });
+
+  test("a new binary that cannot start, or rejects the config in place, does not replace the installed one", () => {
+    const root = mkdtempSync(join(tmpdir(), "gpu-monitor-root-"));
+    const binary = join(root, "usr/local/bin/gpu_monitor");
+    expect(installer(root, "install", "--binary", compiledBinary()).exitCode).toBe(0);
+
+    const broken = installer(root, "install", "--binary", scriptBinary("echo 'Segmentation fault' >&2; exit 139"));
+    expect(broken.exitCode).toBe(1);
+    expect(broken.stderr).toContain("--version failed");
+    const rejecting = installer(
+      root,
+      "install",
+      "--binary",
+      scriptBinary('[ "$1" = doctor ] || exit 0\necho "FAIL  config    unknown key collection.interval_seconds"; exit 1'),
+    );
+    expect(rejecting.exitCode).toBe(1);
+    expect(rejecting.stderr).toContain("FAIL  config");
+    expect(readFileSync(binary).equals(readFileSync(compiledBinary()))).toBe(true);
+  });
+
+  test("rollback puts back the binary the last install replaced", () => {
+    const root = mkdtempSync(join(tmpdir(), "gpu-monitor-root-"));
+    const binary = join(root, "usr/local/bin/gpu_monitor");
+    expect(installer(root, "rollback").exitCode).toBe(1); // nothing installed yet
+    expect(installer(root, "install", "--binary", compiledBinary()).exitCode).toBe(0);
+    const newer = scriptBinary(`exec ${compiledBinary()} "$@"`);
+    expect(installer(root, "install", "--binary", newer).exitCode).toBe(0);
+    expect(readFileSync(binary, "utf8")).toBe(readFileSync(newer, "utf8"));
+
+    const rollback = installer(root, "--rollback");
+    expect(rollback.exitCode).toBe(0);
+    expect(rollback.stdout).toContain("rolled back to");
+    expect(readFileSync(binary).equals(readFileSync(compiledBinary()))).toBe(true);
+    expect(statSync(binary).mode & 0o777).toBe(0o755);
+  });
+
+  test("a unit file changed here is kept, with the way to see the difference; an unchanged one is updated", () => {
+    const root = mkdtempSync(join(tmpdir(), "gpu-monitor-root-"));
+    const unit = join(root, "etc/systemd/system/gpu-monitor.service");
+    expect(installer(root, "install", "--binary", compiledBinary()).exitCode).toBe(0);
+    // As left by an install of an older version: the unit as that version shipped it.
+    const older = readFileSync(unit, "utf8").replace("RestartSec=10", "RestartSec=5");
+    writeFileSync(unit, older);
+    writeFileSync(join(root, "usr/local/lib/gpu_monitor/gpu-monitor.service"), older);
+    const updated = installer(root, "install", "--binary", compiledBinary());
+    expect(updated.stderr).not.toContain("was changed here");
+    expect(readFileSync(unit, "utf8")).toBe(readFileSync(join(REPO, "packaging/systemd/gpu-monitor.service"), "utf8"));
+
+    writeFileSync(unit, `${readFileSync(unit, "utf8")}\n# ours: CPUQuota=5%\n`);
+    const kept = installer(root, "install", "--binary", compiledBinary());
+    expect(kept.exitCode).toBe(0);
+    expect(kept.stderr).toContain(`${unit} was changed here: kept it`);
+    expect(kept.stderr).toContain(`diff -u ${unit} ${join(root, "usr/local/lib/gpu_monitor/gpu-monitor.service")}`);
+    expect(readFileSync(unit, "utf8")).toContain("# ours: CPUQuota=5%");
   });
 
   test("without a binary it says what to pass", () => {

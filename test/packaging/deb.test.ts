@@ -34,7 +34,9 @@ const debSkip =
           ? `no package for ${process.arch}`
           : sh(["dpkg-query", "-W", "gpu-monitor"]).exitCode === 0
             ? "a gpu-monitor package is already installed here: not touching it"
-            : null;
+            : existsSync("/etc/gpu_monitor") || existsSync("/var/lib/gpu_monitor")
+              ? "this machine has a gpu_monitor config or data (install.sh?) that a purge would remove"
+              : null;
 if (debSkip) console.log(`test/packaging/deb.test.ts: dpkg install test skipped: ${debSkip}`);
 
 const rpmSkip = !Bun.which("rpmbuild") ? "rpmbuild is not installed (apt-get install rpm)" : !arch ? `no package for ${process.arch}` : null;
@@ -126,6 +128,11 @@ describe("the .rpm", () => {
       const scripts = sh(["rpm", "-qp", "--scripts", rpm]).stdout;
       expect(scripts).toContain("useradd --system");
       expect(scripts).not.toContain("rm -rf"); // erase never removes the data
+      for (const scriptlet of scripts.split(/^\S+ scriptlet.*:$/m).slice(1)) {
+        const dir = mkdtempSync(join(tmpdir(), "scriptlet-"));
+        writeFileSync(join(dir, "s.sh"), scriptlet);
+        expect(sh(["sh", "-n", join(dir, "s.sh")]).stderr).toBe("");
+      }
       const check = sh(["rpm", "-K", rpm]);
       expect(check.stdout).toContain("digests OK");
       expect(check.exitCode).toBe(0);

@@ -6,7 +6,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildDeb, buildRpm, hostPackageArch } from "../../packaging/build.ts";
+import { buildDeb, buildRpm, debVersion, hostPackageArch, rpmVersionRelease } from "../../packaging/build.ts";
+import { packagedUnit } from "../../packaging/linuxPackages.ts";
 import { compiledBinary, TEST_VERSION } from "../helpers/binary.ts";
 import { fakeNvmlLibrary, scenarioFile } from "../helpers/fakeNvml.ts";
 
@@ -41,6 +42,23 @@ if (debSkip) console.log(`test/packaging/deb.test.ts: dpkg install test skipped:
 
 const rpmSkip = !Bun.which("rpmbuild") ? "rpmbuild is not installed (apt-get install rpm)" : !arch ? `no package for ${process.arch}` : null;
 if (rpmSkip) console.log(`test/packaging/deb.test.ts: rpm test skipped: ${rpmSkip}`);
+
+describe("package metadata", () => {
+  test("our version maps to Debian's and to rpm's Version and Release", () => {
+    expect(debVersion("0.1.0+3c5382b0ab")).toBe("0.1.0+3c5382b0ab");
+    expect(debVersion("0.2.0-rc.1+abc")).toBe("0.2.0~rc.1+abc"); // no Debian revision; sorts before 0.2.0
+    expect(rpmVersionRelease("0.1.0+3c5382b0ab")).toEqual({ version: "0.1.0", release: "1.3c5382b0ab" });
+    expect(rpmVersionRelease("0.2.0-rc.1")).toEqual({ version: "0.2.0~rc.1", release: "1" });
+  });
+
+  test("the packaged unit runs /usr/bin/gpu_monitor, and only that line changes", () => {
+    const unit = readFileSync(join(import.meta.dir, "../../packaging/systemd/gpu-monitor.service"), "utf8");
+    const packaged = packagedUnit(unit);
+    expect(packaged).toMatch(/^ExecStart=\/usr\/bin\/gpu_monitor /m);
+    expect(packaged.split("\n").filter((line, at) => line !== unit.split("\n")[at]).length).toBeLessThanOrEqual(1);
+    expect(() => packagedUnit("[Service]\nExecStart=/opt/x run\n")).toThrow("ExecStart=");
+  });
+});
 
 describe("the .deb", () => {
   let cleanUp = false;

@@ -115,7 +115,8 @@ install)
   // Offline until you set server.url and server.contract_number (see the README).
   "collection": { "interval_seconds": 60, "aggregation_interval_hours": 1 },
   "database": { "file": "/var/lib/gpu_monitor/gpu_metrics.db" },
-  "logging": { "file": "/var/log/gpu_monitor/gpu_monitor.log", "level": "INFO" }
+  // No logging.file: under systemd the journal holds the log (journalctl -u gpu-monitor).
+  "logging": { "level": "INFO" }
 }
 JSON
     chmod 0640 "$config_dir/config.json"

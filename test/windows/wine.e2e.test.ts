@@ -2,7 +2,7 @@
 // the same fake NVML: snapshot, a short run and -sc.
 
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compile } from "../../packaging/build.ts";
 import { REPO, scenarioFile } from "../helpers/fakeNvml.ts";
@@ -44,11 +44,23 @@ function wine(args: string[], extraEnv: Record<string, string> = {}, timeoutMs =
   return { exitCode: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
 }
 
+/**
+ * Wine makes its prefix on first use; that can fail half-way (seen once on a busy CI
+ * machine: "could not load kernel32.dll", nothing run). Such a prefix is made again,
+ * once; the exe's own result is then checked as before.
+ */
+function wineReady(): void {
+  const first = wine(["--version"]);
+  if (first.exitCode === 0) return;
+  rmSync(env.WINEPREFIX, { recursive: true, force: true });
+}
+
 const nvmlDll = () => `Z:${join(dir, "nvml.dll").replaceAll("/", "\\")}`;
 
 describe.skipIf(!available)("the Windows exe under Wine", () => {
   test("snapshot, a short run and -sc work with a fake nvml.dll", async () => {
     prepare();
+    wineReady();
     expect(wine(["--version"]).stdout.trim()).toBe("0.0.0-wine");
 
     const snapshot = wine(["snapshot", "--format", "json", "--nvml-library", nvmlDll()], { FAKE_NVML_SCENARIO: scenarioFile("rtx4090") });

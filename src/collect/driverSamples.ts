@@ -129,6 +129,8 @@ interface GpuBuffers {
 /** Every GPU's buffers in one NVML session. */
 export class DriverSampling {
   private readonly gpus = new Map<number, GpuBuffers>();
+  /** Worked out when the GPUs change, not at every tick that asks. */
+  private pollMs: number | null = null;
 
   /** Learns a GPU's buffers (length and period) the first time it is seen, or when its index now holds another GPU. */
   attach(nvml: Nvml, index: number, uuid: string): void {
@@ -146,11 +148,18 @@ export class DriverSampling {
       buffers.averagers.set(kind, new IntervalAverager(periodUs, newest));
       buffers.spansMs.push((length * periodUs) / 1000);
     }
+    this.updatePollPeriod();
   }
 
   /** Forgets GPUs no longer present. */
   retainOnly(indexes: ReadonlySet<number>): void {
-    for (const index of this.gpus.keys()) if (!indexes.has(index)) this.gpus.delete(index);
+    let changed = false;
+    for (const index of this.gpus.keys()) {
+      if (indexes.has(index)) continue;
+      this.gpus.delete(index);
+      changed = true;
+    }
+    if (changed) this.updatePollPeriod();
   }
 
   /** Reads every buffer from where the last read stopped. A GPU that fails is left to the next reading to report. */
@@ -171,8 +180,12 @@ export class DriverSampling {
 
   /** How often buffers need reading so that none wraps unread; null when no GPU keeps one. */
   pollPeriodMs(): number | null {
+    return this.pollMs;
+  }
+
+  private updatePollPeriod(): void {
     const spans = [...this.gpus.values()].flatMap((gpu) => gpu.spansMs);
-    return spans.length === 0 ? null : pollPeriodMs(spans);
+    this.pollMs = spans.length === 0 ? null : pollPeriodMs(spans);
   }
 
   /**

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { compiledBinary } from "../helpers/binary.ts";
 import { fakeNvmlLibrary, scenarioFile } from "../helpers/fakeNvml.ts";
 import { EXPORTED_NAMES } from "../../src/prometheus/exposition.ts";
-import { startServer, type TestServer } from "../helpers/server.ts";
+import { freePort, startServer, type TestServer } from "../helpers/server.ts";
 
 const USER = "prometheus";
 const PASSWORD = "scrape-secret";
@@ -24,12 +24,6 @@ let prometheusUrl = "";
 let uploads: TestServer | null = null;
 const authorization = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString("base64")}`;
 
-async function freePort(): Promise<number> {
-  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
-  const port = server.port!;
-  server.stop(true);
-  return port;
-}
 
 async function waitFor<T>(what: string, attempt: () => Promise<T | null>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -3,6 +3,8 @@
 // of the source, so the suite compiles each variant once.
 
 import { dlopen, FFIType, ptr } from "bun:ffi";
+import { afterEach, beforeAll } from "bun:test";
+import { openNvml, type Nvml } from "../../src/nvml/index.ts";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -58,6 +60,30 @@ export function writeScenario(text: string): string {
   const path = join(folder, "scenario.conf");
   writeFileSync(path, text);
   return path;
+}
+
+/**
+ * For a test file that opens the fake library in this process: builds both
+ * variants before its tests, closes what a test opened after it, and returns the
+ * opener (a scenario file, by name or path).
+ */
+export function fakeNvmlSessions(): (scenario: string, variant?: DriverVariant) => Nvml {
+  const libraries: Record<DriverVariant, string> = { current: "", old: "" };
+  let open: Nvml | null = null;
+  beforeAll(() => {
+    libraries.current = fakeNvmlLibrary("current");
+    libraries.old = fakeNvmlLibrary("old");
+  });
+  afterEach(() => {
+    open?.close();
+    open = null;
+  });
+  return (scenario, variant = "current") => {
+    open?.close();
+    useScenarioInProcess(scenario.includes("/") ? scenario : scenarioFile(scenario));
+    open = openNvml({ libraryPath: libraries[variant] });
+    return open;
+  };
 }
 
 let libc: { symbols: { setenv: (name: number, value: number, overwrite: number) => number } } | null = null;

@@ -69,12 +69,17 @@ export function startClosingServer(): { url: string; connections: () => number; 
   return { url: `http://127.0.0.1:${listener.port}/api`, connections: () => connections, stop: () => listener.stop(true) };
 }
 
-/** A port nothing listens on. */
-export async function refusedUrl(): Promise<string> {
+/** A port on 127.0.0.1 nothing listens on now. */
+export function freePort(): number {
   const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   const port = listener.port;
   listener.stop(true);
-  return `http://127.0.0.1:${port}/api`;
+  return port;
+}
+
+/** A port nothing listens on. */
+export async function refusedUrl(): Promise<string> {
+  return `http://127.0.0.1:${freePort()}/api`;
 }
 
 /** A private CA and a certificate for 127.0.0.1 signed by it (openssl). */

@@ -1,31 +1,15 @@
 // The binding through bun:ffi against the fake libnvidia-ml (real NVML ABI),
 // one scenario per GPU model or driver situation.
 
-import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openNvml, NvmlError, NvmlUnavailableError, type Nvml } from "../../src/nvml/index.ts";
-import { fakeNvmlLibrary, scenarioFile, useScenarioInProcess, writeScenario, type DriverVariant } from "../helpers/fakeNvml.ts";
+import { NvmlError, NvmlUnavailableError, openNvml } from "../../src/nvml/index.ts";
+import { fakeNvmlSessions, scenarioFile, useScenarioInProcess, writeScenario } from "../helpers/fakeNvml.ts";
 
-const libraries: Record<DriverVariant, string> = { current: "", old: "" };
-let open: Nvml | null = null;
-
-beforeAll(() => {
-  libraries.current = fakeNvmlLibrary("current");
-  libraries.old = fakeNvmlLibrary("old");
-});
-
-afterEach(() => {
-  open?.close();
-  open = null;
-});
-
-function nvmlFor(scenario: string, variant: DriverVariant = "current"): Nvml {
-  useScenarioInProcess(scenario.includes("/") ? scenario : scenarioFile(scenario));
-  open = openNvml({ libraryPath: libraries[variant] });
-  return open;
-}
+/** Opens a scenario (by name or path); closed again after each test. */
+const nvmlFor = fakeNvmlSessions();
 
 const GiB = 1024 ** 3;
 
@@ -390,8 +374,7 @@ describe("robustness", () => {
 
   test("calls after close fail with a message instead of crashing", () => {
     const nvml = nvmlFor("rtx4090");
-    nvml.close();
-    open = null;
+    nvml.close(); // closing twice (here, then after the test) is allowed
     expect(() => nvml.deviceCount()).toThrow("NVML was already shut down");
     expect(() => nvml.readGpu(0)).toThrow(NvmlUnavailableError);
   });

@@ -2,28 +2,16 @@
 // buffers (nvmlDeviceGetSamples), events (nvmlEventSetWait*) and remapped rows,
 // through bun:ffi against the fake libnvidia-ml, on a current and an old driver.
 
-import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
-import { openNvml, type Nvml } from "../../src/nvml/index.ts";
-import { fakeNvmlLibrary, useScenarioInProcess, writeScenario, type DriverVariant } from "../helpers/fakeNvml.ts";
+import type { Nvml } from "../../src/nvml/index.ts";
+import { fakeNvmlSessions, writeScenario, type DriverVariant } from "../helpers/fakeNvml.ts";
 
-const libraries: Record<DriverVariant, string> = { current: "", old: "" };
-let open: Nvml | null = null;
+const openScenario = fakeNvmlSessions();
 
-beforeAll(() => {
-  libraries.current = fakeNvmlLibrary("current");
-  libraries.old = fakeNvmlLibrary("old");
-});
-
-afterEach(() => {
-  open?.close();
-  open = null;
-});
-
+/** The fake library on a scenario given as text; closed again after each test. */
 function nvmlWith(scenario: string, variant: DriverVariant = "current"): Nvml {
-  useScenarioInProcess(writeScenario(scenario));
-  open = openNvml({ libraryPath: libraries[variant] });
-  return open;
+  return openScenario(writeScenario(scenario), variant);
 }
 
 async function sleep(ms: number): Promise<void> {
@@ -70,12 +58,14 @@ describe("driver sample buffers", () => {
     expect(nvml.readSamples!(1, "gpu_utilization", 0)!.count).toBeGreaterThan(0);
   });
 
-  test("a point reading follows the pattern's current period", () => {
-    const nvml = nvmlWith("gpu0.samples.gpu_utilization = 100,0\ngpu0.samples.period_ms = 1000\n");
-    const expected = Math.floor(Date.now() / 1000) % 2 === 0 ? 100 : 0;
+  test("a point reading follows the pattern's current period, not the fixed value", () => {
+    const nvml = nvmlWith("gpu0.utilization.gpu = 5\ngpu0.samples.gpu_utilization = 70,30\ngpu0.samples.period_ms = 1000\n");
+    const valueAt = (ms: number) => (Math.floor(ms / 1000) % 2 === 0 ? 70 : 30);
+    const before = valueAt(Date.now());
     const reading = nvml.readGpu(0);
-    // A second boundary may fall between the two lines; then the other value.
-    expect([expected, 100 - expected]).toContain(reading.gpuUtilizationPercent!);
+    const after = valueAt(Date.now());
+    // a second boundary may fall during the read: the period in progress at either end
+    expect([before, after]).toContain(reading.gpuUtilizationPercent!);
     expect(reading.utilizationSamples).toBe(0);
   });
 
@@ -124,9 +114,7 @@ describe("events", () => {
 
   test("a registered GPU lost: one gpu_unavailable event, not one per poll while it stays lost", () => {
     const scenario = writeScenario("reload_on_change = 1\ngpu0.name = a\n");
-    useScenarioInProcess(scenario);
-    open = openNvml({ libraryPath: libraries.current });
-    const nvml = open;
+    const nvml = openScenario(scenario);
     nvml.readGpu(0);
     nvml.watchEvents!();
     writeFileSync(scenario, "reload_on_change = 1\ngpu0.name = a\ngpu0.lost = 1\n# changed\n");
@@ -172,7 +160,6 @@ describe("energy counter", () => {
     expect(later - before).toBeGreaterThanOrEqual(9_000); // 100 W for >= 0.1 s
     await sleep(250);
     expect(nvml.readGpu(0).energyMillijoules!).toBeLessThan(later); // reset
-    open?.close();
     const old = nvmlWith("gpu0.energy.rate_mw = 100000\n", "old");
     expect(old.readGpu(0).energyMillijoules).toBeNull();
   });

@@ -54,7 +54,7 @@ describe("the metrics server", () => {
     expect((await fetch(`${url}/metrics`, { headers: basic("scraper", "wrong") })).status).toBe(401);
     expect((await fetch(`${url}/metrics`, { headers: basic("other", "s3cret") })).status).toBe(401);
     expect((await fetch(`${url}/metrics`, { headers: basic("scraper", "s3cret") })).status).toBe(200);
-    expect((await fetch(`${url}/metrics`, { headers: basic("scraper", "s3cret") })).status).toBe(200); // remembered: no bcrypt again
+    expect((await fetch(`${url}/metrics`, { headers: basic("scraper", "s3cret") })).status).toBe(200); // again, from the remembered pair
     expect((await fetch(`${url}/metrics`, { headers: basic("scraper", "s3cret!") })).status).toBe(401);
   });
 

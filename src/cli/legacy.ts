@@ -136,6 +136,7 @@ Commands:
   run              the agent in the foreground (what the service runs)
   snapshot         read every GPU now and print it (--watch: redraw every 2 s)
   export           raw samples or aggregates of a time range
+  usage            GPU-hours, busy hours, energy and peak memory to bill by
   send             ship pending windows now; --resend TIME|failed requeues
   status           the agent at a glance (exit 1 when unhealthy)
   doctor           check NVML, every GPU, config, database, log, server, service

@@ -28,6 +28,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   send: () => import("./commands/send.ts"),
   status: () => import("./commands/status.ts"),
   doctor: () => import("./commands/doctor.ts"),
+  usage: () => import("./commands/usage.ts"),
 };
 
 /** Words that are not commands of their own: `help [COMMAND]` and `version`. */

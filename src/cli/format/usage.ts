@@ -1,0 +1,91 @@
+// `usage` output: a table that fits 80 columns for people, and JSON or CSV rows
+// with exact seconds for billing tools. Pure.
+
+import type { UsageRow, UsageSummary } from "../../query/usage.ts";
+import { toCsv, type CsvValue } from "../../util/csv.ts";
+import { formatTime } from "../../util/time.ts";
+import { renderTable } from "./table.ts";
+
+const KEY_HEADER = { gpu: "gpu" } as const;
+
+/** A row's fields for JSON and CSV, in column order. */
+function fields(summary: UsageSummary, row: UsageRow): Record<string, CsvValue> {
+  return {
+    [KEY_HEADER[summary.by]]: row.key,
+    name: row.label,
+    gpu_seconds: row.gpuSeconds,
+    gpu_hours: hours(row.gpuSeconds),
+    busy_seconds: row.busySeconds,
+    busy_gpu_hours: row.busySeconds === null ? null : hours(row.busySeconds),
+    energy_kwh: row.energyMj === null ? null : kilowattHours(row.energyMj),
+    energy_basis: row.energyBasis,
+    utilization_avg: row.utilizationAverage,
+    memory_peak_bytes: row.memoryPeakBytes,
+    windows: row.windows,
+  };
+}
+
+export function usageJson(summary: UsageSummary): string {
+  const document = {
+    from: formatTime(summary.from),
+    to: formatTime(summary.to),
+    by: summary.by,
+    rows: summary.rows.map((row) => fields(summary, row)),
+    total: fields(summary, summary.total),
+  };
+  return `${JSON.stringify(document, null, 2)}\n`;
+}
+
+/** One line per group; the total is left to the spreadsheet. */
+export function usageCsv(summary: UsageSummary): string {
+  const rows = summary.rows.map((row) => fields(summary, row));
+  const header = Object.keys(fields(summary, summary.total));
+  return toCsv(header, rows.map((row) => header.map((name) => row[name])));
+}
+
+export function usageTable(summary: UsageSummary): string {
+  const heading = `Usage from ${formatTime(summary.from)} to ${formatTime(summary.to)}, by ${summary.by}\n\n`;
+  if (summary.rows.length === 0) return `${heading}No windows in this range.\n`;
+  const line = (row: UsageRow, key: string, label: string) => [
+    key,
+    label,
+    fixed(hours(row.gpuSeconds), 2),
+    row.busySeconds === null ? "-" : fixed(hours(row.busySeconds), 2),
+    row.energyMj === null ? "-" : fixed(kilowattHours(row.energyMj), 3),
+    row.utilizationAverage === null ? "-" : fixed(row.utilizationAverage, 1),
+    row.memoryPeakBytes === null ? "-" : `${fixed(row.memoryPeakBytes / 2 ** 30, 1)} GiB`,
+  ];
+  const rows = summary.rows.map((row) => line(row, shortKey(row.key), clip(row.label ?? "", 16)));
+  rows.push(line(summary.total, "total", ""));
+  const columns = [
+    { header: summary.by.toUpperCase() },
+    { header: "Model" },
+    { header: "GPU-h", align: "right" as const },
+    { header: "Busy-h", align: "right" as const },
+    { header: "kWh", align: "right" as const },
+    { header: "Util %", align: "right" as const },
+    { header: "Peak mem", align: "right" as const },
+  ];
+  return heading + renderTable(columns, rows);
+}
+
+function hours(seconds: number): number {
+  return Math.round((seconds / 3600) * 1e6) / 1e6;
+}
+
+function kilowattHours(millijoules: number): number {
+  return Math.round((millijoules / 3.6e9) * 1e6) / 1e6;
+}
+
+function fixed(value: number, digits: number): string {
+  return value.toFixed(digits);
+}
+
+/** A GPU's UUID cut to its first 8 hex digits (the part nvidia-smi users recognise). */
+function shortKey(key: string): string {
+  return key.startsWith("GPU-") && key.length > 12 ? `${key.slice(0, 12)}…` : clip(key, 13);
+}
+
+function clip(text: string, width: number): string {
+  return text.length > width ? `${text.slice(0, width - 1)}…` : text;
+}

@@ -1,0 +1,148 @@
+// Usage to bill by, from stored windows only: per group (a GPU for now), the
+// time present, the time busy, the energy, the average utilization and the peak
+// memory over a range. The `usage` command and the report's header both read it,
+// so their numbers are the same numbers.
+//
+// A window counts whole when it starts inside the range: windows are the unit a
+// contract is billed on, and a range cut inside one would need raw samples.
+
+import type { StoredGpu } from "../store/gpus.ts";
+import type { Store } from "../store/store.ts";
+import type { StoredWindowGpu } from "../store/windows.ts";
+
+export type UsageGrouping = "gpu";
+export const USAGE_GROUPINGS: readonly UsageGrouping[] = ["gpu"];
+
+/** Where a group's energy figure comes from. */
+export type EnergyBasis =
+  /** The GPU's own energy counter or power integral, all of it. */
+  "measured";
+
+export interface UsageRow {
+  /** What identifies the group (a GPU's UUID). */
+  key: string;
+  /** Words for people beside the key (a GPU's model). */
+  label: string | null;
+  /** Seconds with samples: the time the group was there to bill. */
+  gpuSeconds: number;
+  /** Seconds with the GPU busy (the driver's measure, else whole intervals above 0 %); null when no window knew. */
+  busySeconds: number | null;
+  /** mJ over the range; null when no window had an energy figure. */
+  energyMj: number | null;
+  energyBasis: EnergyBasis;
+  /** Average utilization in percent, weighted by samples; null without one. */
+  utilizationAverage: number | null;
+  /** Highest memory used, bytes; null without one. */
+  memoryPeakBytes: number | null;
+  /** Windows that counted toward the row. */
+  windows: number;
+}
+
+export interface UsageSummary {
+  from: number;
+  to: number;
+  by: UsageGrouping;
+  /** Sorted by GPU-hours, most first (then by key). */
+  rows: UsageRow[];
+  /** Every row summed (the average over all samples, the highest peak). */
+  total: UsageRow;
+}
+
+/** Running sums of one group. */
+class Tally {
+  gpuSeconds = 0;
+  busySeconds: number | null = null;
+  energyMj: number | null = null;
+  utilizationSum = 0;
+  utilizationSamples = 0;
+  memoryPeakBytes: number | null = null;
+  windows = 0;
+
+  add(window: StoredWindowGpu): void {
+    const values = window.values;
+    this.windows++;
+    this.gpuSeconds += presentSeconds(window);
+    const busy = numberOrNull(values.busy_seconds);
+    if (busy !== null) this.busySeconds = (this.busySeconds ?? 0) + busy;
+    const energy = numberOrNull(values.energy_mj);
+    if (energy !== null) this.energyMj = (this.energyMj ?? 0) + energy;
+    const utilization = numberOrNull(values.gpu_utilization);
+    if (utilization !== null && window.sampleCount > 0) {
+      this.utilizationSum += utilization * window.sampleCount;
+      this.utilizationSamples += window.sampleCount;
+    }
+    const memory = numberOrNull(values.memory_used_max);
+    if (memory !== null && (this.memoryPeakBytes === null || memory > this.memoryPeakBytes)) this.memoryPeakBytes = memory;
+  }
+
+  merge(other: Tally): void {
+    this.windows += other.windows;
+    this.gpuSeconds += other.gpuSeconds;
+    if (other.busySeconds !== null) this.busySeconds = (this.busySeconds ?? 0) + other.busySeconds;
+    if (other.energyMj !== null) this.energyMj = (this.energyMj ?? 0) + other.energyMj;
+    this.utilizationSum += other.utilizationSum;
+    this.utilizationSamples += other.utilizationSamples;
+    if (other.memoryPeakBytes !== null && (this.memoryPeakBytes === null || other.memoryPeakBytes > this.memoryPeakBytes)) {
+      this.memoryPeakBytes = other.memoryPeakBytes;
+    }
+  }
+
+  row(key: string, label: string | null): UsageRow {
+    return {
+      key,
+      label,
+      gpuSeconds: roundMs(this.gpuSeconds),
+      busySeconds: this.busySeconds === null ? null : roundMs(this.busySeconds),
+      energyMj: this.energyMj === null ? null : Math.round(this.energyMj),
+      energyBasis: "measured",
+      utilizationAverage: this.utilizationSamples > 0 ? Math.round((this.utilizationSum / this.utilizationSamples) * 100) / 100 : null,
+      memoryPeakBytes: this.memoryPeakBytes,
+      windows: this.windows,
+    };
+  }
+}
+
+/**
+ * A window's seconds with samples: the period less its unavailable seconds, or
+ * (windows stored before those were kept) its coverage of the period.
+ */
+export function presentSeconds(window: StoredWindowGpu): number {
+  const unavailable = numberOrNull(window.values.unavailable_seconds);
+  if (unavailable !== null) return Math.max(0, window.periodSeconds - unavailable);
+  return Math.round(window.coverage * window.periodSeconds * 1000) / 1000;
+}
+
+/** Usage per GPU from window summaries (any order). Pure. */
+export function usageByGpu(windows: Iterable<StoredWindowGpu>, gpus: ReadonlyMap<number, StoredGpu>, from: number, to: number): UsageSummary {
+  const tallies = new Map<number, Tally>();
+  for (const window of windows) {
+    let tally = tallies.get(window.gpuId);
+    if (!tally) tallies.set(window.gpuId, (tally = new Tally()));
+    tally.add(window);
+  }
+  const total = new Tally();
+  const rows: UsageRow[] = [];
+  for (const [gpuId, tally] of tallies) {
+    const identity = gpus.get(gpuId)?.identity;
+    rows.push(tally.row(String(identity?.uid ?? `gpu ${gpuId}`), identity?.name === undefined ? null : (identity.name as string | null)));
+    total.merge(tally);
+  }
+  rows.sort((a, b) => b.gpuSeconds - a.gpuSeconds || a.key.localeCompare(b.key));
+  return { from, to, by: "gpu", rows, total: total.row("total", null) };
+}
+
+/** Usage over windows starting in [from, to), grouped `by`. */
+export function readUsage(store: Store, from: number, to: number, by: UsageGrouping): UsageSummary {
+  switch (by) {
+    case "gpu":
+      return usageByGpu(store.windows.between(from, to), store.gpus.all(), from, to);
+  }
+}
+
+function numberOrNull(value: number | string | null | undefined): number | null {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
+}
+
+function roundMs(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
+}

@@ -3,7 +3,7 @@
 
 import { openSync } from "node:fs";
 import { openFileReadLock } from "../platform/libc.ts";
-import { openDatabase, type OpenStoreOptions } from "./database.ts";
+import { asStoreError, openDatabase, type OpenStoreOptions } from "./database.ts";
 import { EventStore } from "./events.ts";
 import { GpuStore } from "./gpus.ts";
 import { Ledger } from "./ledger.ts";
@@ -43,6 +43,22 @@ export class Store {
       ledger: new Ledger(db, file),
       events: new EventStore(db, file),
     });
+  }
+
+  /**
+   * Runs `use` on the database at `file` and closes it after. An SQLite error on
+   * the way (a damaged page met by a query) becomes the StoreError that says what
+   * is wrong with the file and what to do.
+   */
+  static async using<T>(file: string, options: OpenStoreOptions, use: (store: Store) => T | Promise<T>): Promise<T> {
+    const store = Store.open(file, options);
+    try {
+      return await use(store);
+    } catch (error) {
+      throw asStoreError(error, file);
+    } finally {
+      store.close();
+    }
   }
 
   /**

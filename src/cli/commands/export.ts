@@ -3,7 +3,6 @@ import type { CommandHelp } from "../help.ts";
 import { SAMPLE_COLUMNS, sampleBatches, WINDOW_COLUMNS, windowBatches } from "../../query/batches.ts";
 import { QUERY_FORMATS, stdoutOutput, writeRecords, type QueryFormat } from "../../query/writer.ts";
 import { formatTime, parseTime } from "../../util/time.ts";
-import { asStoreError } from "../../store/database.ts";
 import { Store } from "../../store/store.ts";
 import { UsageError } from "../errors.ts";
 import { commandConfig, configArg } from "../shared.ts";
@@ -37,8 +36,7 @@ export default defineCommand({
     const to = args.to ? parseTime(args.to, now) : Math.floor(now) + 1;
     if (to <= from) throw new UsageError(`--to (${formatTime(to)}) must be after --from (${formatTime(from)})`);
     const { config } = commandConfig(args);
-    const store = Store.open(config.database.file, { readonly: true });
-    try {
+    await Store.using(config.database.file, { readonly: true }, async (store) => {
       const batches = args.level === "raw" ? sampleBatches(store, from, to) : windowBatches(store, from, to);
       const progress = exportProgress(from, to);
       const columns = args.level === "raw" ? SAMPLE_COLUMNS : WINDOW_COLUMNS;
@@ -48,11 +46,7 @@ export default defineCommand({
         const what = args.level === "raw" ? "raw samples" : "aggregates";
         process.stderr.write(`No data: no ${what} from ${formatTime(from)} to ${formatTime(to)} in ${config.database.file}\n`);
       }
-    } catch (error) {
-      throw asStoreError(error, store.file);
-    } finally {
-      store.close();
-    }
+    });
   },
 });
 

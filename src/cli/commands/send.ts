@@ -9,7 +9,6 @@ import { formatTime, parseTime } from "../../util/time.ts";
 import { Shipper } from "../../ship/shipper.ts";
 import { acquireSendLock, runningAgentPid } from "../../store/lock.ts";
 import { StoreError } from "../../store/database.ts";
-import { asStoreError } from "../../store/database.ts";
 import { Store } from "../../store/store.ts";
 import { existsSync } from "node:fs";
 import { EXIT, UsageError } from "../errors.ts";
@@ -36,8 +35,7 @@ export default defineCommand({
     if (!existsSync(config.database.file)) {
       throw new StoreError(`no database at ${config.database.file} yet: nothing has been collected to send`);
     }
-    const store = Store.open(config.database.file);
-    try {
+    await Store.using(config.database.file, {}, async (store) => {
       const { ledger } = store;
       if (args.resend !== undefined) {
         const which = args.resend === "failed" ? "failed" : windowStart(parseTime(args.resend, Date.now() / 1000), aggregationPeriodSeconds(config.collection));
@@ -72,10 +70,6 @@ export default defineCommand({
       } finally {
         lock.release();
       }
-    } catch (error) {
-      throw asStoreError(error, store.file);
-    } finally {
-      store.close();
-    }
+    });
   },
 });

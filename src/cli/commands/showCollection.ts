@@ -2,7 +2,6 @@
 import { aggregationPeriodSeconds } from "../../aggregate/aggregator.ts";
 import { showCollection } from "../../query/collection.ts";
 import { stdoutOutput, writeRecords, type QueryFormat } from "../../query/writer.ts";
-import { asStoreError } from "../../store/database.ts";
 import { Store } from "../../store/store.ts";
 import { EXIT } from "../errors.ts";
 import { commandConfig } from "../shared.ts";
@@ -12,8 +11,7 @@ export async function showCollectionCommand(
   flags: { config?: string | undefined; outputFormat?: string | undefined },
 ): Promise<number> {
   const { config } = commandConfig({ config: flags.config });
-  const store = Store.open(config.database.file, { readonly: true });
-  try {
+  return Store.using(config.database.file, { readonly: true }, async (store) => {
     const period = aggregationPeriodSeconds(config.collection);
     const result = showCollection(store, time, period, Math.floor(Date.now() / 1000));
     const format = (flags.outputFormat ?? "json") as QueryFormat;
@@ -21,9 +19,5 @@ export async function showCollectionCommand(
       process.stderr.write(`No data for ${time === "" ? "the current window" : time}: searched ${result.searched} in ${config.database.file}\n`);
     }
     return EXIT.ok;
-  } catch (error) {
-    throw asStoreError(error, store.file);
-  } finally {
-    store.close();
-  }
+  });
 }

@@ -7,7 +7,6 @@ import { formatTime } from "../../util/time.ts";
 import { redactUrlCredentials } from "../../util/url.ts";
 import { runningAgentPid } from "../../store/lock.ts";
 import type { StoredEvent } from "../../store/events.ts";
-import { asStoreError } from "../../store/database.ts";
 import { Store } from "../../store/store.ts";
 import { EXIT, UsageError } from "../errors.ts";
 import { gpuModels, statusText } from "../format/status.ts";
@@ -27,7 +26,7 @@ export default defineCommand({
     format: { type: "string", alias: "f", description: "text or json", valueHint: "text|json", default: "text" },
     ...configArg,
   },
-  run({ args }) {
+  async run({ args }) {
     if (args.format !== "text" && args.format !== "json") throw new UsageError(`--format must be text or json, not '${args.format}'`);
     const { config } = commandConfig(args);
     const file = config.database.file;
@@ -42,8 +41,7 @@ export default defineCommand({
     if (!existsSync(file)) {
       problems.push("no database yet: the agent has not stored a sample");
     } else {
-      const store = Store.open(file, { readonly: true });
-      try {
+      await Store.using(file, { readonly: true }, (store) => {
         const { ledger } = store;
         const last = store.samples.latestTs();
         const gpus = [...store.gpus.all().values()];
@@ -82,11 +80,7 @@ export default defineCommand({
         if (agentPid !== null) {
           for (const event of gpusInTrouble(store.events.recent(1000))) problems.push(`GPU ${event.gpu_index} unreadable since ${formatTime(event.ts)}: ${event.detail}`);
         }
-      } catch (error) {
-        throw asStoreError(error, store.file);
-      } finally {
-        store.close();
-      }
+      });
     }
     report.healthy = problems.length === 0;
     report.problems = problems;

@@ -2,7 +2,6 @@ import { defineCommand } from "citty";
 import type { CommandHelp } from "../help.ts";
 import { readUsage, USAGE_GROUPINGS, type UsageGrouping } from "../../query/usage.ts";
 import { formatTime, parseTime } from "../../util/time.ts";
-import { asStoreError } from "../../store/database.ts";
 import { Store } from "../../store/store.ts";
 import { UsageError } from "../errors.ts";
 import { usageCsv, usageJson, usageTable } from "../format/usage.ts";
@@ -28,7 +27,7 @@ export default defineCommand({
     format: { type: "string", alias: "f", description: "table, json or csv", valueHint: "table|json|csv", default: "table" },
     ...configArg,
   },
-  run({ args }) {
+  async run({ args }) {
     const format = args.format as (typeof FORMATS)[number];
     if (!FORMATS.includes(format)) throw new UsageError(`--format must be table, json or csv, not '${args.format}'`);
     const by = args.by as UsageGrouping;
@@ -38,14 +37,7 @@ export default defineCommand({
     const to = args.to ? parseTime(args.to, now) : Math.floor(now) + 1;
     if (to <= from) throw new UsageError(`--to (${formatTime(to)}) must be after --from (${formatTime(from)})`);
     const { config } = commandConfig(args);
-    const store = Store.open(config.database.file, { readonly: true });
-    try {
-      const summary = readUsage(store, from, to, by);
-      process.stdout.write(format === "json" ? usageJson(summary) : format === "csv" ? usageCsv(summary) : usageTable(summary));
-    } catch (error) {
-      throw asStoreError(error, store.file);
-    } finally {
-      store.close();
-    }
+    const summary = await Store.using(config.database.file, { readonly: true }, (store) => readUsage(store, from, to, by));
+    process.stdout.write(format === "json" ? usageJson(summary) : format === "csv" ? usageCsv(summary) : usageTable(summary));
   },
 });

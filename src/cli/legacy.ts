@@ -140,6 +140,7 @@ Commands:
   send             ship pending windows now; --resend TIME|failed requeues
   status           the agent at a glance (exit 1 when unhealthy)
   doctor           check NVML, every GPU, config, database, log, server, service
+  report           a period's usage as one self-contained HTML page (default: last month)
   help [COMMAND]   this overview, or a command's options, examples and exit codes
   version          print the version
 

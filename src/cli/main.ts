@@ -29,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   status: () => import("./commands/status.ts"),
   doctor: () => import("./commands/doctor.ts"),
   usage: () => import("./commands/usage.ts"),
+  report: () => import("./commands/report.ts"),
 };
 
 /** Words that are not commands of their own: `help [COMMAND]` and `version`. */

@@ -105,17 +105,18 @@ export class Ledger {
     return which === "failed" ? this.db.query(sql).run().changes : this.db.query(sql).run(which).changes;
   }
 
-  /** Every window with its attempts summed up, newest first. */
-  summaries(): WindowSummary[] {
+  /** Every window (or those starting in [from, to)) with its attempts summed up, newest first. */
+  summaries(from = -Infinity, to = Infinity): WindowSummary[] {
     return this.db
       .query(
         `SELECT w.start, count(a.id) AS attempts, min(a.attempted_at) AS first_attempt, max(a.attempted_at) AS last_attempt,
            (SELECT error FROM send_attempts x WHERE x.window_start = w.start ORDER BY x.attempted_at DESC, x.id DESC LIMIT 1) AS last_error,
            w.server_uid, w.send_state, w.sent_at
          FROM windows w LEFT JOIN send_attempts a ON a.window_start = w.start
+         WHERE w.start >= ? AND w.start < ?
          GROUP BY w.start ORDER BY w.start DESC`,
       )
-      .all() as WindowSummary[];
+      .all(from, to) as WindowSummary[];
   }
 
   summary(start: number): WindowSummary | null {

@@ -39,6 +39,12 @@ export class WindowStore {
     return this.db.query("SELECT 1 FROM windows WHERE start = ?").get(start) !== null;
   }
 
+  /** The first stored window's start, or null. */
+  firstStart(): number | null {
+    const row = this.db.query("SELECT start FROM windows ORDER BY start LIMIT 1").get() as { start: number } | null;
+    return row?.start ?? null;
+  }
+
   /** The last stored window's end, or null. */
   lastEnd(): number | null {
     const row = this.db.query("SELECT start + period_seconds AS end FROM windows ORDER BY start DESC LIMIT 1").get() as { end: number } | null;

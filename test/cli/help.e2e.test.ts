@@ -43,7 +43,7 @@ describe("help", () => {
 
   test("help for a command that does not exist: exit 2 with the nearest one", () => {
     const run = runBinary(["help", "snapsot"]);
-    expect(run.stderr).toBe("gpu_monitor: usage error: no command 'snapsot' (did you mean snapshot?); the commands are run, snapshot, export, send, status, doctor, usage\n");
+    expect(run.stderr).toBe("gpu_monitor: usage error: no command 'snapsot' (did you mean snapshot?); the commands are run, snapshot, export, send, status, doctor, usage, report\n");
     expect(run.stdout).toBe("");
     expect(run.exitCode).toBe(2);
   });

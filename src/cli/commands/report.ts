@@ -1,0 +1,75 @@
+import { writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+import { defineCommand } from "citty";
+import type { CommandHelp } from "../help.ts";
+import { gatherReport } from "../../report/gather.ts";
+import { renderReportHtml } from "../../report/html.ts";
+import { renderReportJson } from "../../report/json.ts";
+import { defaultPeriod, defaultReportFile, type Period } from "../../report/period.ts";
+import { asStoreError } from "../../store/database.ts";
+import { Store } from "../../store/store.ts";
+import { formatTime, parseTime } from "../../util/time.ts";
+import { VERSION } from "../../version.ts";
+import { UsageError } from "../errors.ts";
+import { commandConfig, configArg } from "../shared.ts";
+
+export const help: CommandHelp = {
+  examples: [
+    ["gpu_monitor report", "last month's page, written to gpu_monitor-report-<host>-<from>-<to>.html here"],
+    ["gpu_monitor report --from 2026-11-01 --to 2026-11-08 --out week.html", "one week's page"],
+    ["gpu_monitor report --format json --out - | jq .totals", "the same figures as JSON on stdout"],
+  ],
+  exitCodes: { 1: "the database cannot be read (none yet, locked, corrupt), or the file cannot be written" },
+};
+
+const FORMATS = ["html", "json"] as const;
+
+export default defineCommand({
+  meta: { name: "report", description: "A usage report of a period as one self-contained HTML page (or its figures as JSON), from the stored windows" },
+  args: {
+    from: { type: "string", description: "Start of the period (default: the last full calendar month, local time)", valueHint: "TIME" },
+    to: { type: "string", description: "End of the period (exclusive; default now when --from is given)", valueHint: "TIME" },
+    out: { type: "string", description: "File to write, - for stdout (default: gpu_monitor-report-<host>-<from>-<to>.<format> here)", valueHint: "FILE" },
+    format: { type: "string", alias: "f", description: "html or json", valueHint: "html|json", default: "html" },
+    ...configArg,
+  },
+  async run({ args }) {
+    const format = args.format as (typeof FORMATS)[number];
+    if (!FORMATS.includes(format)) throw new UsageError(`--format must be html or json, not '${args.format}'`);
+    if (args.to && !args.from) throw new UsageError("--to needs --from: give both, or neither for the last full month");
+    const now = Date.now() / 1000;
+    const { config } = commandConfig(args);
+    const store = Store.open(config.database.file, { readonly: true });
+    let text: string;
+    let period: Period;
+    const host = hostname();
+    try {
+      period = args.from ? givenPeriod(args.from, args.to, now) : defaultPeriod(now, store.windows.firstStart(), store.windows.lastEnd());
+      const data = gatherReport(store, period, { host, agentVersion: VERSION, generatedAt: Math.floor(now), uploadsConfigured: Boolean(config.server.url) });
+      text = format === "html" ? renderReportHtml(data) : renderReportJson(data);
+    } catch (error) {
+      throw asStoreError(error, store.file);
+    } finally {
+      store.close();
+    }
+    if (args.out === "-") {
+      process.stdout.write(text);
+      return;
+    }
+    const file = resolve(args.out || defaultReportFile(host, period, format));
+    try {
+      writeFileSync(file, text);
+    } catch (error) {
+      throw new Error(`cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    process.stdout.write(`${file}\n`);
+  },
+});
+
+function givenPeriod(fromText: string, toText: string | undefined, now: number): Period {
+  const from = parseTime(fromText, now);
+  const to = toText ? parseTime(toText, now) : Math.floor(now);
+  if (to <= from) throw new UsageError(`--to (${formatTime(to)}) must be after --from (${formatTime(from)})`);
+  return { from, to };
+}

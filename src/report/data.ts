@@ -1,0 +1,527 @@
+// What a usage report shows, gathered from a period's stored windows, events and
+// send ledger: per device its hourly series, days, heat map, coverage gaps and
+// health marks; for the host the totals, which come from the usage module (so
+// they are the `usage` command's numbers) and the delivery ledger. Pure: the
+// caller reads the store, the renderers (html.ts, json.ts) only format.
+
+import { presentSeconds, type UsageRow, type UsageSummary } from "../query/usage.ts";
+import type { StoredEvent } from "../store/events.ts";
+import type { StoredGpu } from "../store/gpus.ts";
+import type { WindowSummary } from "../store/ledger.ts";
+import type { StoredWindowGpu } from "../store/windows.ts";
+import type { Period } from "./period.ts";
+
+export interface ReportInput {
+  host: string;
+  driverVersion: string | null;
+  agentVersion: string;
+  generatedAt: number;
+  period: Period;
+  /** End of the newest stored window: later time is not aggregated yet, which is no gap. */
+  closedUntil: number | null;
+  /** The GPU summaries of the windows starting in the period. */
+  windows: readonly StoredWindowGpu[];
+  gpus: ReadonlyMap<number, StoredGpu>;
+  /** The usage module's figures for the same windows, per GPU: the header's numbers. */
+  usage: UsageSummary;
+  /** Events in the period, any kind, oldest first. */
+  events: readonly StoredEvent[];
+  /** The send ledger's windows starting in the period, any order. */
+  ledger: readonly WindowSummary[];
+  /** Whether a server is configured: without one, pending windows wait for nothing. */
+  uploadsConfigured: boolean;
+}
+
+/** One window of one device. Rounded as shown: the page and the JSON carry the same figures. */
+export interface HourPoint {
+  start: number;
+  periodSeconds: number;
+  samples: number;
+  presentSeconds: number;
+  busySeconds: number | null;
+  utilization: number | null;
+  utilizationMin: number | null;
+  utilizationMax: number | null;
+  memoryUsedGib: number | null;
+  memoryUsedMaxGib: number | null;
+  powerWatts: number | null;
+  powerMaxWatts: number | null;
+  energyWh: number | null;
+  temperature: number | null;
+  temperatureMax: number | null;
+  xids: number;
+  eccCorrected: number | null;
+  eccUncorrected: number | null;
+}
+
+/** One local calendar day of one device. */
+export interface DayPoint {
+  /** Local midnight. */
+  start: number;
+  presentHours: number;
+  busyHours: number | null;
+  utilization: number | null;
+  utilizationMax: number | null;
+  memoryPeakGib: number | null;
+  powerWatts: number | null;
+  powerMaxWatts: number | null;
+  energyKwh: number | null;
+  temperatureMax: number | null;
+  xids: number;
+}
+
+/** A stretch with no samples ("missing") or fewer than the window expected ("partial"). */
+export interface CoverageGap {
+  from: number;
+  to: number;
+  kind: "missing" | "partial";
+  /** For a partial window: the share of it with samples. */
+  share: number | null;
+}
+
+export type HealthKind = "xid" | "ecc" | "gpu_lost" | "gpu_trouble" | "gpu_recovered" | "driver";
+
+/** Something that happened to a device (or the host's driver), marked on the time axis. */
+export interface HealthMark {
+  ts: number;
+  kind: HealthKind;
+  text: string;
+}
+
+export interface DeviceReport {
+  gpuId: number;
+  uid: string;
+  name: string | null;
+  pciBusId: string | null;
+  memoryTotalGib: number | null;
+  /** The usage module's row for this device (null: no window in the period). */
+  usage: UsageRow | null;
+  /** Share of the period with samples, 0 to 1. */
+  coverage: number;
+  hours: HourPoint[];
+  days: DayPoint[];
+  /** Utilization by [day][local hour of day], averaged over the windows starting in that hour; null: no samples. */
+  heat: Array<Array<number | null>>;
+  gaps: CoverageGap[];
+  health: HealthMark[];
+}
+
+export interface LedgerProblem {
+  windowStart: number;
+  state: "pending" | "sent" | "failed";
+  attempts: number;
+  lastAttempt: number | null;
+  lastError: string | null;
+}
+
+export interface UploadReport {
+  configured: boolean;
+  windows: number;
+  delivered: number;
+  pending: number;
+  failed: number;
+  /** Windows that needed more than one attempt (delivered in the end or not). */
+  retried: number;
+  attempts: number;
+  lastFailure: { at: number; windowStart: number; error: string } | null;
+  /** Windows retried or failed, newest first. */
+  problems: LedgerProblem[];
+}
+
+export interface ReportTotals {
+  devices: number;
+  windows: number;
+  gpuHours: number;
+  busyGpuHours: number | null;
+  utilizationAverage: number | null;
+  energyKwh: number | null;
+  memoryPeakGib: number | null;
+  /** Share of the period in which the host had samples of any device, 0 to 1. */
+  coverage: number;
+  /** GPU-hours present over devices × the period's hours, 0 to 1. */
+  deviceCoverage: number;
+}
+
+export interface ReportData {
+  host: string;
+  driverVersion: string | null;
+  agentVersion: string;
+  generatedAt: number;
+  from: number;
+  to: number;
+  /** The local time's offset at the period's start, e.g. +01:00, and its zone name where known. */
+  timeZone: string;
+  closedUntil: number | null;
+  /** Local midnights of the days the period touches. */
+  days: number[];
+  totals: ReportTotals;
+  uploads: UploadReport;
+  devices: DeviceReport[];
+  /** Where no device had samples. */
+  hostGaps: CoverageGap[];
+  /** Driver and agent events of no one device. */
+  hostHealth: HealthMark[];
+}
+
+const GIB = 1024 ** 3;
+const KWH_MJ = 3.6e9;
+/** Kinds of events that concern one GPU; those without a GPU are the driver's. */
+const GPU_EVENTS: Record<string, HealthKind> = {
+  gpu_lost: "gpu_lost",
+  gpu_unavailable: "gpu_lost",
+  gpu_unreadable: "gpu_trouble",
+  gpu_failed: "gpu_trouble",
+  gpu_recovered: "gpu_recovered",
+};
+const DRIVER_EVENTS = new Set(["nvml_unavailable", "nvml_lost", "nvml_reinit", "clock_back"]);
+
+export function buildReport(input: ReportInput): ReportData {
+  const { from, to } = input.period;
+  const days = localDays(from, to);
+  const byGpu = new Map<number, StoredWindowGpu[]>();
+  for (const window of input.windows) {
+    let list = byGpu.get(window.gpuId);
+    if (!list) byGpu.set(window.gpuId, (list = []));
+    list.push(window);
+  }
+  const usageByUid = new Map(input.usage.rows.map((row) => [row.key, row]));
+  const gpuEvents = eventsByGpu(input.events, input.gpus, [...byGpu.keys()]);
+  const observedEnd = Math.min(to, Math.max(input.closedUntil ?? from, from));
+
+  const devices = [...byGpu.keys()]
+    .sort((a, b) => deviceOrder(input.gpus.get(a), input.gpus.get(b)) || a - b)
+    .map((gpuId) => {
+      const gpu = input.gpus.get(gpuId);
+      const uid = String(gpu?.identity.uid ?? `gpu ${gpuId}`);
+      const windows = byGpu.get(gpuId)!.sort((a, b) => a.windowStart - b.windowStart);
+      const hours = windows.map(hourPoint);
+      return {
+        gpuId,
+        uid,
+        name: stringOrNull(gpu?.identity.name),
+        pciBusId: stringOrNull(gpu?.identity.pci_bus_id),
+        memoryTotalGib: numberOrNull(gpu?.identity.memory_total) === null ? null : round(Number(gpu!.identity.memory_total) / GIB, 2),
+        usage: usageByUid.get(uid) ?? null,
+        coverage: share(windows.reduce((sum, window) => sum + presentSeconds(window), 0), to - from),
+        hours,
+        days: dayPoints(windows, days, to),
+        heat: heatMap(windows, days, to),
+        gaps: coverageGaps(windows, from, observedEnd),
+        health: [...windowHealth(windows), ...(gpuEvents.get(gpuId) ?? [])].sort((a, b) => a.ts - b.ts),
+      } satisfies DeviceReport;
+    });
+
+  const total = input.usage.total;
+  return {
+    host: input.host,
+    driverVersion: input.driverVersion,
+    agentVersion: input.agentVersion,
+    generatedAt: input.generatedAt,
+    from,
+    to,
+    timeZone: timeZoneName(from),
+    closedUntil: input.closedUntil,
+    days,
+    totals: {
+      devices: devices.length,
+      windows: new Set(input.windows.map((window) => window.windowStart)).size,
+      // Rounded as `usage` rounds them, so the two print the same numbers.
+      gpuHours: round(total.gpuSeconds / 3600, 6),
+      busyGpuHours: total.busySeconds === null ? null : round(total.busySeconds / 3600, 6),
+      utilizationAverage: total.utilizationAverage,
+      energyKwh: total.energyMj === null ? null : round(total.energyMj / KWH_MJ, 6),
+      memoryPeakGib: total.memoryPeakBytes === null ? null : round(total.memoryPeakBytes / GIB, 2),
+      coverage: hostCoverage(input.windows, to - from),
+      deviceCoverage: devices.length === 0 ? 0 : share(total.gpuSeconds, devices.length * (to - from)),
+    },
+    uploads: uploadReport(input.ledger, input.uploadsConfigured),
+    devices,
+    hostGaps: coverageGaps(bestCoveredPerWindow(input.windows), from, observedEnd),
+    hostHealth: input.events
+      .filter((event) => DRIVER_EVENTS.has(event.kind) || (event.kind in GPU_EVENTS && event.gpu_index === null && event.gpu_uuid === null))
+      .map((event) => ({ ts: event.ts, kind: "driver" as const, text: `${event.kind}: ${event.detail}` })),
+  };
+}
+
+/** GPUs by PCI bus id (the order nvidia-smi lists them in), then id. */
+function deviceOrder(a: StoredGpu | undefined, b: StoredGpu | undefined): number {
+  return String(a?.identity.pci_bus_id ?? "").localeCompare(String(b?.identity.pci_bus_id ?? ""));
+}
+
+function hourPoint(window: StoredWindowGpu): HourPoint {
+  const v = window.values;
+  const energy = numberOrNull(v.energy_mj);
+  return {
+    start: window.windowStart,
+    periodSeconds: window.periodSeconds,
+    samples: window.sampleCount,
+    presentSeconds: presentSeconds(window),
+    busySeconds: roundOrNull(numberOrNull(v.busy_seconds), 1),
+    utilization: roundOrNull(numberOrNull(v.gpu_utilization), 1),
+    utilizationMin: numberOrNull(v.gpu_utilization_min),
+    utilizationMax: numberOrNull(v.gpu_utilization_max),
+    memoryUsedGib: scaled(v.memory_used, GIB, 1),
+    memoryUsedMaxGib: scaled(v.memory_used_max, GIB, 1),
+    powerWatts: scaled(v.power_mw, 1000, 1),
+    powerMaxWatts: scaled(v.power_mw_max, 1000, 0),
+    energyWh: energy === null ? null : round(energy / 3.6e6, 1),
+    temperature: roundOrNull(numberOrNull(v.temperature), 1),
+    temperatureMax: numberOrNull(v.temperature_max),
+    xids: numberOrNull(v.xid_count) ?? 0,
+    eccCorrected: numberOrNull(v.ecc_errors_corrected_delta),
+    eccUncorrected: numberOrNull(v.ecc_errors_uncorrected_delta),
+  };
+}
+
+/** Sums that make an average weighted by samples, a maximum and a total. */
+class Tally {
+  samples = 0;
+  present = 0;
+  busy: number | null = null;
+  utilizationSum = 0;
+  utilizationSamples = 0;
+  utilizationMax: number | null = null;
+  memoryPeak: number | null = null;
+  powerSum = 0;
+  powerSamples = 0;
+  powerMax: number | null = null;
+  energy: number | null = null;
+  temperatureMax: number | null = null;
+  xids = 0;
+
+  add(window: StoredWindowGpu): void {
+    const v = window.values;
+    this.present += presentSeconds(window);
+    this.xids += numberOrNull(v.xid_count) ?? 0;
+    const busy = numberOrNull(v.busy_seconds);
+    if (busy !== null) this.busy = (this.busy ?? 0) + busy;
+    const energy = numberOrNull(v.energy_mj);
+    if (energy !== null) this.energy = (this.energy ?? 0) + energy;
+    const utilization = numberOrNull(v.gpu_utilization);
+    if (utilization !== null && window.sampleCount > 0) {
+      this.utilizationSum += utilization * window.sampleCount;
+      this.utilizationSamples += window.sampleCount;
+    }
+    const power = numberOrNull(v.power_mw);
+    if (power !== null && window.sampleCount > 0) {
+      this.powerSum += power * window.sampleCount;
+      this.powerSamples += window.sampleCount;
+    }
+    this.utilizationMax = maxOf(this.utilizationMax, numberOrNull(v.gpu_utilization_max));
+    this.memoryPeak = maxOf(this.memoryPeak, numberOrNull(v.memory_used_max));
+    this.powerMax = maxOf(this.powerMax, numberOrNull(v.power_mw_max));
+    this.temperatureMax = maxOf(this.temperatureMax, numberOrNull(v.temperature_max));
+  }
+
+  get utilization(): number | null {
+    return this.utilizationSamples > 0 ? round(this.utilizationSum / this.utilizationSamples, 1) : null;
+  }
+}
+
+function dayPoints(windows: readonly StoredWindowGpu[], days: readonly number[], to: number): DayPoint[] {
+  const tallies = days.map(() => new Tally());
+  forEachDay(windows, days, to, (day, window) => tallies[day]!.add(window));
+  return tallies.map((tally, i) => ({
+    start: days[i]!,
+    presentHours: round(tally.present / 3600, 2),
+    busyHours: tally.busy === null ? null : round(tally.busy / 3600, 2),
+    utilization: tally.utilization,
+    utilizationMax: tally.utilizationMax,
+    memoryPeakGib: tally.memoryPeak === null ? null : round(tally.memoryPeak / GIB, 2),
+    powerWatts: tally.powerSamples > 0 ? round(tally.powerSum / tally.powerSamples / 1000, 1) : null,
+    powerMaxWatts: tally.powerMax === null ? null : round(tally.powerMax / 1000, 1),
+    energyKwh: tally.energy === null ? null : round(tally.energy / KWH_MJ, 3),
+    temperatureMax: tally.temperatureMax,
+    xids: tally.xids,
+  }));
+}
+
+function heatMap(windows: readonly StoredWindowGpu[], days: readonly number[], to: number): Array<Array<number | null>> {
+  const cells = days.map(() => Array.from({ length: 24 }, () => new Tally()));
+  forEachDay(windows, days, to, (day, window) => cells[day]![new Date(window.windowStart * 1000).getHours()]!.add(window));
+  return cells.map((row) => row.map((tally) => tally.utilization));
+}
+
+/** Calls `visit` with the index of the local day each window starts in (windows in order). */
+function forEachDay(windows: readonly StoredWindowGpu[], days: readonly number[], to: number, visit: (day: number, window: StoredWindowGpu) => void): void {
+  let day = 0;
+  for (const window of windows) {
+    while (day + 1 < days.length && window.windowStart >= days[day + 1]!) day++;
+    if (window.windowStart < to && window.windowStart >= days[0]!) visit(day, window);
+  }
+}
+
+/** Local midnights from the one on or before `from` up to before `to` (23- and 25-hour days included). */
+export function localDays(from: number, to: number): number[] {
+  const days: number[] = [];
+  const start = new Date(from * 1000);
+  let day = new Date(start.getFullYear(), start.getMonth(), start.getDate());
+  while (day.getTime() / 1000 < to) {
+    days.push(day.getTime() / 1000);
+    day = new Date(day.getFullYear(), day.getMonth(), day.getDate() + 1);
+  }
+  return days;
+}
+
+/**
+ * Where a device had no samples between `from` and `observedEnd` (after that nothing
+ * is aggregated yet): time without a window of it, windows without samples, merged;
+ * and windows with fewer samples than expected, each on its own.
+ */
+export function coverageGaps(windows: readonly StoredWindowGpu[], from: number, observedEnd: number): CoverageGap[] {
+  const gaps: CoverageGap[] = [];
+  const missing = (start: number, end: number) => {
+    if (end <= start) return;
+    const last = gaps.at(-1);
+    if (last && last.kind === "missing" && last.to >= start) last.to = Math.max(last.to, end);
+    else gaps.push({ from: start, to: end, kind: "missing", share: null });
+  };
+  let covered = from;
+  for (const window of windows) {
+    const end = window.windowStart + window.periodSeconds;
+    missing(covered, Math.min(window.windowStart, observedEnd));
+    const present = presentSeconds(window);
+    if (present <= 0) missing(window.windowStart, Math.min(end, observedEnd));
+    else if (present < window.periodSeconds) {
+      gaps.push({ from: window.windowStart, to: end, kind: "partial", share: round(present / window.periodSeconds, 3) });
+    }
+    covered = Math.max(covered, end);
+  }
+  missing(covered, observedEnd);
+  return gaps;
+}
+
+/** The share of the period in which the host had samples: per window, the best-covered device's present time. */
+function hostCoverage(windows: readonly StoredWindowGpu[], periodSeconds: number): number {
+  return share(bestCoveredPerWindow(windows).reduce((sum, window) => sum + presentSeconds(window), 0), periodSeconds);
+}
+
+/** Per window, the summary of the device with the most time present, in window order. */
+function bestCoveredPerWindow(windows: readonly StoredWindowGpu[]): StoredWindowGpu[] {
+  const best = new Map<number, StoredWindowGpu>();
+  for (const window of windows) {
+    const held = best.get(window.windowStart);
+    if (!held || presentSeconds(window) > presentSeconds(held)) best.set(window.windowStart, window);
+  }
+  return [...best.values()].sort((a, b) => a.windowStart - b.windowStart);
+}
+
+/** XIDs (as each window recorded them) and hours with ECC errors. */
+function windowHealth(windows: readonly StoredWindowGpu[]): HealthMark[] {
+  const marks: HealthMark[] = [];
+  for (const window of windows) {
+    for (const xid of parseXids(window.values.xid_errors)) {
+      marks.push({ ts: xid.ts ?? window.windowStart, kind: "xid", text: `XID ${xid.code}${xid.description ? `: ${xid.description}` : ""}` });
+    }
+    const corrected = numberOrNull(window.values.ecc_errors_corrected_delta) ?? 0;
+    const uncorrected = numberOrNull(window.values.ecc_errors_uncorrected_delta) ?? 0;
+    if (corrected > 0 || uncorrected > 0) {
+      const parts = [uncorrected > 0 ? `${uncorrected} uncorrected` : "", corrected > 0 ? `${corrected} corrected` : ""].filter(Boolean);
+      marks.push({ ts: window.windowStart, kind: "ecc", text: `ECC errors in this window: ${parts.join(", ")}` });
+    }
+  }
+  return marks;
+}
+
+function parseXids(value: number | string | null | undefined): Array<{ ts: number | null; code: number; description: string | null }> {
+  if (typeof value !== "string" || value === "" || value === "[]") return [];
+  try {
+    const list = JSON.parse(value) as Array<{ time?: string; code?: number; description?: string | null }>;
+    return list.map((xid) => ({
+      ts: typeof xid.time === "string" && Number.isFinite(Date.parse(xid.time)) ? Date.parse(xid.time) / 1000 : null,
+      code: Number(xid.code),
+      description: xid.description ?? null,
+    }));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * GPU events by the id of the GPU they concern: by uuid where the event has one;
+ * otherwise by NVML's index, which numbers the GPUs in PCI bus order.
+ */
+function eventsByGpu(events: readonly StoredEvent[], gpus: ReadonlyMap<number, StoredGpu>, present: readonly number[]): Map<number, HealthMark[]> {
+  const byUid = new Map([...gpus.values()].map((gpu) => [String(gpu.identity.uid), gpu.id]));
+  const byIndex = present
+    .map((id) => gpus.get(id))
+    .filter((gpu): gpu is StoredGpu => gpu !== undefined)
+    .sort((a, b) => deviceOrder(a, b) || a.id - b.id)
+    .map((gpu) => gpu.id);
+  const marks = new Map<number, HealthMark[]>();
+  for (const event of events) {
+    const kind = GPU_EVENTS[event.kind];
+    if (!kind) continue;
+    const gpuId = event.gpu_uuid !== null ? byUid.get(event.gpu_uuid) : event.gpu_index !== null ? byIndex[event.gpu_index] : undefined;
+    if (gpuId === undefined) continue;
+    let list = marks.get(gpuId);
+    if (!list) marks.set(gpuId, (list = []));
+    list.push({ ts: event.ts, kind, text: event.detail });
+  }
+  return marks;
+}
+
+function uploadReport(ledger: readonly WindowSummary[], configured: boolean): UploadReport {
+  const report: UploadReport = { configured, windows: ledger.length, delivered: 0, pending: 0, failed: 0, retried: 0, attempts: 0, lastFailure: null, problems: [] };
+  for (const window of ledger) {
+    if (window.send_state === "sent") report.delivered++;
+    else if (window.send_state === "failed") report.failed++;
+    else report.pending++;
+    report.attempts += window.attempts;
+    const retried = window.attempts > 1;
+    if (retried) report.retried++;
+    if (window.last_error && window.last_attempt !== null && (report.lastFailure === null || window.last_attempt > report.lastFailure.at)) {
+      report.lastFailure = { at: window.last_attempt, windowStart: window.start, error: window.last_error };
+    }
+    if (retried || window.send_state === "failed") {
+      report.problems.push({
+        windowStart: window.start,
+        state: window.send_state,
+        attempts: window.attempts,
+        lastAttempt: window.last_attempt,
+        lastError: window.last_error,
+      });
+    }
+  }
+  report.problems.sort((a, b) => b.windowStart - a.windowStart);
+  return report;
+}
+
+/** "+01:00 (Europe/Berlin)": the offset at `at`, and the zone's name where the runtime knows it. */
+function timeZoneName(at: number): string {
+  const offset = -new Date(at * 1000).getTimezoneOffset();
+  const sign = offset < 0 ? "-" : "+";
+  const hhmm = `${sign}${String(Math.floor(Math.abs(offset) / 60)).padStart(2, "0")}:${String(Math.abs(offset) % 60).padStart(2, "0")}`;
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return zone ? `${hhmm} (${zone})` : hhmm;
+}
+
+function share(part: number, whole: number): number {
+  return whole > 0 ? round(Math.min(1, part / whole), 4) : 0;
+}
+
+function maxOf(a: number | null, b: number | null): number | null {
+  return b === null ? a : a === null || b > a ? b : a;
+}
+
+function scaled(value: number | string | null | undefined, divisor: number, digits: number): number | null {
+  const n = numberOrNull(value);
+  return n === null ? null : round(n / divisor, digits);
+}
+
+function round(value: number, digits: number): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
+
+function roundOrNull(value: number | null, digits: number): number | null {
+  return value === null ? null : round(value, digits);
+}
+
+function numberOrNull(value: unknown): number | null {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
+}
+
+function stringOrNull(value: unknown): string | null {
+  return typeof value === "string" ? value : null;
+}

@@ -1,0 +1,108 @@
+// The page as text: self-contained (no address outside itself), escaped, and
+// its charts' paths broken where data is missing.
+
+import { afterAll, describe, expect, test } from "bun:test";
+import { usageByGpu } from "../../src/query/usage.ts";
+import { timeChart } from "../../src/report/charts.ts";
+import { buildReport } from "../../src/report/data.ts";
+import { renderReportHtml } from "../../src/report/html.ts";
+import { renderReportJson } from "../../src/report/json.ts";
+import type { StoredGpu } from "../../src/store/gpus.ts";
+import type { StoredWindowGpu } from "../../src/store/windows.ts";
+
+const savedTz = process.env.TZ;
+process.env.TZ = "UTC";
+afterAll(() => {
+  process.env.TZ = savedTz;
+});
+
+const FROM = Date.UTC(2026, 10, 1) / 1000;
+const TO = Date.UTC(2026, 10, 3) / 1000;
+
+function report(host: string, windows: StoredWindowGpu[]) {
+  const gpus = new Map<number, StoredGpu>([[1, { id: 1, firstSeen: 0, lastSeen: 0, identity: { uid: "GPU-<1>", name: "H100 <b>", pci_bus_id: "0:18", memory_total: 85e9 } }]]);
+  return buildReport({
+    host,
+    driverVersion: "570.86.15",
+    agentVersion: "1.0.0",
+    generatedAt: TO,
+    period: { from: FROM, to: TO },
+    closedUntil: TO,
+    windows,
+    gpus,
+    usage: usageByGpu(windows, gpus, FROM, TO),
+    events: [],
+    ledger: [],
+    uploadsConfigured: false,
+  });
+}
+
+const hour = (i: number, utilization: number | null): StoredWindowGpu => ({
+  windowStart: FROM + i * 3600,
+  periodSeconds: 3600,
+  gpuId: 1,
+  sampleCount: 60,
+  coverage: 1,
+  values: { gpu_utilization: utilization, gpu_utilization_min: 0, gpu_utilization_max: 100, energy_mj: 3.6e9, unavailable_seconds: 0, power_mw: 100_000 },
+});
+
+describe("the page", () => {
+  const html = renderReportHtml(report(`evil<script>alert(1)</script>`, [hour(0, 10), hour(1, 20), hour(5, 30)]));
+
+  test("names no address outside itself: no src, no external href, no url(), and a policy that forbids loading", () => {
+    expect(html).not.toMatch(/\ssrc=/i);
+    expect(html).not.toMatch(/https?:\/\//i);
+    expect(html).not.toMatch(/url\(/i);
+    expect([...html.matchAll(/href="([^"]*)"/g)].every(([, href]) => href!.startsWith("#"))).toBe(true);
+    expect(html).toContain(`<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'sha256-`);
+  });
+
+  test("escapes what the database and the host say", () => {
+    expect(html).not.toContain("<script>alert(1)");
+    expect(html).toContain("evil&lt;script&gt;alert(1)&lt;/script&gt;");
+    expect(html).toContain("H100 &lt;b&gt;");
+    expect(html).toContain("GPU-&lt;1&gt;");
+    expect(html.match(/<script>/g)).toHaveLength(1);
+  });
+
+  test("says plainly when no GPU was monitored, and that no server is configured", () => {
+    const empty = renderReportHtml(report("node", []));
+    expect(empty).toContain("No windows were stored in this period");
+    expect(empty).toContain("(no server configured)");
+    expect(empty).not.toContain('class="device"');
+  });
+
+  test("JSON carries the header's figures", () => {
+    const data = report("node", [hour(0, 10), hour(1, 20)]);
+    const json = JSON.parse(renderReportJson(data));
+    expect(json.totals.gpu_hours).toBe(2);
+    expect(json.totals.energy_kwh).toBe(2);
+    expect(json.devices[0].hours[1].utilization).toBe(20);
+    const html = renderReportHtml(data);
+    expect(html).toContain(`data-key="gpu_hours" data-value="2"`);
+    expect(html).toContain(`data-key="energy_kwh" data-value="2"`);
+  });
+});
+
+test("a line breaks where a window is missing or has no value; the band closes each run", () => {
+  const points = [0, 1, 2, 4, 5, 7].map((i) => ({ start: FROM + i * 3600, periodSeconds: 3600, value: i === 5 ? null : 50 }));
+  const svg = timeChart({
+    axis: { from: FROM, to: FROM + 8 * 3600, days: [FROM] },
+    height: 100,
+    yMax: 100,
+    yTicks: [0, 100],
+    yUnit: "%",
+    lines: [{ className: "util", points }],
+    band: { className: "band", points: points.map((p) => ({ start: p.start, periodSeconds: 3600, low: 0, high: p.value })) },
+    gaps: [],
+    marks: [],
+    label: "test",
+    hover: "1",
+  });
+  const line = /class="util" d="([^"]*)"/.exec(svg)![1]!;
+  // Runs: 0-2, 4, 7: three subpaths.
+  expect(line.match(/[Mm]/g)).toHaveLength(3);
+  expect(line).toStartWith("M");
+  const band = /class="band" d="([^"]*)"/.exec(svg)![1]!;
+  expect(band.match(/z/g)).toHaveLength(3);
+});

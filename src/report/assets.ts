@@ -31,7 +31,7 @@ svg text{fill:var(--muted)}
 .plot{fill:var(--plot)}.plot.ok{fill:var(--bar);opacity:.35}
 .grid,.day{stroke:var(--grid);fill:none;stroke-width:1}
 .gap{fill:var(--gap)}.partial{fill:var(--partial)}
-.util,.mem,.memmax,.power,.powermax,.temp,.tempmax{fill:none;stroke-width:1.6;stroke-linejoin:round;stroke-linecap:round}
+.util,.mem,.memmax,.power,.powermax,.temp,.tempmax{fill:none;stroke-width:1.6;stroke-linejoin:round;stroke-linecap:round;vector-effect:non-scaling-stroke}
 .util{stroke:var(--accent)}.band{fill:var(--band)}
 .mem{stroke:var(--mem)}.memmax{stroke:var(--memmax);stroke-width:1}
 .power{stroke:var(--power)}.powermax{stroke:var(--powermax);stroke-width:1}

@@ -69,8 +69,14 @@ export function timeChart(options: TimeChartOptions): string {
     parts.push(`<path class="grid" d="M${LEFT} ${at}h${PLOT_WIDTH}"/><text class="yl" x="${LEFT - 6}" y="${r(at + 4)}">${formatTick(tick)}</text>`);
   }
   parts.push(`<text class="yu" x="${LEFT}" y="${TOP - 5}">${escapeHtml(options.yUnit)}</text>`);
-  if (options.band) parts.push(`<path class="${options.band.className}" d="${bandPath(options.band.points, x, y)}"/>`);
-  for (const line of options.lines) parts.push(`<path class="${line.className}" d="${linePath(line.points, x, y)}"/>`);
+  // The data in hours since the period's start, stretched onto the plot: whole-hour
+  // steps write as "1", a third of the bytes of a step in plot units.
+  const hours = (t: number) => (t - axis.from) / 3600;
+  const stretch = PLOT_WIDTH / Math.max((axis.to - axis.from) / 3600, 1 / 3600);
+  parts.push(`<g transform="translate(${LEFT} 0) scale(${stretch.toFixed(5)} 1)">`);
+  if (options.band) parts.push(`<path class="${options.band.className}" d="${bandPath(options.band.points, hours, y)}"/>`);
+  for (const line of options.lines) parts.push(`<path class="${line.className}" d="${linePath(line.points, hours, y)}"/>`);
+  parts.push("</g>");
   parts.push(healthMarks(options.marks, x, TOP, height));
   parts.push(dayLabels(axis, x, TOP + height + 16));
   parts.push(`<path class="cursor" d="M0 ${TOP}v${height}"/>`);
@@ -171,6 +177,12 @@ function xScale(axis: TimeAxis): (t: number) => number {
 function linePath(points: readonly TimePoint[], x: (t: number) => number, y: (v: number) => number): string {
   const path = new RelativePath();
   let previousEnd: number | null = null;
+  let run = 0;
+  // A lone point is drawn as a dot: a zero-length line with round caps.
+  const endRun = () => {
+    if (run === 1) path.stay();
+    run = 0;
+  };
   for (const point of points) {
     if (point.value === null) {
       previousEnd = null;
@@ -179,10 +191,14 @@ function linePath(points: readonly TimePoint[], x: (t: number) => number, y: (v:
     const px = x(point.start + point.periodSeconds / 2);
     const py = y(point.value);
     if (previousEnd === point.start) path.lineTo(px, py);
-    else path.moveTo(px, py);
+    else {
+      endRun();
+      path.moveTo(px, py);
+    }
+    run++;
     previousEnd = point.start + point.periodSeconds;
   }
-  // A lone point is a dot: a zero-length line with round caps.
+  endRun();
   return path.text();
 }
 
@@ -238,6 +254,12 @@ class RelativePath {
     const step = pair(rx - this.at![0], ry - this.at![1]);
     this.text_ += this.drawing ? (step.startsWith("-") ? step : ` ${step}`) : `l${step}`;
     this.at = [rx, ry];
+    this.drawing = true;
+  }
+
+  /** A step of nothing: with round caps, a dot where the pen is. */
+  stay(): void {
+    this.text_ += this.drawing ? " 0 0" : "l0 0";
     this.drawing = true;
   }
 

@@ -24,7 +24,7 @@ th,td{padding:.15rem .45rem;text-align:right;white-space:nowrap;border-bottom:1p
 th:first-child,td:first-child{text-align:left}
 thead th{position:sticky;top:0;background:var(--bg);font-weight:600}
 caption{text-align:left;padding:.2rem .45rem;caption-side:top}
-table.wide td,table.wide th{text-align:left}table.wide td:last-child{white-space:normal}
+table.wide td,table.wide th{text-align:left;white-space:normal}table.wide td:first-child{min-width:8.5rem}
 svg{width:100%;height:auto;display:block;font-size:13px}
 svg text{fill:var(--muted)}
 .yl{text-anchor:end}.yu{font-size:11px}.xl{text-anchor:middle}

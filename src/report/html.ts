@@ -284,12 +284,12 @@ function gapsAndEventsTable(gaps: readonly CoverageGap[], marks: readonly Health
   const rows = [
     ...gaps.map((gap) => ({
       at: gap.from,
-      cells: [localMinute(gap.from), localMinute(gap.to), gap.kind === "missing" ? "no samples" : `samples for ${percent(gap.share ?? 0)} of the window`],
+      cells: [`${localMinute(gap.from)} to ${localMinute(gap.to)}`, gap.kind === "missing" ? "no samples" : `samples for ${percent(gap.share ?? 0)} of the window`],
     })),
-    ...marks.map((mark) => ({ at: mark.ts, cells: [localMinute(mark.ts), "", mark.text] })),
+    ...marks.map((mark) => ({ at: mark.ts, cells: [localMinute(mark.ts), mark.text] })),
   ].sort((a, b) => a.at - b.at);
   if (rows.length === 0) return `<div class="box"><p class="muted">No gaps and no health events in this period.</p></div>`;
-  return `<div class="box"><table class="wide"><caption>${escapeHtml(caption)}</caption><thead><tr><th>From<th>To<th>What</thead><tbody>${rows
+  return `<div class="box"><table class="wide"><caption>${escapeHtml(caption)}</caption><thead><tr><th>When<th>What</thead><tbody>${rows
     .map((row) => `<tr>${row.cells.map((cell) => `<td>${escapeHtml(cell)}`).join("")}`)
     .join("")}</tbody></table></div>`;
 }

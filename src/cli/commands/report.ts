@@ -7,7 +7,6 @@ import { gatherReport } from "../../report/gather.ts";
 import { renderReportHtml } from "../../report/html.ts";
 import { renderReportJson } from "../../report/json.ts";
 import { defaultPeriod, defaultReportFile, type Period } from "../../report/period.ts";
-import { asStoreError } from "../../store/database.ts";
 import { Store } from "../../store/store.ts";
 import { formatTime, parseTime } from "../../util/time.ts";
 import { VERSION } from "../../version.ts";
@@ -24,6 +23,7 @@ export const help: CommandHelp = {
 };
 
 const FORMATS = ["html", "json"] as const;
+const WRITE_ERRORS: Record<string, string> = { ENOENT: "its folder does not exist", EACCES: "permission denied", EISDIR: "that is a folder", ENOSPC: "the disk is full", EROFS: "the file system is read-only" };
 
 export default defineCommand({
   meta: { name: "report", description: "A usage report of a period as one self-contained HTML page (or its figures as JSON), from the stored windows" },
@@ -39,20 +39,15 @@ export default defineCommand({
     if (!FORMATS.includes(format)) throw new UsageError(`--format must be html or json, not '${args.format}'`);
     if (args.to && !args.from) throw new UsageError("--to needs --from: give both, or neither for the last full month");
     const now = Date.now() / 1000;
+    const given = args.from ? givenPeriod(args.from, args.to, now) : null;
     const { config } = commandConfig(args);
-    const store = Store.open(config.database.file, { readonly: true });
-    let text: string;
-    let period: Period;
     const host = hostname();
-    try {
-      period = args.from ? givenPeriod(args.from, args.to, now) : defaultPeriod(now, store.windows.firstStart(), store.windows.lastEnd());
-      const data = gatherReport(store, period, { host, agentVersion: VERSION, generatedAt: Math.floor(now), uploadsConfigured: Boolean(config.server.url) });
-      text = format === "html" ? renderReportHtml(data) : renderReportJson(data);
-    } catch (error) {
-      throw asStoreError(error, store.file);
-    } finally {
-      store.close();
-    }
+    const facts = { host, agentVersion: VERSION, generatedAt: Math.floor(now), uploadsConfigured: Boolean(config.server.url) };
+    const { period, data } = await Store.using(config.database.file, { readonly: true }, (store) => {
+      const period = given ?? defaultPeriod(now, store.windows.firstStart(), store.windows.lastEnd());
+      return { period, data: gatherReport(store, period, facts) };
+    });
+    const text = format === "html" ? renderReportHtml(data) : renderReportJson(data);
     if (args.out === "-") {
       process.stdout.write(text);
       return;
@@ -61,7 +56,8 @@ export default defineCommand({
     try {
       writeFileSync(file, text);
     } catch (error) {
-      throw new Error(`cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      const code = (error as NodeJS.ErrnoException).code ?? "";
+      throw new Error(`cannot write ${file}: ${WRITE_ERRORS[code] ?? (error as Error).message}`);
     }
     process.stdout.write(`${file}\n`);
   },

@@ -24,7 +24,13 @@ import { openNvmlLibrary, type BoundFunction, type NvmlLibrary } from "./library
 import {
   BUFFER_SIZE,
   decodeEventData,
+  decodeGpmMetrics,
   decodeSamples,
+  encodeGpmMetricsGet,
+  GPM_METRIC,
+  GPM_METRICS_GET_SIZE,
+  GPM_SUPPORT_VERSION,
+  migProfileFromName,
   EVENT_DATA_SIZE,
   EVENT_TYPE,
   SAMPLE_SIZE,
@@ -49,7 +55,7 @@ import {
   type PciInfo,
   type ProcessKind,
 } from "./structs.ts";
-import type { DeviceEvent, DriverSamples, GpuProcess, GpuReading, HostInfo, Nvml, SampleKind } from "./types.ts";
+import type { DeviceEvent, DriverSamples, GpmActivity, GpuProcess, GpuReading, HostInfo, Nvml, SampleKind } from "./types.ts";
 
 // nvml.h enum values passed as arguments.
 const TEMPERATURE_GPU = 0;
@@ -73,6 +79,34 @@ const MAX_EVENTS_PER_CALL = 256;
 const INITIAL_SAMPLE_CAPACITY = 128;
 
 const NO_FIELD_ERRORS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** The GPM metrics read, in the order of GpmActivity's percentages. */
+const GPM_METRIC_IDS: readonly number[] = [
+  GPM_METRIC.smUtil,
+  GPM_METRIC.smOccupancy,
+  GPM_METRIC.anyTensorUtil,
+  GPM_METRIC.dramBwUtil,
+  GPM_METRIC.graphicsUtil,
+];
+/** The GPM source key of a GPU as a whole; a GPU instance's is its id. */
+const WHOLE_GPU = -1;
+const MIG_ENABLED = 1;
+
+/** Two GPM sample buffers of one source: the last one taken, and the one the next reading fills. */
+interface GpmPair {
+  previous: number;
+  next: number;
+  /** When `previous` was taken (monotonic ms); null until one was. */
+  previousAtMs: number | null;
+}
+
+/** What a MIG device is, read with its handle: kept while the same uuid answers at its index. */
+interface MigIdentity {
+  parentUuid: string;
+  gpuInstanceId: number | null;
+  computeInstanceId: number | null;
+  profile: string | null;
+}
 
 /** Process list entries a device buffer holds before it has to grow, and at most. */
 const INITIAL_PROCESS_CAPACITY = 64;
@@ -120,6 +154,16 @@ interface DeviceSlot {
   samples: { bytes: Uint8Array; view: DataView; words: Uint32Array; base: number; capacity: number; out: DriverSamples } | null;
   /** Sample kinds this GPU answered NOT_SUPPORTED for: not asked again. */
   samplesUnsupported: Set<SampleKind> | null;
+  /** Whether GPM answers for this GPU (asked once); null: the driver has no GPM. */
+  gpmSupported: boolean | null;
+  /** GPM sample pairs by source: WHOLE_GPU, or a GPU instance id. */
+  gpm: Map<number, GpmPair> | null;
+  /** MIG mode at the last reading. */
+  migMode: boolean | null;
+  /** Its MIG devices by MIG index, while MIG is on. */
+  migDevices: Map<number, DeviceSlot> | null;
+  /** Set on a MIG device's slot. */
+  mig: MigIdentity | null;
 }
 
 export interface OpenNvmlOptions {
@@ -178,6 +222,16 @@ class FfiNvml implements Nvml {
   private readonly eventBytes = new Uint8Array(EVENT_DATA_SIZE);
   private readonly eventView = new DataView(this.eventBytes.buffer);
   private readonly eventBase = ptr(this.eventBytes);
+  /** The nvmlGpmMetricsGet_t of every GPM computation (one at a time), allocated at the first. */
+  private gpmRequestBuffer: { bytes: Uint8Array; view: DataView; base: number } | null = null;
+
+  private get gpmRequest(): { bytes: Uint8Array; view: DataView; base: number } {
+    if (!this.gpmRequestBuffer) {
+      const bytes = new Uint8Array(GPM_METRICS_GET_SIZE);
+      this.gpmRequestBuffer = { bytes, view: new DataView(bytes.buffer), base: ptr(bytes) };
+    }
+    return this.gpmRequestBuffer;
+  }
 
   constructor(private readonly library: NvmlLibrary) {
     this.libraryPath = library.path;
@@ -229,7 +283,7 @@ class FfiNvml implements Nvml {
       return this.readSlot(slot);
     } catch (error) {
       // A lost or reset GPU gets a fresh handle and identity on the next read.
-      this.slots.delete(index);
+      this.dropSlot(index);
       throw error;
     }
   }
@@ -266,7 +320,7 @@ class FfiNvml implements Nvml {
     }
     if (code !== 0) {
       if (failureScope(code) === "gpu") {
-        this.slots.delete(index);
+        this.dropSlot(index);
         throw new NvmlError(code, bound.symbol, `GPU ${index}`);
       }
       if (code === NOT_SUPPORTED) (slot.samplesUnsupported ??= new Set()).add(kind);
@@ -339,6 +393,7 @@ class FfiNvml implements Nvml {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const slot of this.slots.values()) this.freeGpm(slot);
     this.slots.clear();
     if (this.eventSet !== null) this.fn.eventSetFree?.call(this.eventSet);
     this.eventSet = null;
@@ -360,9 +415,26 @@ class FfiNvml implements Nvml {
     const handleFn = this.fn.handleByIndex!;
     check(handleFn.call(index, this.scratchBase), handleFn.symbol, `GPU ${index}`);
     const handle = Number(this.scratchView.getBigUint64(0, true));
+    const slot = this.newSlot(index, handle);
+    const uuidFn = this.fn.uuid!;
+    check(uuidFn.call(handle, slot.base + OUT_STRING, BUFFER_SIZE.uuid), uuidFn.symbol, `GPU ${index}`);
+    slot.uuid = readCString(slot.bytes, OUT_STRING, BUFFER_SIZE.uuid);
+    slot.name = this.deviceString(slot, this.fn.name, BUFFER_SIZE.name, "name");
+    slot.serial = this.deviceString(slot, this.fn.serial, BUFFER_SIZE.serial, "serial");
+    slot.pci = this.readPci(slot);
+    slot.fanCount = this.readFanCount(slot);
+    slot.eccEnabled = this.readEccMode(slot);
+    slot.gpmSupported = this.readGpmSupport(slot);
+    slot.staticErrors = slot.errors;
+    if (this.eventSet !== null) this.registerEvents(slot);
+    return slot;
+  }
+
+  /** A device's slot with nothing read yet: its buffers and the newest symbols to try. */
+  private newSlot(index: number, handle: number): DeviceSlot {
     const bytes = new Uint8Array(SCRATCH_SIZE);
     const processBytes = new Uint8Array(INITIAL_PROCESS_CAPACITY * PROCESS_ENTRY_MAX_SIZE);
-    const slot: DeviceSlot = {
+    return {
       index,
       handle,
       bytes,
@@ -387,18 +459,12 @@ class FfiNvml implements Nvml {
       processCapacity: INITIAL_PROCESS_CAPACITY,
       samples: null,
       samplesUnsupported: null,
+      gpmSupported: null,
+      gpm: null,
+      migMode: null,
+      migDevices: null,
+      mig: null,
     };
-    const uuidFn = this.fn.uuid!;
-    check(uuidFn.call(handle, slot.base + OUT_STRING, BUFFER_SIZE.uuid), uuidFn.symbol, `GPU ${index}`);
-    slot.uuid = readCString(bytes, OUT_STRING, BUFFER_SIZE.uuid);
-    slot.name = this.deviceString(slot, this.fn.name, BUFFER_SIZE.name, "name");
-    slot.serial = this.deviceString(slot, this.fn.serial, BUFFER_SIZE.serial, "serial");
-    slot.pci = this.readPci(slot);
-    slot.fanCount = this.readFanCount(slot);
-    slot.eccEnabled = this.readEccMode(slot);
-    slot.staticErrors = slot.errors;
-    if (this.eventSet !== null) this.registerEvents(slot);
-    return slot;
   }
 
   // Each FFI function is called from a call site of its own: a site shared by
@@ -470,6 +536,15 @@ class FfiNvml implements Nvml {
     const processes = slot.graphicsProcesses
       ? this.readProcesses(slot, slot.graphicsProcesses, "graphics", compute)
       : compute;
+    let migMode: boolean | null = null;
+    let migModePending: boolean | null = null;
+    if (fn.migMode && this.called(slot, fn.migMode, fn.migMode.call(h, a, b), "mig_mode")) {
+      migMode = slot.view.getUint32(OUT_A, true) === MIG_ENABLED;
+      migModePending = slot.view.getUint32(OUT_B, true) === MIG_ENABLED;
+    }
+    if (!migMode) this.forgetMigDevices(slot);
+    slot.migMode = migMode;
+    const gpm = slot.gpmSupported ? this.readGpm(slot, WHOLE_GPU) : null;
 
     return {
       index: slot.index,
@@ -509,8 +584,247 @@ class FfiNvml implements Nvml {
       utilizationSamples: 0,
       busyMilliseconds: null,
       processes,
+      migMode,
+      migModePending,
+      parentUuid: null,
+      gpuInstanceId: null,
+      computeInstanceId: null,
+      migProfile: null,
+      gpm,
       fieldErrors: slot.errors ?? NO_FIELD_ERRORS,
     };
+  }
+
+  // ---- MIG devices and GPM ------------------------------------------------
+
+  readMigDevices(index: number): GpuReading[] {
+    this.ensureOpen();
+    const parent = this.slots.get(index);
+    const { maxMigDeviceCount: maxCount, migDeviceHandleByIndex: byIndex } = this.fn;
+    if (!parent || parent.migMode !== true || !maxCount || !byIndex) return [];
+    try {
+      return this.readMigSlots(parent, maxCount, byIndex);
+    } catch (error) {
+      this.dropSlot(index);
+      throw error;
+    }
+  }
+
+  gpmSupported(index: number): boolean | null {
+    this.ensureOpen();
+    return this.slot(index).gpmSupported;
+  }
+
+  private readMigSlots(parent: DeviceSlot, maxCount: BoundFunction, byIndex: BoundFunction): GpuReading[] {
+    const readings: GpuReading[] = [];
+    if (!this.called(parent, maxCount, maxCount.call(parent.handle, parent.base + OUT_A), "mig_devices")) return readings;
+    const max = parent.view.getUint32(OUT_A, true);
+    const devices = (parent.migDevices ??= new Map());
+    const instances = new Set<number>();
+    const activity = new Map<number, GpmActivity | null>();
+    for (let migIndex = 0; migIndex < max; migIndex++) {
+      const code = byIndex.call(parent.handle, migIndex, parent.base + OUT_A);
+      if (code !== 0) {
+        // NOT_FOUND: no MIG device at this index (the layout has holes).
+        devices.delete(migIndex);
+        if (failureScope(code) === "gpu") throw new NvmlError(code, byIndex.symbol, `GPU ${parent.index} MIG device ${migIndex}`);
+        continue;
+      }
+      const handle = Number(parent.view.getBigUint64(OUT_A, true));
+      const device = this.migSlot(parent, devices, migIndex, handle);
+      if (!device) continue;
+      const gpuInstance = device.mig!.gpuInstanceId;
+      if (gpuInstance !== null) instances.add(gpuInstance);
+      if (gpuInstance !== null && parent.gpmSupported && this.fn.gpmMigSampleGet && !activity.has(gpuInstance)) {
+        activity.set(gpuInstance, this.readGpm(parent, gpuInstance));
+      }
+      readings.push(this.readMigSlot(parent, device, gpuInstance === null ? null : (activity.get(gpuInstance) ?? null)));
+    }
+    // Instances gone from the layout: their samples are freed, a new one starts afresh.
+    for (const source of parent.gpm?.keys() ?? []) if (source !== WHOLE_GPU && !instances.has(source)) this.freeGpm(parent, source);
+    return readings;
+  }
+
+  /** The slot of the MIG device at `migIndex`: kept while the same handle answers with the same uuid, else read afresh. */
+  private migSlot(parent: DeviceSlot, devices: Map<number, DeviceSlot>, migIndex: number, handle: number): DeviceSlot | null {
+    const uuidFn = this.fn.uuid!;
+    let device = devices.get(migIndex);
+    if (!device || device.handle !== handle) device = this.newSlot(parent.index, handle);
+    device.bytes.fill(0, OUT_STRING, OUT_STRING + BUFFER_SIZE.uuid);
+    if (uuidFn.call(handle, device.base + OUT_STRING, BUFFER_SIZE.uuid) !== 0) {
+      devices.delete(migIndex); // gone between the enumeration and this call
+      return null;
+    }
+    const uuid = readCString(device.bytes, OUT_STRING, BUFFER_SIZE.uuid);
+    if (device.mig && device.uuid === uuid) return device;
+    device = device.mig ? this.newSlot(parent.index, handle) : device;
+    device.uuid = uuid;
+    device.name = this.deviceString(device, this.fn.name, BUFFER_SIZE.name, "name");
+    device.mig = {
+      parentUuid: parent.uuid,
+      gpuInstanceId: this.instanceId(device, this.fn.gpuInstanceId, "gpu_instance_id"),
+      computeInstanceId: this.instanceId(device, this.fn.computeInstanceId, "compute_instance_id"),
+      profile: migProfileFromName(device.name),
+    };
+    device.staticErrors = device.errors;
+    devices.set(migIndex, device);
+    return device;
+  }
+
+  private instanceId(device: DeviceSlot, bound: BoundFunction | null, field: string): number | null {
+    if (!bound) return null;
+    return this.called(device, bound, bound.call(device.handle, device.base + OUT_A), field) ? device.view.getUint32(OUT_A, true) : null;
+  }
+
+  /** A MIG device's reading: identity, memory, processes and its GPU instance's activity; the rest is the GPU's. */
+  private readMigSlot(parent: DeviceSlot, device: DeviceSlot, gpm: GpmActivity | null): GpuReading {
+    const fn = this.fn;
+    device.errors = device.staticErrors && { ...device.staticErrors };
+    const memory = this.readMemory(device);
+    let gpuUtilization: number | null = null;
+    let memoryUtilization: number | null = null;
+    // NOT_SUPPORTED on the drivers seen so far; asked in case a driver answers.
+    if (fn.utilization && this.called(device, fn.utilization, fn.utilization.call(device.handle, device.base + OUT_A), "utilization")) {
+      gpuUtilization = utilizationGpu(device.view, OUT_A);
+      memoryUtilization = utilizationMemory(device.view, OUT_A);
+    }
+    const compute = device.computeProcesses ? this.readProcesses(device, device.computeProcesses, "compute", null) : null;
+    const processes = device.graphicsProcesses ? this.readProcesses(device, device.graphicsProcesses, "graphics", compute) : compute;
+    const mig = device.mig!;
+    return {
+      index: parent.index,
+      uuid: device.uuid,
+      name: device.name,
+      serial: null,
+      pciBusId: parent.pci?.busId ?? null,
+      memoryTotalBytes: memory?.totalBytes ?? null,
+      memoryUsedBytes: memory?.usedBytes ?? null,
+      memoryFreeBytes: memory?.freeBytes ?? null,
+      memoryReservedBytes: memory?.reservedBytes ?? null,
+      gpuUtilizationPercent: gpuUtilization,
+      memoryUtilizationPercent: memoryUtilization,
+      temperatureCelsius: null,
+      fanSpeedsPercent: null,
+      powerUsageMilliwatts: null,
+      powerLimitMilliwatts: null,
+      energyMillijoules: null,
+      graphicsClockMhz: null,
+      smClockMhz: null,
+      memoryClockMhz: null,
+      performanceState: null,
+      clockEventReasons: null,
+      eccEnabled: null,
+      eccErrorsCorrected: null,
+      eccErrorsUncorrected: null,
+      encoderUtilizationPercent: null,
+      decoderUtilizationPercent: null,
+      pcieLinkGeneration: null,
+      pcieLinkWidth: null,
+      pcieTxKilobytesPerSecond: null,
+      pcieRxKilobytesPerSecond: null,
+      remappedRowsCorrectable: null,
+      remappedRowsUncorrectable: null,
+      remappedRowsPending: null,
+      remappedRowsFailure: null,
+      utilizationSamples: 0,
+      busyMilliseconds: null,
+      processes,
+      migMode: null,
+      migModePending: null,
+      parentUuid: mig.parentUuid,
+      gpuInstanceId: mig.gpuInstanceId,
+      computeInstanceId: mig.computeInstanceId,
+      migProfile: mig.profile,
+      gpm,
+      fieldErrors: device.errors ?? NO_FIELD_ERRORS,
+    };
+  }
+
+  /** nvmlGpmQueryDeviceSupport, once per GPU; null where the driver has no GPM. */
+  private readGpmSupport(slot: DeviceSlot): boolean | null {
+    const { gpmQueryDeviceSupport: query, gpmSampleAlloc, gpmSampleGet, gpmMetricsGet } = this.fn;
+    if (!query || !gpmSampleAlloc || !gpmSampleGet || !gpmMetricsGet) return null;
+    slot.view.setUint32(OUT_A, GPM_SUPPORT_VERSION, true);
+    slot.view.setUint32(OUT_A + 4, 0, true);
+    if (!this.called(slot, query, query.call(slot.handle, slot.base + OUT_A), "gpm_support")) return false;
+    return slot.view.getUint32(OUT_A + 4, true) !== 0;
+  }
+
+  /**
+   * Takes a GPM sample of one source (the GPU, or one of its GPU instances) and
+   * returns the activity since the previous one; null for the first sample, and
+   * after a failed one (a value over a span that lost a sample is never given).
+   */
+  private readGpm(slot: DeviceSlot, source: number): GpmActivity | null {
+    const pair = this.gpmPair(slot, source);
+    if (!pair) return null;
+    const take = source === WHOLE_GPU ? this.fn.gpmSampleGet! : this.fn.gpmMigSampleGet!;
+    const code = source === WHOLE_GPU ? take.call(slot.handle, pair.next) : take.call(slot.handle, source, pair.next);
+    const atMs = performance.now();
+    if (!this.called(slot, take, code, "gpm")) {
+      pair.previousAtMs = null;
+      return null;
+    }
+    const previousAtMs = pair.previousAtMs;
+    const [older, newer] = [pair.previous, pair.next];
+    pair.previous = newer;
+    pair.next = older;
+    pair.previousAtMs = atMs;
+    if (previousAtMs === null) return null;
+    const request = this.gpmRequest;
+    encodeGpmMetricsGet(request.view, 0, older, newer, GPM_METRIC_IDS);
+    const metricsGet = this.fn.gpmMetricsGet!;
+    if (!this.called(slot, metricsGet, metricsGet.call(request.base), "gpm")) return null;
+    const [sm, occupancy, tensor, dram, graphics] = decodeGpmMetrics(request.view, 0, GPM_METRIC_IDS.length);
+    return {
+      spanMs: atMs - previousAtMs,
+      smActivityPercent: sm ?? null,
+      smOccupancyPercent: occupancy ?? null,
+      tensorActivityPercent: tensor ?? null,
+      dramActivityPercent: dram ?? null,
+      graphicsActivityPercent: graphics ?? null,
+    };
+  }
+
+  /** The source's two sample buffers, allocated at its first reading; null when NVML will not allocate them. */
+  private gpmPair(slot: DeviceSlot, source: number): GpmPair | null {
+    const existing = slot.gpm?.get(source);
+    if (existing) return existing;
+    const alloc = this.fn.gpmSampleAlloc!;
+    const handles: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      this.scratch.fill(0, 0, 8);
+      if (!this.called(slot, alloc, alloc.call(this.scratchBase), "gpm")) {
+        for (const handle of handles) this.fn.gpmSampleFree?.call(handle);
+        return null;
+      }
+      handles.push(Number(this.scratchView.getBigUint64(0, true)));
+    }
+    const pair: GpmPair = { previous: handles[0]!, next: handles[1]!, previousAtMs: null };
+    (slot.gpm ??= new Map()).set(source, pair);
+    return pair;
+  }
+
+  private freeGpm(slot: DeviceSlot, source?: number): void {
+    if (!slot.gpm) return;
+    for (const [key, pair] of slot.gpm) {
+      if (source !== undefined && key !== source) continue;
+      this.fn.gpmSampleFree?.call(pair.previous);
+      this.fn.gpmSampleFree?.call(pair.next);
+      slot.gpm.delete(key);
+    }
+  }
+
+  private forgetMigDevices(slot: DeviceSlot): void {
+    slot.migDevices = null;
+    for (const source of slot.gpm?.keys() ?? []) if (source !== WHOLE_GPU) this.freeGpm(slot, source);
+  }
+
+  /** Forgets a GPU (lost, reset): its next read opens it afresh. */
+  private dropSlot(index: number): void {
+    const slot = this.slots.get(index);
+    if (slot) this.freeGpm(slot);
+    this.slots.delete(index);
   }
 
   /** The unsigned int an out-parameter call wrote at OUT_A, or null. */

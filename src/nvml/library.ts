@@ -73,6 +73,19 @@ export const NVML_FUNCTIONS = {
     ],
     args: [ptr, ptr, ptr],
   },
+  // MIG (Ampere and later, Linux): a GPU's mode and its MIG devices, which answer like devices of their own.
+  migMode: { symbols: ["nvmlDeviceGetMigMode"], args: [ptr, ptr, ptr] },
+  maxMigDeviceCount: { symbols: ["nvmlDeviceGetMaxMigDeviceCount"], args: [ptr, ptr] },
+  migDeviceHandleByIndex: { symbols: ["nvmlDeviceGetMigDeviceHandleByIndex"], args: [ptr, u32, ptr] },
+  gpuInstanceId: { symbols: ["nvmlDeviceGetGpuInstanceId"], args: [ptr, ptr] },
+  computeInstanceId: { symbols: ["nvmlDeviceGetComputeInstanceId"], args: [ptr, ptr] },
+  // GPM (Hopper and later, driver 520+): activity counters per GPU and per GPU instance.
+  gpmQueryDeviceSupport: { symbols: ["nvmlGpmQueryDeviceSupport"], args: [ptr, ptr] },
+  gpmSampleAlloc: { symbols: ["nvmlGpmSampleAlloc"], args: [ptr] },
+  gpmSampleFree: { symbols: ["nvmlGpmSampleFree"], args: [ptr] },
+  gpmSampleGet: { symbols: ["nvmlGpmSampleGet"], args: [ptr, ptr] },
+  gpmMigSampleGet: { symbols: ["nvmlGpmMigSampleGet"], args: [ptr, u32, ptr] },
+  gpmMetricsGet: { symbols: ["nvmlGpmMetricsGet"], args: [ptr] },
 } as const satisfies Record<string, { symbols: readonly string[]; args: readonly Arg[] }>;
 
 export type NvmlFunctionName = keyof typeof NVML_FUNCTIONS;

@@ -345,3 +345,49 @@ export const EVENT_TYPE = {
   xid: 0x8,
   gpuUnavailable: 0x4000,
 } as const;
+
+// ---- GPM (nvml.h "NVML GPM") -------------------------------------------------
+
+/** nvmlGpmMetricId_t values the agent asks for. */
+export const GPM_METRIC = { graphicsUtil: 1, smUtil: 2, smOccupancy: 3, anyTensorUtil: 5, dramBwUtil: 10 } as const;
+/** NVML_GPM_METRIC_MAX: the length of nvmlGpmMetricsGet_t.metrics. */
+export const GPM_METRIC_MAX = 333;
+/** nvmlGpmMetric_t: metricId (u32), nvmlReturn (u32), value (double), metricInfo (three char*): 40 bytes on 64-bit ABIs. */
+export const GPM_METRIC_SIZE = 40;
+/** nvmlGpmMetricsGet_t: version, numMetrics (u32 each), sample1, sample2 (pointers), then the metrics array. */
+export const GPM_METRICS_OFFSET = 24;
+export const GPM_METRICS_GET_SIZE = GPM_METRICS_OFFSET + GPM_METRIC_MAX * GPM_METRIC_SIZE;
+export const GPM_METRICS_GET_VERSION = 1;
+/** nvmlGpmSupport_t: version (in), isSupportedDevice (out), two u32. */
+export const GPM_SUPPORT_VERSION = 1;
+
+/** Fills an nvmlGpmMetricsGet_t asking for `metricIds` between two samples (addresses). */
+export function encodeGpmMetricsGet(view: DataView, offset: number, sample1: number, sample2: number, metricIds: readonly number[]): void {
+  view.setUint32(offset, GPM_METRICS_GET_VERSION, true);
+  view.setUint32(offset + 4, metricIds.length, true);
+  view.setBigUint64(offset + 8, BigInt(sample1), true);
+  view.setBigUint64(offset + 16, BigInt(sample2), true);
+  metricIds.forEach((id, i) => {
+    const at = offset + GPM_METRICS_OFFSET + i * GPM_METRIC_SIZE;
+    view.setUint32(at, id, true);
+    view.setUint32(at + 4, 0, true);
+    view.setFloat64(at + 8, 0, true);
+  });
+}
+
+/** The value of each of the first `count` metrics, null where its nvmlReturn is not NVML_SUCCESS (or the value is not a number). */
+export function decodeGpmMetrics(view: DataView, offset: number, count: number): Array<number | null> {
+  const values: Array<number | null> = [];
+  for (let i = 0; i < count; i++) {
+    const at = offset + GPM_METRICS_OFFSET + i * GPM_METRIC_SIZE;
+    const value = view.getFloat64(at + 8, true);
+    values.push(view.getUint32(at + 4, true) === 0 && Number.isFinite(value) ? value : null);
+  }
+  return values;
+}
+
+/** A MIG device's profile from its name ("NVIDIA H100 80GB HBM3 MIG 1g.10gb" -> "1g.10gb"), or null. */
+export function migProfileFromName(name: string | null): string | null {
+  const match = name?.match(/\bMIG\s+(\S+)\s*$/);
+  return match ? match[1]! : null;
+}

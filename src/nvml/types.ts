@@ -63,8 +63,37 @@ export interface GpuReading {
   utilizationSamples: number;
   busyMilliseconds: number | null;
   processes: GpuProcess[] | null;
+  /** MIG mode of a GPU now and after its next reset; null where the GPU (or driver) has no MIG, and on a MIG device. */
+  migMode: boolean | null;
+  migModePending: boolean | null;
+  /**
+   * A MIG device (a slice of a GPU in MIG mode) is read as a device of its own:
+   * its GPU's uuid, its GPU and compute instance, and its profile ("1g.10gb").
+   * All null on a GPU.
+   */
+  parentUuid: string | null;
+  gpuInstanceId: number | null;
+  computeInstanceId: number | null;
+  migProfile: string | null;
+  /**
+   * GPM activity (Hopper and later) between this reading's GPM sample and the one
+   * before it, percent: of the GPU, or on a MIG device of its GPU instance. null
+   * where GPM is not supported and at the first reading (nothing to compare with).
+   */
+  gpm: GpmActivity | null;
   /** Metrics that failed with an unexpected code: field name -> NVML code name. */
   fieldErrors: Record<string, string>;
+}
+
+/** GPM metrics over the span between two GPM samples; each null where NVML did not give it. */
+export interface GpmActivity {
+  /** Milliseconds between the two samples (monotonic clock). */
+  spanMs: number;
+  smActivityPercent: number | null;
+  smOccupancyPercent: number | null;
+  tensorActivityPercent: number | null;
+  dramActivityPercent: number | null;
+  graphicsActivityPercent: number | null;
 }
 
 /** The driver's sample buffers that nvmlDeviceGetSamples reads. */
@@ -106,6 +135,14 @@ export interface Nvml {
   deviceCount(): number;
   /** Reads every metric of one GPU. Throws NvmlError when the GPU as a whole cannot be read. */
   readGpu(index: number): GpuReading;
+  /**
+   * The MIG devices of a GPU whose last reading had MIG on, enumerated afresh at
+   * every call (a changed layout shows at once), each a reading of its own. Empty
+   * when MIG is off or the driver has no MIG.
+   */
+  readMigDevices?(index: number): GpuReading[];
+  /** Whether the GPU has GPM (activity counters); null when the driver cannot say. */
+  gpmSupported?(index: number): boolean | null;
   /** How many samples of this kind the driver keeps for this GPU; null when it keeps none (unsupported). */
   sampleBufferLength?(index: number, kind: SampleKind): number | null;
   /** The driver's samples newer than `afterUs`; null when this GPU or driver keeps none. */

@@ -46,6 +46,17 @@
  * also adds one to the volatile ECC count of its kind. "gpuN.events.supported" is the
  * mask nvmlDeviceGetSupportedEventTypes answers (default XID, ECC, pstate, clock).
  * "gpuN.remapped_rows = corrected,uncorrected,pending,failure" (default 0,0,0,0).
+ * MIG: "gpuN.mig.mode = 1" (and "gpuN.mig.pending", default the mode) makes GPU N
+ * MIG-capable with MIG on; its plain utilization then answers NOT_SUPPORTED. Its MIG
+ * devices are "gpuN.migM.*" (M = 0..6, the index nvmlDeviceGetMigDeviceHandleByIndex
+ * takes): any key makes slice M exist, "profile" (default 1g.10gb) names it
+ * "<GPU name> MIG <profile>", "gi" and "ci" are its GPU and compute instance ids,
+ * and uuid, memory.* and processes.* work as on a GPU; everything else on a slice
+ * answers NOT_SUPPORTED. Slices are distinct handles (not GPUs of g_gpus).
+ * GPM (Hopper and later): "gpuN.gpm.supported = 1"; "gpuN.gpm.<metric>" and, per
+ * GPU instance, "gpuN.migM.gpm.<metric>" (graphics_util, sm_util, sm_occupancy,
+ * any_tensor_util, dram_bw_util; percent, default 0) are what nvmlGpmMetricsGet
+ * answers for a sample pair whose later sample was taken while that value held.
  * See the .conf files in test/fake-nvml/scenarios/ and the key list in parse_gpu_key().
  *
  * Per-call cost is kept tiny: the scenario is parsed at init only, everything
@@ -244,6 +255,48 @@ FAKE_ABI_CHECK(sizeof(fakeProcessInfo535_t) == 32, "535.43 _v3 entry is 32 bytes
 _Static_assert(sizeof(nvmlReturn_t) == 4 && sizeof(nvmlPstates_t) == 4 && sizeof(nvmlEnableState_t) == 4,
                "NVML enums are int-sized");
 
+/* GPM (nvml.h "NVML GPM"): metric ids the fake answers, and the structs. */
+#define NVML_GPM_METRIC_GRAPHICS_UTIL 1
+#define NVML_GPM_METRIC_SM_UTIL 2
+#define NVML_GPM_METRIC_SM_OCCUPANCY 3
+#define NVML_GPM_METRIC_ANY_TENSOR_UTIL 5
+#define NVML_GPM_METRIC_DRAM_BW_UTIL 10
+#define NVML_GPM_METRIC_MAX 333
+#define FAKE_GPM_IDS 11 /* ids 0..10: those above are answered, the rest NOT_SUPPORTED */
+
+typedef struct nvmlGpmSample_st *nvmlGpmSample_t;
+
+typedef struct {
+    unsigned int metricId;
+    nvmlReturn_t nvmlReturn;
+    double value;
+    struct {
+        char *shortName;
+        char *longName;
+        char *unit;
+    } metricInfo;
+} nvmlGpmMetric_t;
+
+typedef struct {
+    unsigned int version;
+    unsigned int numMetrics;
+    nvmlGpmSample_t sample1;
+    nvmlGpmSample_t sample2;
+    nvmlGpmMetric_t metrics[NVML_GPM_METRIC_MAX];
+} nvmlGpmMetricsGet_t;
+#define NVML_GPM_METRICS_GET_VERSION 1
+
+typedef struct {
+    unsigned int version;
+    unsigned int isSupportedDevice;
+} nvmlGpmSupport_t;
+#define NVML_GPM_SUPPORT_VERSION 1
+
+FAKE_ABI_CHECK(sizeof(nvmlGpmMetric_t) == 40, "nvmlGpmMetric_t is 40 bytes");
+FAKE_ABI_CHECK(offsetof(nvmlGpmMetric_t, value) == 8, "nvmlGpmMetric_t.value at 8");
+FAKE_ABI_CHECK(offsetof(nvmlGpmMetricsGet_t, metrics) == 24, "nvmlGpmMetricsGet_t.metrics at 24");
+FAKE_ABI_CHECK(sizeof(nvmlGpmMetricsGet_t) == 24 + 333 * 40, "nvmlGpmMetricsGet_t is 13344 bytes");
+
 /* ------------------------------------------------------------------------- */
 /* State                                                                      */
 /* ------------------------------------------------------------------------- */
@@ -264,7 +317,7 @@ enum fake_slot {
     S_CLOCK_GRAPHICS, S_CLOCK_SM, S_CLOCK_MEM, S_CLOCK_VIDEO, S_PSTATE, S_EVENT_REASONS,
     S_ECC_MODE, S_ECC_CORR_VOL, S_ECC_UNCORR_VOL, S_ECC_CORR_AGG, S_ECC_UNCORR_AGG,
     S_ENCODER, S_DECODER, S_PCIE_GEN, S_PCIE_WIDTH, S_PCIE_TX, S_PCIE_RX, S_PROC_COMPUTE, S_PROC_GRAPHICS,
-    S_SAMPLES_POWER, S_SAMPLES_GPU, S_SAMPLES_MEMORY, S_EVENTS, S_REMAPPED,
+    S_SAMPLES_POWER, S_SAMPLES_GPU, S_SAMPLES_MEMORY, S_EVENTS, S_REMAPPED, S_MIG_MODE, S_GPM,
     S_COUNT
 };
 
@@ -307,6 +360,8 @@ static const char *const k_slot_keys[S_COUNT][5] = {
     [S_SAMPLES_MEMORY] = {"samples.memory_utilization", "samples.period_ms", "samples.length"},
     [S_EVENTS] = {"events.list", "events.supported"},
     [S_REMAPPED] = {"remapped_rows"},
+    [S_MIG_MODE] = {"mig.mode", "mig.pending"},
+    [S_GPM] = {"gpm.supported", "gpm.graphics_util", "gpm.sm_util", "gpm.sm_occupancy", "gpm.dram_bw_util"},
 };
 
 #define FAKE_SAMPLE_TYPES 3  /* NVML_TOTAL_POWER_SAMPLES, GPU_UTILIZATION, MEMORY_UTILIZATION */
@@ -399,9 +454,28 @@ struct nvmlDevice_st {
     unsigned long long events_supported;
 
     unsigned int remapped[4]; /* corrected, uncorrected, pending, failure */
+    int name_set;
+
+    /* MIG: on a GPU, its mode; on a slice (is_mig), who it is. */
+    int mig_capable;
+    unsigned int mig_current, mig_pending;
+    int mig_pending_set;
+    int is_mig, present;
+    unsigned int parent, gi_id, ci_id;
+    char profile[32];
+
+    /* GPM: whether the GPU has it, and what a sample taken now holds (by metric id). */
+    int gpm_supported;
+    double gpm[FAKE_GPM_IDS];
 };
 
+#define FAKE_MAX_MIG 7 /* MIG devices per GPU, as on an A100 or H100 */
+
 static struct nvmlDevice_st g_gpus[FAKE_MAX_GPUS];
+/* Slices, apart from the GPUs so that their handles are distinct; only the first
+ * g_mig_slots[N] of GPU N were initialised (keeps the untouched rest out of memory). */
+static struct nvmlDevice_st g_migs[FAKE_MAX_GPUS][FAKE_MAX_MIG];
+static unsigned int g_mig_slots[FAKE_MAX_GPUS];
 static unsigned int g_refcount;
 static unsigned int g_handle_count;  /* indexes HandleByIndex accepts */
 static unsigned int g_device_count;  /* what GetCount reports */
@@ -695,9 +769,39 @@ static int parse_event_list(char *value, struct nvmlDevice_st *g) {
     return 1;
 }
 
+static struct nvmlDevice_st *mig_slot(unsigned int gpu, unsigned int m);
+
+/* "graphics_util" -> NVML_GPM_METRIC_GRAPHICS_UTIL, ...; -1 for anything else. */
+static int gpm_metric_of(const char *name) {
+    if (strcmp(name, "graphics_util") == 0) return NVML_GPM_METRIC_GRAPHICS_UTIL;
+    if (strcmp(name, "sm_util") == 0) return NVML_GPM_METRIC_SM_UTIL;
+    if (strcmp(name, "sm_occupancy") == 0) return NVML_GPM_METRIC_SM_OCCUPANCY;
+    if (strcmp(name, "any_tensor_util") == 0) return NVML_GPM_METRIC_ANY_TENSOR_UTIL;
+    if (strcmp(name, "dram_bw_util") == 0) return NVML_GPM_METRIC_DRAM_BW_UTIL;
+    return -1;
+}
+
+static int parse_double(const char *s, double *out) {
+    char *end;
+    double v;
+    if (!*s) return 0;
+    v = strtod(s, &end);
+    if (*end != '\0') return 0;
+    *out = v;
+    return 1;
+}
+
 static int parse_gpu_key(struct nvmlDevice_st *g, const char *key, char *value) {
     static char scratch[FAKE_LINE];
     unsigned int u32;
+
+    /* "migM.<key>": the key of the GPU's slice M. */
+    if (!g->is_mig && strncmp(key, "mig", 3) == 0 && key[3] >= '0' && key[3] <= '9') {
+        char *dot;
+        unsigned long m = strtoul(key + 3, &dot, 10);
+        if (*dot != '.' || dot[1] == '\0' || m >= FAKE_MAX_MIG) return BAD_VALUE();
+        return parse_gpu_key(mig_slot(g->index, (unsigned int)m), dot + 1, value);
+    }
 
     if (value[0] == '!') {
         nvmlReturn_t code;
@@ -719,6 +823,7 @@ static int parse_gpu_key(struct nvmlDevice_st *g, const char *key, char *value) 
         /* only "!CODE" means anything here */
     } else if (strcmp(key, "name") == 0) {
         set_string(g->name, value, key);
+        g->name_set = 1;
     } else if (strcmp(key, "uuid") == 0) {
         set_string(g->uuid, value, key);
     } else if (strcmp(key, "serial") == 0) {
@@ -854,6 +959,28 @@ static int parse_gpu_key(struct nvmlDevice_st *g, const char *key, char *value) 
         unsigned int rows[4], n;
         if (!copy_value(scratch, value) || !parse_u32_list(scratch, rows, 4, &n) || n != 4) return BAD_VALUE();
         memcpy(g->remapped, rows, sizeof rows);
+    } else if (strcmp(key, "mig.mode") == 0) {
+        if (g->is_mig || !parse_u32(value, &u32) || u32 > 1) return BAD_VALUE();
+        g->mig_capable = 1;
+        g->mig_current = u32;
+    } else if (strcmp(key, "mig.pending") == 0) {
+        if (g->is_mig || !parse_u32(value, &u32) || u32 > 1) return BAD_VALUE();
+        g->mig_pending = u32;
+        g->mig_pending_set = 1;
+    } else if (strcmp(key, "profile") == 0) {
+        if (!g->is_mig) return BAD_VALUE();
+        set_string(g->profile, value, key);
+    } else if (strcmp(key, "gi") == 0) {
+        if (!g->is_mig || !parse_u32(value, &g->gi_id)) return BAD_VALUE();
+    } else if (strcmp(key, "ci") == 0) {
+        if (!g->is_mig || !parse_u32(value, &g->ci_id)) return BAD_VALUE();
+    } else if (strcmp(key, "gpm.supported") == 0) {
+        if (!parse_u32(value, &u32)) return BAD_VALUE();
+        g->gpm_supported = u32 != 0;
+    } else if (strncmp(key, "gpm.", 4) == 0 && gpm_metric_of(key + 4) >= 0) {
+        double v;
+        if (!parse_double(value, &v)) return BAD_VALUE();
+        g->gpm[gpm_metric_of(key + 4)] = v;
     }
     /* unknown keys are ignored */
     return 1;
@@ -898,6 +1025,37 @@ static void gpu_defaults(struct nvmlDevice_st *g, unsigned int i) {
     g->events_supported = FAKE_EVENT_SINGLE_BIT_ECC | FAKE_EVENT_DOUBLE_BIT_ECC | FAKE_EVENT_PSTATE | FAKE_EVENT_XID | FAKE_EVENT_CLOCK;
     g->grow_times = 1;
     g->v3_entry_size = 24;
+}
+
+/* A slice as the driver shows one: only identity, memory and processes answer. */
+static void mig_defaults(struct nvmlDevice_st *s, unsigned int gpu, unsigned int m) {
+    unsigned int slot;
+    gpu_defaults(s, gpu);
+    s->is_mig = 1;
+    s->parent = gpu;
+    s->gi_id = m + 1;
+    s->ci_id = 0;
+    snprintf(s->profile, sizeof s->profile, "%s", "1g.10gb");
+    snprintf(s->uuid, sizeof s->uuid, "MIG-%08x-0000-4000-8000-%012x", gpu, m);
+    s->mem_total = 10ull << 30;
+    s->mem_reserved = 0;
+    s->mem_used = 0;
+    for (slot = 0; slot < S_COUNT; slot++) {
+        if (slot == S_HANDLE || slot == S_NAME || slot == S_UUID || slot == S_MEMORY || slot == S_PROC_COMPUTE ||
+            slot == S_PROC_GRAPHICS)
+            continue;
+        s->err[slot] = NVML_ERROR_NOT_SUPPORTED;
+    }
+    s->events_supported = 0;
+}
+
+static struct nvmlDevice_st *mig_slot(unsigned int gpu, unsigned int m) {
+    while (g_mig_slots[gpu] <= m) {
+        mig_defaults(&g_migs[gpu][g_mig_slots[gpu]], gpu, g_mig_slots[gpu]);
+        g_mig_slots[gpu]++;
+    }
+    g_migs[gpu][m].present = 1;
+    return &g_migs[gpu][m];
 }
 
 static void copy_truncated(char *dst, size_t size, const char *src) {
@@ -953,7 +1111,10 @@ static void host_defaults(void) {
     snprintf(g_nvml_version, sizeof g_nvml_version, "%s", "12.550.54.15");
     g_cuda_version = 12040;
     g_cuda_version_marker[0] = '\0';
-    for (i = 0; i < FAKE_MAX_GPUS; i++) gpu_defaults(&g_gpus[i], i);
+    for (i = 0; i < FAKE_MAX_GPUS; i++) {
+        gpu_defaults(&g_gpus[i], i);
+        g_mig_slots[i] = 0; /* slices come back only as the scenario names them */
+    }
 }
 
 /* "reload_on_change = 1": nvmlDeviceGetCount* re-reads the scenario when the file
@@ -1077,7 +1238,28 @@ static nvmlReturn_t load_scenario(void) {
 
     g_handle_count = count_set ? count : (unsigned int)(highest + 1);
     g_device_count = g_handle_count;
-    for (i = 0; i < FAKE_MAX_GPUS; i++) gpu_finish(&g_gpus[i]);
+    for (i = 0; i < FAKE_MAX_GPUS; i++) {
+        struct nvmlDevice_st *g = &g_gpus[i];
+        unsigned int m;
+        gpu_finish(g);
+        if (!g->mig_pending_set) g->mig_pending = g->mig_current;
+        if (g->mig_capable && g->mig_current) {
+            /* With MIG on, the GPU's own utilization is not measured. */
+            if (g->err[S_UTIL] == NVML_SUCCESS) g->err[S_UTIL] = NVML_ERROR_NOT_SUPPORTED;
+            if (g->err[S_SAMPLES_GPU] == NVML_SUCCESS) g->err[S_SAMPLES_GPU] = NVML_ERROR_NOT_SUPPORTED;
+            if (g->err[S_SAMPLES_MEMORY] == NVML_SUCCESS) g->err[S_SAMPLES_MEMORY] = NVML_ERROR_NOT_SUPPORTED;
+        }
+        for (m = 0; m < g_mig_slots[i]; m++) {
+            struct nvmlDevice_st *s = &g_migs[i][m];
+            gpu_finish(s);
+            s->lost = g->lost;
+            if (!s->name_set) {
+                char tmp[FAKE_STR + 48];
+                snprintf(tmp, sizeof tmp, "%s MIG %s", g->name, s->profile);
+                copy_truncated(s->name, sizeof s->name, tmp);
+            }
+        }
+    }
     return NVML_SUCCESS;
 }
 
@@ -1085,11 +1267,28 @@ static nvmlReturn_t load_scenario(void) {
 /* Helpers for the entry points                                               */
 /* ------------------------------------------------------------------------- */
 
+/* A slice handle is valid while its slice exists on a GPU with MIG on. */
+static int valid_mig(nvmlDevice_t d) {
+    uintptr_t p = (uintptr_t)d, base = (uintptr_t)&g_migs[0][0];
+    uintptr_t off, i;
+    unsigned int gpu, m;
+    if (p < base) return 0;
+    off = p - base;
+    if (off % sizeof g_migs[0][0] != 0) return 0;
+    i = off / sizeof g_migs[0][0];
+    if (i >= (uintptr_t)FAKE_MAX_GPUS * FAKE_MAX_MIG) return 0;
+    gpu = (unsigned int)(i / FAKE_MAX_MIG);
+    m = (unsigned int)(i % FAKE_MAX_MIG);
+    return gpu < g_handle_count && m < g_mig_slots[gpu] && g_migs[gpu][m].present && g_gpus[gpu].mig_capable &&
+           g_gpus[gpu].mig_current;
+}
+
 static int valid_device(nvmlDevice_t d) {
     uintptr_t p = (uintptr_t)d, base = (uintptr_t)&g_gpus[0];
     uintptr_t off;
-    if (p < base) return 0;
+    if (p < base) return valid_mig(d);
     off = p - base;
+    if (off >= sizeof g_gpus) return valid_mig(d);
     return off % sizeof g_gpus[0] == 0 && off / sizeof g_gpus[0] < g_handle_count;
 }
 
@@ -1365,6 +1564,11 @@ FAKE_API nvmlReturn_t nvmlSystemGetProcessName(unsigned int pid, char *name, uns
         int found = 0;
         for (i = 0; i < d->compute_capacity && !found; i++) found = d->compute[i].pid == pid;
         for (i = 0; i < d->graphics_listed && !found; i++) found = d->graphics[i].pid == pid;
+        for (unsigned int m = 0; m < g_mig_slots[g] && !found; m++) {
+            const struct nvmlDevice_st *s = &g_migs[g][m];
+            for (i = 0; i < s->compute_capacity && !found; i++) found = s->present && s->compute[i].pid == pid;
+            for (i = 0; i < s->graphics_listed && !found; i++) found = s->present && s->graphics[i].pid == pid;
+        }
         if (found) {
             char tmp[32];
             snprintf(tmp, sizeof tmp, "fake-proc-%u", pid);
@@ -1949,6 +2153,173 @@ FAKE_API nvmlReturn_t nvmlDeviceGetRemappedRows(nvmlDevice_t device, unsigned in
     *uncRows = device->remapped[1];
     *isPending = device->remapped[2];
     *failureOccurred = device->remapped[3];
+    return NVML_SUCCESS;
+}
+#endif
+
+/* ------------------------------------------------------------------------- */
+/* Exported API: MIG and GPM (Ampere/Hopper; absent from old drivers)         */
+/* ------------------------------------------------------------------------- */
+
+#ifndef FAKE_NVML_OLD_DRIVER
+FAKE_API nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned int *currentMode, unsigned int *pendingMode) {
+    DEVICE_CALL(device);
+    if (!currentMode || !pendingMode) return NVML_ERROR_INVALID_ARGUMENT;
+    if (device->is_mig || !device->mig_capable) return NVML_ERROR_NOT_SUPPORTED;
+    SLOT(device, S_MIG_MODE);
+    *currentMode = device->mig_current;
+    *pendingMode = device->mig_pending;
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t device, unsigned int *count) {
+    DEVICE_CALL(device);
+    if (!count || device->is_mig) return NVML_ERROR_INVALID_ARGUMENT;
+    *count = device->mig_capable && device->mig_current ? FAKE_MAX_MIG : 0;
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, unsigned int index,
+                                                          nvmlDevice_t *migDevice) {
+    DEVICE_CALL(device);
+    if (!migDevice || device->is_mig) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!device->mig_capable || !device->mig_current) return NVML_ERROR_NOT_SUPPORTED;
+    if (index >= FAKE_MAX_MIG) return NVML_ERROR_INVALID_ARGUMENT;
+    if (index >= g_mig_slots[device->index] || !g_migs[device->index][index].present) return NVML_ERROR_NOT_FOUND;
+    *migDevice = &g_migs[device->index][index];
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceIsMigDeviceHandle(nvmlDevice_t device, unsigned int *isMigDevice) {
+    DEVICE_CALL(device);
+    if (!isMigDevice) return NVML_ERROR_INVALID_ARGUMENT;
+    *isMigDevice = device->is_mig ? 1u : 0u;
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetDeviceHandleFromMigDeviceHandle(nvmlDevice_t migDevice, nvmlDevice_t *device) {
+    DEVICE_CALL(migDevice);
+    if (!device || !migDevice->is_mig) return NVML_ERROR_INVALID_ARGUMENT;
+    *device = &g_gpus[migDevice->parent];
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetGpuInstanceId(nvmlDevice_t device, unsigned int *id) {
+    DEVICE_CALL(device);
+    if (!id) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!device->is_mig) return NVML_ERROR_NOT_SUPPORTED;
+    *id = device->gi_id;
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetComputeInstanceId(nvmlDevice_t device, unsigned int *id) {
+    DEVICE_CALL(device);
+    if (!id) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!device->is_mig) return NVML_ERROR_NOT_SUPPORTED;
+    *id = device->ci_id;
+    return NVML_SUCCESS;
+}
+
+#define FAKE_GPM_MAGIC 0x47504d53u /* "GPMS" */
+
+struct nvmlGpmSample_st {
+    unsigned int magic;
+    int taken;
+    unsigned int gpu;
+    int gpu_instance; /* -1: the whole GPU */
+    unsigned long long t_us;
+    double values[FAKE_GPM_IDS];
+};
+
+static int gpm_answers(unsigned int id) {
+    return id == NVML_GPM_METRIC_GRAPHICS_UTIL || id == NVML_GPM_METRIC_SM_UTIL || id == NVML_GPM_METRIC_SM_OCCUPANCY ||
+           id == NVML_GPM_METRIC_ANY_TENSOR_UTIL || id == NVML_GPM_METRIC_DRAM_BW_UTIL;
+}
+
+FAKE_API nvmlReturn_t nvmlGpmQueryDeviceSupport(nvmlDevice_t device, nvmlGpmSupport_t *gpmSupport) {
+    DEVICE_CALL(device);
+    if (!gpmSupport) return NVML_ERROR_INVALID_ARGUMENT;
+    if (gpmSupport->version != NVML_GPM_SUPPORT_VERSION) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+    gpmSupport->isSupportedDevice = !device->is_mig && device->gpm_supported ? 1u : 0u;
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlGpmSampleAlloc(nvmlGpmSample_t *gpmSample) {
+    struct nvmlGpmSample_st *sample;
+    if (!gpmSample) return NVML_ERROR_INVALID_ARGUMENT;
+    sample = calloc(1, sizeof *sample);
+    if (!sample) return NVML_ERROR_MEMORY;
+    sample->magic = FAKE_GPM_MAGIC;
+    *gpmSample = sample;
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlGpmSampleFree(nvmlGpmSample_t gpmSample) {
+    if (!gpmSample || gpmSample->magic != FAKE_GPM_MAGIC) return NVML_ERROR_INVALID_ARGUMENT;
+    gpmSample->magic = 0;
+    free(gpmSample);
+    return NVML_SUCCESS;
+}
+
+static nvmlReturn_t gpm_take(nvmlGpmSample_t sample, const struct nvmlDevice_st *source, unsigned int gpu,
+                             int gpu_instance) {
+    if (!sample || sample->magic != FAKE_GPM_MAGIC) return NVML_ERROR_INVALID_ARGUMENT;
+    sample->taken = 1;
+    sample->gpu = gpu;
+    sample->gpu_instance = gpu_instance;
+    sample->t_us = fake_now_us();
+    memcpy(sample->values, source->gpm, sizeof sample->values);
+    return NVML_SUCCESS;
+}
+
+FAKE_API nvmlReturn_t nvmlGpmSampleGet(nvmlDevice_t device, nvmlGpmSample_t gpmSample) {
+    DEVICE_CALL(device);
+    if (device->is_mig || !device->gpm_supported) return NVML_ERROR_NOT_SUPPORTED;
+    SLOT(device, S_GPM);
+    return gpm_take(gpmSample, device, device->index, -1);
+}
+
+FAKE_API nvmlReturn_t nvmlGpmMigSampleGet(nvmlDevice_t device, unsigned int gpuInstanceId, nvmlGpmSample_t gpmSample) {
+    unsigned int m;
+    DEVICE_CALL(device);
+    if (device->is_mig || !device->gpm_supported) return NVML_ERROR_NOT_SUPPORTED;
+    if (!device->mig_capable || !device->mig_current) return NVML_ERROR_NOT_SUPPORTED;
+    SLOT(device, S_GPM);
+    for (m = 0; m < g_mig_slots[device->index]; m++) {
+        const struct nvmlDevice_st *s = &g_migs[device->index][m];
+        if (s->present && s->gi_id == gpuInstanceId) return gpm_take(gpmSample, s, device->index, (int)gpuInstanceId);
+    }
+    return NVML_ERROR_INVALID_ARGUMENT;
+}
+
+FAKE_API nvmlReturn_t nvmlGpmMetricsGet(nvmlGpmMetricsGet_t *metricsGet) {
+    static char k_unit[] = "%";
+    const struct nvmlGpmSample_st *a, *b;
+    unsigned int i;
+    REQUIRE_INIT();
+    if (!metricsGet) return NVML_ERROR_INVALID_ARGUMENT;
+    if (metricsGet->version != NVML_GPM_METRICS_GET_VERSION) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+    if (metricsGet->numMetrics > NVML_GPM_METRIC_MAX) return NVML_ERROR_INVALID_ARGUMENT;
+    a = metricsGet->sample1;
+    b = metricsGet->sample2;
+    if (!a || !b || a->magic != FAKE_GPM_MAGIC || b->magic != FAKE_GPM_MAGIC || !a->taken || !b->taken)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    /* Two samples of one source, in time order: anything else has no meaning. */
+    if (a->gpu != b->gpu || a->gpu_instance != b->gpu_instance || b->t_us <= a->t_us) return NVML_ERROR_INVALID_ARGUMENT;
+    for (i = 0; i < metricsGet->numMetrics; i++) {
+        nvmlGpmMetric_t *metric = &metricsGet->metrics[i];
+        metric->metricInfo.shortName = NULL;
+        metric->metricInfo.longName = NULL;
+        metric->metricInfo.unit = NULL;
+        if (!gpm_answers(metric->metricId)) {
+            metric->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
+            metric->value = 0;
+            continue;
+        }
+        metric->nvmlReturn = NVML_SUCCESS;
+        metric->value = b->values[metric->metricId];
+        metric->metricInfo.unit = k_unit;
+    }
     return NVML_SUCCESS;
 }
 #endif

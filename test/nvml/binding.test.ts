@@ -73,6 +73,13 @@ describe("GeForce RTX 4090 on a current driver", () => {
       remappedRowsFailure: null,
       utilizationSamples: 0,
       busyMilliseconds: null,
+      migMode: null,
+      migModePending: null,
+      parentUuid: null,
+      gpuInstanceId: null,
+      computeInstanceId: null,
+      migProfile: null,
+      gpm: null,
       processes: [
         { kind: "compute", pid: 45122, usedMemoryBytes: 939524096, gpuInstanceId: null, computeInstanceId: null },
         { kind: "graphics", pid: 1873, usedMemoryBytes: 268435456, gpuInstanceId: null, computeInstanceId: null },

@@ -1,6 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import {
   decodeEventData,
+  decodeGpmMetrics,
+  encodeGpmMetricsGet,
+  GPM_METRICS_GET_SIZE,
+  migProfileFromName,
   decodeSamples,
   decodeValue,
   EVENT_DATA_SIZE,
@@ -276,5 +280,30 @@ describe("driver samples and events", () => {
     view.setBigUint64(8, 0x8n, true);
     view.setBigUint64(16, 79n, true);
     expect(decodeEventData(view, 0)).toEqual({ device: 0x7f00_1234_5678, type: EVENT_TYPE.xid, data: 79 });
+  });
+});
+
+describe("GPM and MIG", () => {
+  test("nvmlGpmMetricsGet_t: version and count, two sample pointers, then 40-byte nvmlGpmMetric_t entries from byte 24", () => {
+    const bytes = new Uint8Array(GPM_METRICS_GET_SIZE);
+    const view = new DataView(bytes.buffer);
+    expect(GPM_METRICS_GET_SIZE).toBe(24 + 333 * 40);
+    encodeGpmMetricsGet(view, 0, 0x1122334455, 0x66778899aa, [2, 3]);
+    expect([view.getUint32(0, true), view.getUint32(4, true)]).toEqual([1, 2]);
+    expect([view.getBigUint64(8, true), view.getBigUint64(16, true)]).toEqual([0x1122334455n, 0x66778899aan]);
+    expect([view.getUint32(24, true), view.getUint32(64, true)]).toEqual([2, 3]);
+    // What the driver writes back: metric 0 answered, metric 1 NOT_SUPPORTED (its value is not valid).
+    view.setUint32(24 + 4, 0, true);
+    view.setFloat64(24 + 8, 42.125, true);
+    view.setUint32(64 + 4, 3, true);
+    view.setFloat64(64 + 8, 99, true);
+    expect(decodeGpmMetrics(view, 0, 2)).toEqual([42.125, null]);
+  });
+
+  test("a MIG device's profile is the last word of its name after MIG", () => {
+    expect(migProfileFromName("NVIDIA H100 80GB HBM3 MIG 1g.10gb")).toBe("1g.10gb");
+    expect(migProfileFromName("NVIDIA A100-SXM4-40GB MIG 1c.3g.20gb")).toBe("1c.3g.20gb");
+    expect(migProfileFromName("NVIDIA H100 80GB HBM3")).toBeNull();
+    expect(migProfileFromName(null)).toBeNull();
   });
 });

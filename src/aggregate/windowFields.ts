@@ -46,6 +46,7 @@ const COLUMN = {
   remappedPending: sampleColumnIndex("remapped_rows_pending"),
   remappedFailure: sampleColumnIndex("remapped_rows_failure"),
   clockEventReasons: sampleColumnIndex("clock_event_reasons"),
+  graphicsActivity: sampleColumnIndex("graphics_activity"),
 };
 
 export function windowFields(input: WindowFieldsInput): WindowFieldsResult {
@@ -65,7 +66,7 @@ export function windowFields(input: WindowFieldsInput): WindowFieldsResult {
   const baseline = input.hasBaseline ? first - 1 : -1;
 
   const fields: Record<string, number | string | null> = {
-    busy_seconds: busySeconds(inWindow(COLUMN.busy), inWindow(COLUMN.gpuUtilization), intervalSeconds),
+    busy_seconds: busySeconds(inWindow(COLUMN.busy), inWindow(COLUMN.gpuUtilization), inWindow(COLUMN.graphicsActivity), intervalSeconds),
     averaged_share: averagedShare(inWindow(COLUMN.utilizationSamples)),
     energy_source: energySource,
     xid_count: input.xids.length,
@@ -83,17 +84,27 @@ export function windowFields(input: WindowFieldsInput): WindowFieldsResult {
   return { values: WINDOW_FIELDS.map((field) => fields[field.name] ?? null), energy };
 }
 
-/** Seconds above zero: the driver's measure where a sample has one, else the whole interval of a reading above zero. */
-function busySeconds(busyMs: ReadonlyArray<number | null>, utilization: ReadonlyArray<number | null>, intervalSeconds: number): number | null {
+/**
+ * Seconds above zero: the driver's measure where a sample has one, else the whole
+ * interval of a reading above zero; where utilization is not measured (a MIG
+ * device, a GPU in MIG mode), the interval's GPM graphics activity above zero.
+ */
+function busySeconds(
+  busyMs: ReadonlyArray<number | null>,
+  utilization: ReadonlyArray<number | null>,
+  graphicsActivity: ReadonlyArray<number | null>,
+  intervalSeconds: number,
+): number | null {
   let seconds = 0;
   let known = false;
   for (let i = 0; i < busyMs.length; i++) {
     const measured = busyMs[i];
+    const level = utilization[i] ?? graphicsActivity[i] ?? null;
     if (measured !== null && measured !== undefined) {
       seconds += measured / 1000;
       known = true;
-    } else if (utilization[i] !== null && utilization[i] !== undefined) {
-      if (utilization[i]! > 0) seconds += intervalSeconds;
+    } else if (level !== null) {
+      if (level > 0) seconds += intervalSeconds;
       known = true;
     }
   }

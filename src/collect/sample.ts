@@ -42,6 +42,14 @@ export function takeSample(nvml: Nvml, names: ProcessNameCache, now: () => Date 
   const gpus: GpuSample[] = [];
   const failures: GpuFailure[] = [];
   const pidsSeen = new Set<number>();
+  const named = (reading: GpuReading): GpuSample => ({
+    ...reading,
+    processes:
+      reading.processes?.map((process) => {
+        pidsSeen.add(process.pid);
+        return { ...process, name: names.name(process.pid) };
+      }) ?? null,
+  });
   for (let index = 0; index < count; index++) {
     try {
       const reading = nvml.readGpu(index);
@@ -50,12 +58,10 @@ export function takeSample(nvml: Nvml, names: ProcessNameCache, now: () => Date 
         failures.push(unreadable);
         continue;
       }
-      const processes =
-        reading.processes?.map((process) => {
-          pidsSeen.add(process.pid);
-          return { ...process, name: names.name(process.pid) };
-        }) ?? null;
-      gpus.push({ ...reading, processes });
+      // A GPU in MIG mode is followed by its MIG devices, each a device of its own.
+      const migDevices = reading.migMode && nvml.readMigDevices ? nvml.readMigDevices(index) : [];
+      gpus.push(named(reading));
+      for (const device of migDevices) gpus.push(named(device));
     } catch (error) {
       if (!(error instanceof NvmlError)) throw error;
       failures.push({ index, code: error.codeName, message: error.message });
@@ -63,6 +69,21 @@ export function takeSample(nvml: Nvml, names: ProcessNameCache, now: () => Date 
   }
   names.retainOnly(pidsSeen);
   return { takenAt, gpuCount: count, gpus, failures };
+}
+
+/** NVML's advice: GPM samples to compare at least 100 ms apart. */
+const GPM_FIRST_SPAN_MS = 200;
+
+/**
+ * One reading of every GPU with GPM activity where a GPU has GPM: activity is
+ * measured between two GPM samples, so a first reading 200 ms before starts the
+ * span (a one-off command has no earlier tick to compare with).
+ */
+export function takeSampleWithActivity(nvml: Nvml, names: ProcessNameCache, now: () => Date = () => new Date()): Sample {
+  const first = takeSample(nvml, names, now);
+  if (!first.gpus.some((gpu) => gpu.parentUuid === null && nvml.gpmSupported?.(gpu.index))) return first;
+  Bun.sleepSync(GPM_FIRST_SPAN_MS);
+  return takeSample(nvml, names, now);
 }
 
 /**
@@ -83,6 +104,16 @@ export function unreadableReason(reading: GpuReading): GpuFailure | null {
     unreadable: reading,
     message: `GPU ${reading.index} (${reading.uuid}): no usage metric could be read (${errors.map(([field, code]) => `${field} ${code}`).join(", ")})`,
   };
+}
+
+/**
+ * The reading without GPM activity over a span longer than about one interval: a
+ * tick was missed (hung, suspended), and a value over two intervals must not
+ * stand for one.
+ */
+export function withinGpmSpan<T extends GpuReading>(reading: T, intervalMs: number): T {
+  if (reading.gpm === null || reading.gpm.spanMs <= intervalMs * 1.5) return reading;
+  return { ...reading, gpm: null };
 }
 
 /** What snapshot prints about the host. Not for the agent: host() loads libcuda (see Nvml.host). */

@@ -15,7 +15,7 @@ export interface ProcessRecord {
   compute_instance_id: number | null;
 }
 
-export type GpuRecord = Record<string, ShownValue | ProcessRecord[] | Record<string, string>>;
+export type GpuRecord = Record<string, ShownValue | ProcessRecord[] | Record<string, string> | GpuRecord[]>;
 
 export interface SnapshotDocument {
   timestamp: string;
@@ -57,7 +57,25 @@ export function snapshotDocument(sample: Sample, host: HostSummary, hostname: st
       nvml_library: host.nvmlLibrary,
       gpu_count: host.gpuCount,
     },
-    gpus: sample.gpus.map(gpuRecord),
+    gpus: nestMigDevices(sample.gpus),
     errors: sample.failures.map((failure) => ({ index: failure.index, error: failure.code, message: failure.message })),
   };
 }
+
+/** GPUs' records, each GPU in MIG mode with its MIG devices' records as `mig_devices`. */
+function nestMigDevices(gpus: readonly GpuSample[]): GpuRecord[] {
+  const records: GpuRecord[] = [];
+  const parents = new Map<string, GpuRecord[]>();
+  for (const gpu of gpus) {
+    const nested = gpu.parentUuid === null ? undefined : parents.get(gpu.parentUuid);
+    if (nested) {
+      nested.push(gpuRecord(gpu));
+      continue;
+    }
+    const record = gpuRecord(gpu);
+    if (gpu.migMode) parents.set(gpu.uuid, (record.mig_devices = []) as GpuRecord[]);
+    records.push(record);
+  }
+  return records;
+}
+

@@ -11,6 +11,7 @@ import { openNvml, type Nvml } from "../nvml/index.ts";
 import { databaseBytes, formatSize } from "../query/databaseSize.ts";
 import { plainHttpWarning, probeServer, uploadTarget } from "../ship/http.ts";
 import { redactUrlCredentials } from "../util/url.ts";
+import { GPM_METRIC_NAMES, MIG_IDENTITY_NAMES } from "../metrics/catalog.ts";
 import { quickCheck } from "../store/database.ts";
 import { runningAgentPid } from "../store/lock.ts";
 
@@ -67,16 +68,21 @@ function nvmlChecks(libraryPath: string | undefined): { checks: Check[]; gpuCoun
     if (sample.gpuCount === 0) checks.push(fail("gpus", "NVML reports no GPU: check that the driver sees them (nvidia-smi -L)"));
     const perGpu: Array<{ index: number; check: Check }> = [];
     for (const gpu of sample.gpus) {
+      if (gpu.parentUuid !== null) continue; // a MIG device: told on its GPU's line
       const record = gpuRecord(gpu);
-      const unsupported = Object.entries(record).filter(([key, value]) => value === null && key !== "field_errors").map(([key]) => key);
-      const total = Object.keys(record).filter((key) => key !== "field_errors").length;
+      // MIG and GPM fields are told apart, below: on a GPU they are not missing metrics.
+      const counted = Object.entries(record).filter(([key]) => key !== "field_errors" && !MIG_AND_GPM_FIELDS.has(key));
+      const unsupported = counted.filter(([, value]) => value === null).map(([key]) => key);
+      const total = counted.length;
       const errors = Object.entries(gpu.fieldErrors).map(([field, code]) => `${field}: ${code}`);
+      const usage = usageMeasure(gpu, sample.gpus.filter((device) => device.parentUuid === gpu.uuid), nvml.gpmSupported?.(gpu.index) ?? null);
       perGpu.push({
         index: gpu.index,
-        check: (errors.length ? warn : pass)(
+        check: (errors.length || !usage.measurable ? warn : pass)(
           `gpu ${gpu.index}`,
           `${gpu.name ?? "?"} (${gpu.uuid}): ${total - unsupported.length} of ${total} metrics` +
             (unsupported.length ? `; not available: ${unsupported.join(", ")}` : "") +
+            `; ${usage.text}` +
             (errors.length ? `; errors: ${errors.join(", ")}` : ""),
         ),
       });
@@ -91,6 +97,34 @@ function nvmlChecks(libraryPath: string | undefined): { checks: Check[]; gpuCoun
   } finally {
     nvml.close();
   }
+}
+
+const MIG_AND_GPM_FIELDS = new Set([...MIG_IDENTITY_NAMES, "mig_mode", "mig_mode_pending", ...GPM_METRIC_NAMES]);
+
+/**
+ * Whether MIG is on and how the GPU's usage is measured: NVML's utilization, GPM
+ * (per GPU instance with MIG on), or not at all, which leaves a window without
+ * usage (a warning: the windows a contract is billed on would show none).
+ */
+export function usageMeasure(
+  gpu: { migMode: boolean | null; migModePending: boolean | null; gpuUtilizationPercent: number | null },
+  migDevices: ReadonlyArray<{ migProfile: string | null }>,
+  gpmSupported: boolean | null,
+): { measurable: boolean; text: string } {
+  const pending = gpu.migModePending !== null && gpu.migModePending !== gpu.migMode ? ` (${gpu.migModePending ? "on" : "off"} after the next GPU reset)` : "";
+  const profiles = migDevices.map((device) => device.migProfile ?? "?").join(", ");
+  const mig =
+    gpu.migMode === null
+      ? "MIG not supported"
+      : gpu.migMode
+        ? `MIG on${pending}, ${migDevices.length} MIG device(s)${profiles ? ` (${profiles})` : ""}`
+        : `MIG off${pending}`;
+  const ways: string[] = [];
+  if (gpu.gpuUtilizationPercent !== null) ways.push("utilization");
+  if (gpmSupported) ways.push(gpu.migMode ? "GPM per GPU instance" : "GPM");
+  if (ways.length > 0) return { measurable: true, text: `${mig}; activity measured by ${ways.join(" and ")}` };
+  const why = gpu.migMode ? "NVML gives no utilization in MIG mode and this GPU has no GPM (Hopper or later, driver 520+)" : "neither utilization nor GPM answers";
+  return { measurable: false, text: `${mig}; activity cannot be measured: ${why}, so windows carry no usage` };
 }
 
 function databaseCheck(file: string): Check {

@@ -22,7 +22,7 @@ export type MetricKind =
   /** Shown, never stored as such: several values at once (one per fan, a mask's names) or a word for a stored number. */
   | "list";
 
-export type Unit = "" | "%" | "C" | "MHz" | "bytes" | "mW" | "W" | "mJ" | "KB/s" | "ms" | "s";
+export type Unit = "" | "%" | "0.01%" | "C" | "MHz" | "bytes" | "mW" | "W" | "mJ" | "KB/s" | "ms" | "s";
 
 /** A JSON object a window field shows (an XID, the seconds per clock-event reason). */
 export type JsonObject = Readonly<Record<string, unknown>>;
@@ -72,7 +72,7 @@ type Declaration = Pick<Metric, "name" | "kind" | "read"> & Partial<Omit<Metric,
 export const AS_STORED = <T>(stored: T): T => stored;
 
 /** Stored to shown, as a factor: only a power changes its unit on the way out. */
-const CONVERSIONS: Partial<Record<`${Unit}>${Unit}`, number>> = { "mW>W": 1 / 1000, "ms>s": 1 / 1000 };
+const CONVERSIONS: Partial<Record<`${Unit}>${Unit}`, number>> = { "mW>W": 1 / 1000, "ms>s": 1 / 1000, "0.01%>%": 1 / 100 };
 
 function conversion(stored: Unit, shown: Unit): (value: number | null) => number | null {
   if (stored === shown) return AS_STORED;
@@ -117,6 +117,9 @@ function reasonNames(mask: number | null): readonly string[] | null {
 /** A stored 0/1 as a boolean. */
 const asBoolean = (stored: number | null): boolean | null => (stored === null ? null : stored !== 0);
 const storedBoolean = (value: boolean | null): number | null => (value === null ? null : value ? 1 : 0);
+
+/** A GPM percentage (a double) stored as a whole number of hundredths: integers keep blocks compact. */
+const hundredths = (percent: number | null | undefined): number | null => (percent === null || percent === undefined ? null : Math.round(percent * 100));
 
 /** How a sample's GPU utilization was obtained: "samples" (the driver's, averaged over the interval) or "point" (this instant). */
 export function utilizationSource(samples: number | null): "samples" | "point" | null {
@@ -281,7 +284,65 @@ export const METRICS: readonly Metric[] = [
     read: (gpu) => storedBoolean(gpu.remappedRowsFailure),
     show: asBoolean,
   }),
+  // MIG: a MIG device is a device of its own (uid MIG-...) that names its GPU.
+  declare({ name: "parent_uid", kind: "identity", since: 8, upload: true, inWindow: true, read: (gpu) => gpu.parentUuid }),
+  declare({ name: "mig_profile", kind: "identity", since: 8, upload: true, inWindow: true, read: (gpu) => gpu.migProfile }),
+  declare({ name: "gpu_instance_id", kind: "identity", since: 8, upload: true, inWindow: true, read: (gpu) => gpu.gpuInstanceId }),
+  declare({ name: "compute_instance_id", kind: "identity", since: 8, upload: true, inWindow: true, read: (gpu) => gpu.computeInstanceId }),
+  declare({ name: "mig_mode", kind: "identity", snapshotOnly: true, upload: false, read: (gpu) => storedBoolean(gpu.migMode), show: asBoolean }),
+  declare({ name: "mig_mode_pending", kind: "identity", snapshotOnly: true, upload: false, read: (gpu) => storedBoolean(gpu.migModePending), show: asBoolean }),
+  // GPM activity (Hopper and later) over the interval: the GPU's, or on a MIG device its GPU instance's.
+  declare({
+    name: "sm_activity",
+    kind: "gauge",
+    storedUnit: "0.01%",
+    shownUnit: "%",
+    since: 8,
+    exporter: "DCGM_FI_PROF_SM_ACTIVE",
+    read: (gpu) => hundredths(gpu.gpm?.smActivityPercent),
+  }),
+  declare({
+    name: "sm_occupancy",
+    kind: "gauge",
+    storedUnit: "0.01%",
+    shownUnit: "%",
+    since: 8,
+    exporter: "DCGM_FI_PROF_SM_OCCUPANCY",
+    read: (gpu) => hundredths(gpu.gpm?.smOccupancyPercent),
+  }),
+  declare({
+    name: "tensor_activity",
+    kind: "gauge",
+    storedUnit: "0.01%",
+    shownUnit: "%",
+    since: 8,
+    exporter: "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE",
+    read: (gpu) => hundredths(gpu.gpm?.tensorActivityPercent),
+  }),
+  declare({
+    name: "dram_activity",
+    kind: "gauge",
+    storedUnit: "0.01%",
+    shownUnit: "%",
+    since: 8,
+    exporter: "DCGM_FI_PROF_DRAM_ACTIVE",
+    read: (gpu) => hundredths(gpu.gpm?.dramActivityPercent),
+  }),
+  declare({
+    name: "graphics_activity",
+    kind: "gauge",
+    storedUnit: "0.01%",
+    shownUnit: "%",
+    since: 8,
+    exporter: "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
+    read: (gpu) => hundredths(gpu.gpm?.graphicsActivityPercent),
+  }),
 ];
+
+/** The catalog's MIG identities: what a MIG device has and a GPU never does. */
+export const MIG_IDENTITY_NAMES: readonly string[] = ["parent_uid", "mig_profile", "gpu_instance_id", "compute_instance_id"];
+/** The catalog's GPM metrics. */
+export const GPM_METRIC_NAMES: readonly string[] = ["sm_activity", "sm_occupancy", "tensor_activity", "dram_activity", "graphics_activity"];
 
 /**
  * Fields a window computes from its samples and events together, stored once per

@@ -57,13 +57,19 @@ const DCGM: Readonly<Record<string, { type: "gauge" | "counter"; help: string }>
   DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS: { type: "counter", help: "Number of remapped rows for uncorrectable errors" },
   DCGM_FI_DEV_ROW_REMAP_PENDING: { type: "gauge", help: "Whether remapping of rows is pending (a GPU reset applies it)" },
   DCGM_FI_DEV_ROW_REMAP_FAILURE: { type: "gauge", help: "Whether remapping of rows has failed" },
+  DCGM_FI_PROF_GR_ENGINE_ACTIVE: { type: "gauge", help: "Ratio of time the graphics engine is active." },
+  DCGM_FI_PROF_SM_ACTIVE: { type: "gauge", help: "The ratio of cycles an SM has at least 1 warp assigned." },
+  DCGM_FI_PROF_SM_OCCUPANCY: { type: "gauge", help: "The ratio of number of warps resident on an SM." },
+  DCGM_FI_PROF_PIPE_TENSOR_ACTIVE: { type: "gauge", help: "Ratio of cycles the tensor (HMMA) pipe is active." },
+  DCGM_FI_PROF_DRAM_ACTIVE: { type: "gauge", help: "Ratio of cycles the device memory interface is active sending or receiving data." },
 };
 
-/** dcgm-exporter's units: memory in MiB, power in W; everything else as NVML gives it. */
+/** dcgm-exporter's units: memory in MiB, power in W, DCGM_FI_PROF_* as ratios (0-1); everything else as NVML gives it. */
 const MIB = 1024 * 1024;
 function exportedValue(metric: Metric, stored: number): number {
   if (metric.storedUnit === "bytes") return Math.round((stored / MIB) * 1000) / 1000;
   if (metric.storedUnit === "mW") return stored / 1000;
+  if (metric.storedUnit === "0.01%") return stored / 10000;
   return stored;
 }
 
@@ -80,16 +86,21 @@ function labelValue(value: string): string {
   return value.replace(/[\\"\n]/g, (c) => (c === "\n" ? "\\n" : `\\${c}`));
 }
 
-/** dcgm-exporter's labels, in its order. */
+/**
+ * dcgm-exporter's labels, in its order. A MIG device is labelled as dcgm-exporter
+ * labels a GPU instance: its GPU's UUID and model, with GPU_I_PROFILE and GPU_I_ID.
+ */
 function gpuLabels(gpu: GpuSample, state: ScrapeState): string {
+  const parent = gpu.parentUuid === null ? null : state.gpus.find((other) => other.uuid === gpu.parentUuid);
   const labels: Array<[string, string]> = [
     ["gpu", String(gpu.index)],
-    ["UUID", gpu.uuid],
+    ["UUID", gpu.parentUuid ?? gpu.uuid],
     ["pci_bus_id", gpu.pciBusId ?? ""],
     ["device", `nvidia${gpu.index}`],
-    ["modelName", gpu.name ?? ""],
-    ["Hostname", state.hostname],
+    ["modelName", (parent ? parent.name : gpu.name) ?? ""],
   ];
+  if (gpu.parentUuid !== null) labels.push(["GPU_I_PROFILE", gpu.migProfile ?? ""], ["GPU_I_ID", String(gpu.gpuInstanceId ?? "")]);
+  labels.push(["Hostname", state.hostname]);
   if (state.driverVersion) labels.push(["DCGM_FI_DRIVER_VERSION", state.driverVersion]);
   return labels.map(([name, value]) => `${name}="${labelValue(value)}"`).join(",");
 }
@@ -106,10 +117,11 @@ function number(value: number): string {
  */
 export function gpuExposition(state: ScrapeState, format: ExpositionFormat): string {
   const lines: string[] = [];
-  const labels = state.gpus.map((gpu) => gpuLabels(gpu, state));
+  const devices = exportedDevices(state.gpus);
+  const labels = devices.map((gpu) => gpuLabels(gpu, state));
   for (const { metric, name, type, help } of EXPORTED) {
     const samples: string[] = [];
-    state.gpus.forEach((gpu, i) => {
+    devices.forEach((gpu, i) => {
       const stored = metric.read(gpu);
       if (typeof stored !== "number") return;
       samples.push(`${name}{${labels[i]}} ${number(exportedValue(metric, stored))}`);
@@ -119,9 +131,25 @@ export function gpuExposition(state: ScrapeState, format: ExpositionFormat): str
   }
   if (state.gpus.length > 0) {
     lines.push("# HELP DCGM_FI_DEV_XID_ERRORS Value of the last XID error encountered.", "# TYPE DCGM_FI_DEV_XID_ERRORS gauge");
-    state.gpus.forEach((gpu, i) => lines.push(`DCGM_FI_DEV_XID_ERRORS{${labels[i]}} ${state.lastXid.get(gpu.uuid) ?? 0}`));
+    // XIDs are the GPU's: none per MIG device.
+    devices.forEach((gpu, i) => gpu.parentUuid === null && lines.push(`DCGM_FI_DEV_XID_ERRORS{${labels[i]}} ${state.lastXid.get(gpu.uuid) ?? 0}`));
   }
   return lines.length > 0 ? `${lines.join("\n")}\n` : "";
+}
+
+/**
+ * GPUs, and one MIG device per GPU instance: compute instances of one GPU
+ * instance share its memory and activity, and would repeat one label set.
+ */
+function exportedDevices(gpus: readonly GpuSample[]): GpuSample[] {
+  const seen = new Set<string>();
+  return gpus.filter((gpu) => {
+    if (gpu.parentUuid === null) return true;
+    const instance = `${gpu.parentUuid}/${gpu.gpuInstanceId}`;
+    if (seen.has(instance)) return false;
+    seen.add(instance);
+    return true;
+  });
 }
 
 /** The agent's own health. Counters follow each format's rules for their names. */

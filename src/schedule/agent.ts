@@ -371,14 +371,15 @@ export class Agent {
       this.recordEvent(kind, gpuIndex, detail, facts.atMs === undefined ? this.nowSeconds() : Math.floor(facts.atMs / 1000), facts);
     };
     const standIn = options.openNvml;
-    if (standIn) return new InProcessSampler(() => standIn(options.nvmlLibrary), nvmlLog, onReady, onEvent);
     const intervalMs = this.settings.intervalSeconds * 1000;
+    if (standIn) return new InProcessSampler(() => standIn(options.nvmlLibrary), nvmlLog, onReady, onEvent, intervalMs);
     return new WorkerSampler({
       libraryPath: options.nvmlLibrary,
       log: nvmlLog,
       onReady,
       // A healthy NVML answers in milliseconds; a tick waits at most 80 % of the interval, 10 s at most.
       deadlineMs: Math.min(10_000, intervalMs * 0.8),
+      intervalMs,
       restartAfterMs: Math.max(120_000, 5 * intervalMs),
       now: () => this.clock.now(),
       onEvent,

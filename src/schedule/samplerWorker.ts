@@ -5,7 +5,7 @@
 import { openNvml } from "../nvml/index.ts";
 import { NvmlSession, type SessionResult } from "./session.ts";
 
-export type WorkerRequest = { type: "sample"; id: number; atMs: number; libraryPath: string | undefined } | { type: "close" };
+export type WorkerRequest = { type: "sample"; id: number; atMs: number; intervalMs: number; libraryPath: string | undefined } | { type: "close" };
 export type WorkerReply = { type: "result"; id: number; result: SessionResult } | { type: "failed"; id: number; message: string } | { type: "closed" };
 
 declare const self: Worker;
@@ -34,7 +34,7 @@ self.onmessage = (event: MessageEvent<WorkerRequest>) => {
   }
   session ??= new NvmlSession(() => openNvml({ libraryPath: request.libraryPath }));
   try {
-    self.postMessage({ type: "result", id: request.id, result: session.sample(request.atMs) } satisfies WorkerReply);
+    self.postMessage({ type: "result", id: request.id, result: session.sample(request.atMs, request.intervalMs) } satisfies WorkerReply);
     keepPolling();
   } catch (error) {
     self.postMessage({ type: "failed", id: request.id, message: (error as Error).message } satisfies WorkerReply);

@@ -126,13 +126,19 @@ export class InProcessSampler implements TickSampler {
   private readonly session: NvmlSession;
   private readonly reporter: Reporter;
 
-  constructor(open: () => Nvml, log: Logger, onReady: (driverVersion: string | null) => void, onEvent?: EventSink) {
+  constructor(
+    open: () => Nvml,
+    log: Logger,
+    onReady: (driverVersion: string | null) => void,
+    onEvent?: EventSink,
+    private readonly intervalMs = Infinity,
+  ) {
     this.session = new NvmlSession(open);
     this.reporter = new Reporter(log, onReady, onEvent);
   }
 
   async sample(atMs: number): Promise<TickReadings | null> {
-    return this.reporter.readings(this.session.sample(atMs));
+    return this.reporter.readings(this.session.sample(atMs, this.intervalMs));
   }
 
   async close(): Promise<boolean> {
@@ -147,6 +153,8 @@ export interface WorkerSamplerOptions {
   onReady: (driverVersion: string | null) => void;
   /** How long a tick waits for NVML before it is skipped. */
   deadlineMs: number;
+  /** The collection interval: GPM activity over a longer span (a missed tick) is dropped. */
+  intervalMs: number;
   /** How long NVML may stay silent before the Worker is replaced. */
   restartAfterMs: number;
   now?: () => number;
@@ -185,7 +193,7 @@ export class WorkerSampler implements TickSampler {
       this.hungSince = null;
     }
     const id = ++this.nextId;
-    const reply = await this.request({ type: "sample", id, atMs, libraryPath: this.options.libraryPath }, id);
+    const reply = await this.request({ type: "sample", id, atMs, intervalMs: this.options.intervalMs, libraryPath: this.options.libraryPath }, id);
     if (reply === null && this.options.stop?.aborted) {
       if (this.waiting.has(id)) this.hungSince = this.now(); // still inside NVML: do not wait for it on close
       return null;

@@ -4,7 +4,7 @@
 
 import { DriverSampling } from "../collect/driverSamples.ts";
 import { ProcessNameCache, osProcessNameLookup } from "../collect/processNames.ts";
-import { takeSample, type GpuFailure, type GpuSample } from "../collect/sample.ts";
+import { takeSample, withinGpmSpan, type GpuFailure, type GpuSample } from "../collect/sample.ts";
 import { NvmlError, NvmlUnavailableError, type DeviceEvent, type Nvml } from "../nvml/index.ts";
 
 /** A driver event with the time it was taken from the driver. */
@@ -68,7 +68,8 @@ export class NvmlSession {
     return this.nvml ? this.buffers.pollPeriodMs() : null;
   }
 
-  sample(atMs: number): SessionResult {
+  /** One tick's readings; `intervalMs` is the agent's interval, the longest span a GPM value may cover (with slack). */
+  sample(atMs: number, intervalMs = Infinity): SessionResult {
     let opened: Extract<SessionResult, { kind: "sample" }>["opened"] = null;
     if (!this.nvml) {
       try {
@@ -88,12 +89,13 @@ export class NvmlSession {
       const sample = takeSample(nvml, this.names!, () => new Date(atMs));
       const present = new Set<number>();
       for (const gpu of sample.gpus) {
+        if (gpu.parentUuid !== null) continue; // a MIG device: the driver keeps no sample buffers for it
         present.add(gpu.index);
         this.buffers.attach(nvml, gpu.index, gpu.uuid);
       }
       this.buffers.retainOnly(present);
       this.buffers.poll(nvml);
-      const gpus = sample.gpus.map((gpu) => this.buffers.apply(gpu));
+      const gpus = sample.gpus.map((gpu) => withinGpmSpan(this.buffers.apply(gpu), intervalMs));
       this.takeEvents(nvml);
       const events = this.events;
       const eventsDropped = this.eventsDropped;

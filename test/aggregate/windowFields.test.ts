@@ -35,6 +35,20 @@ describe("usage over the interval", () => {
     expect(values.averaged_share).toBe(0.4);
   });
 
+  test("on a MIG device (no utilization), whole intervals of GPM graphics activity above zero; GPM averages like any gauge", () => {
+    // graphics_activity is stored in hundredths of a percent
+    const values = window(tenSamples((i) => ({ graphics_activity: i < 6 ? 2500 : i === 6 ? null : 0, sm_activity: 1000 * (i % 3) })));
+    expect(values.busy_seconds).toBe(6);
+    expect(values.graphics_activity).toBeCloseTo((6 * 2500) / 9, 6);
+    expect([values.graphics_activity_min, values.graphics_activity_max]).toEqual([0, 2500]);
+    expect([values.sm_activity_min, values.sm_activity_max]).toEqual([0, 2000]);
+  });
+
+  test("utilization, where measured, wins over GPM activity for busy seconds", () => {
+    const values = window(tenSamples(() => ({ gpu_utilization: 0, graphics_activity: 5000 })));
+    expect(values.busy_seconds).toBe(0);
+  });
+
   test("without utilization at all, neither is known", () => {
     const values = window(tenSamples(() => ({ temperature: 40 })));
     expect([values.busy_seconds, values.averaged_share]).toEqual([null, null]);

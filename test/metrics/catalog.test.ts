@@ -52,7 +52,10 @@ describe("the metric catalog", () => {
     expect(names.slice(12, 28)).toEqual(ORIGINAL.filter((name) => WINDOW_METRICS.some((m) => m.name === name)).flatMap((name) => [`${name}_min`, `${name}_max`]));
     expect(names.slice(28, 32)).toEqual(["sample_count", "coverage", "energy_consumption", "serial"]);
     const fields = WINDOW_FIELDS.length;
-    expect(names.slice(-3 - fields, -fields)).toEqual(["pcie_rx_throughput", "pcie_rx_throughput_min", "pcie_rx_throughput_max"]);
+    expect(names.slice(-3 - 19 - fields, -19 - fields)).toEqual(["pcie_rx_throughput", "pcie_rx_throughput_min", "pcie_rx_throughput_max"]);
+    // then the MIG identities (schema 8) and the GPM gauges with their extremes
+    expect(names.slice(-19 - fields, -15 - fields)).toEqual(["parent_uid", "mig_profile", "gpu_instance_id", "compute_instance_id"]);
+    expect(names.slice(-3 - fields, -fields)).toEqual(["graphics_activity", "graphics_activity_min", "graphics_activity_max"]);
     // then the window's own fields, usage over the interval first and health after
     expect(names.slice(-fields)).toEqual(WINDOW_FIELDS.map((field) => field.name));
     expect(names.slice(-fields, -fields + 3)).toEqual(["busy_seconds", "averaged_share", "energy_source"]);

@@ -104,3 +104,60 @@ describe("promtool check metrics", () => {
     expect(notes.some((note) => note.includes("camelCase"))).toBe(true);
   });
 });
+
+describe("MIG devices and GPM", () => {
+  const gpm = (percent: number) => ({
+    spanMs: 60_000,
+    smActivityPercent: percent,
+    smOccupancyPercent: percent / 2,
+    tensorActivityPercent: percent / 4,
+    dramActivityPercent: percent / 5,
+    graphicsActivityPercent: percent,
+  });
+  const parent = gpuSample({ gpuUtilizationPercent: null, memoryUtilizationPercent: null, migMode: true, gpm: gpm(40) });
+  const slice = (uuid: string, gi: number, ci: number, percent: number) =>
+    gpuSample({
+      uuid,
+      name: "NVIDIA H100 80GB HBM3 MIG 1g.10gb",
+      parentUuid: parent.uuid,
+      gpuInstanceId: gi,
+      computeInstanceId: ci,
+      migProfile: "1g.10gb",
+      memoryUsedBytes: 1024 * 1024 * 1024,
+      temperatureCelsius: null,
+      powerUsageMilliwatts: null,
+      energyMillijoules: null,
+      gpuUtilizationPercent: null,
+      gpm: gpm(percent),
+    });
+
+  test("a MIG device carries its GPU's UUID and model with GPU_I_PROFILE and GPU_I_ID; DCGM_FI_PROF_* are ratios", () => {
+    const text = exposition(state({ gpus: [parent, slice("MIG-a", 9, 0, 25)] }), "text");
+    const sliceLabels =
+      'gpu="0",UUID="GPU-00000000-0000-0000-0000-000000000000",pci_bus_id="00000000:18:00.0",device="nvidia0",modelName="NVIDIA H100 80GB HBM3",GPU_I_PROFILE="1g.10gb",GPU_I_ID="9",Hostname="gpu-host-1",DCGM_FI_DRIVER_VERSION="550.54.15"';
+    expect(text).toContain(`DCGM_FI_DEV_FB_USED{${sliceLabels}} 1024\n`);
+    expect(text).toContain(`DCGM_FI_PROF_SM_ACTIVE{${sliceLabels}} 0.25\n`);
+    expect(text).toContain(`DCGM_FI_PROF_GR_ENGINE_ACTIVE{${LABELS_0}} 0.4\n`);
+    expect(text).toContain(`DCGM_FI_PROF_PIPE_TENSOR_ACTIVE{${LABELS_0}} 0.1\n`);
+    expect(text).toContain("# TYPE DCGM_FI_PROF_DRAM_ACTIVE gauge\n");
+    // the GPU's own utilization is not measured in MIG mode: left out, never 0
+    expect(text).not.toContain("DCGM_FI_DEV_GPU_UTIL{");
+    // XIDs are the GPU's
+    expect(text.match(/^DCGM_FI_DEV_XID_ERRORS\{/gm)).toHaveLength(1);
+    // parses; the only lint notes are the camelCase ones dcgm-exporter's names draw, as for a GPU
+    const { exitCode, output } = promtool(text);
+    expect(exitCode === 0 || exitCode === 3).toBe(true);
+    for (const note of output.trim().split("\n").filter(Boolean)) expect(note).toMatch(/^DCGM_FI_(DEV|PROF)_\w+ (label names should be written in 'snake_case' not 'camelCase'|counter metrics should have "_total" suffix)$/);
+  });
+
+  test("compute instances of one GPU instance are one series, not a repeated label set", () => {
+    const text = exposition(state({ gpus: [parent, slice("MIG-a", 9, 0, 25), slice("MIG-b", 9, 1, 25), slice("MIG-c", 10, 0, 5)] }), "text");
+    expect(text.match(/^DCGM_FI_PROF_SM_ACTIVE\{/gm)).toHaveLength(3);
+    expect(text).toContain('GPU_I_ID="10"');
+  });
+
+  test("a GPU without GPM exports no DCGM_FI_PROF_* series", () => {
+    expect(exposition(state(), "text")).not.toContain("DCGM_FI_PROF_");
+  });
+});
+

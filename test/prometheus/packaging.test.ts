@@ -154,6 +154,11 @@ function metricNames(expr: string): string[] {
 function fullState(): ScrapeState {
   const gpus = eightGpus();
   gpus[0] = { ...gpus[0]!, fanSpeedsPercent: [40] };
+  // A Hopper GPU's GPM activity: the DCGM_FI_PROF_* families.
+  gpus[1] = {
+    ...gpus[1]!,
+    gpm: { spanMs: 60_000, smActivityPercent: 50, smOccupancyPercent: 25, tensorActivityPercent: 10, dramActivityPercent: 30, graphicsActivityPercent: 70 },
+  };
   return {
     hostname: "gpu-host-1",
     version: "0.1.0",

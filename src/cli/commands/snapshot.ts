@@ -3,7 +3,7 @@ import type { CommandHelp } from "../help.ts";
 import { hostname } from "node:os";
 import { snapshotDocument } from "../../collect/snapshot.ts";
 import { ProcessNameCache, osProcessNameLookup } from "../../collect/processNames.ts";
-import { hostSummary, takeSample } from "../../collect/sample.ts";
+import { hostSummary, takeSample, takeSampleWithActivity } from "../../collect/sample.ts";
 import { openNvml, type Nvml } from "../../nvml/index.ts";
 import { escapeControl } from "../../util/text.ts";
 import { UsageError } from "../errors.ts";
@@ -59,7 +59,7 @@ export default defineCommand({
         await watchSnapshots(nvml, names, intervalSeconds, format === "table" && process.stdout.isTTY === true);
         return;
       }
-      const sample = takeSample(nvml, names);
+      const sample = takeSampleWithActivity(nvml, names);
       process.stdout.write(renderSnapshot(snapshotDocument(sample, hostSummary(nvml, sample.gpuCount), hostname()), sample.gpus, format));
       if (sample.gpuCount === 0) process.stderr.write("NVML reports no GPUs on this host\n");
       for (const failure of sample.failures) process.stderr.write(`gpu_monitor: ${escapeControl(failure.message)}\n`);

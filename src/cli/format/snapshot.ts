@@ -1,7 +1,7 @@
 // `snapshot` output in its three formats.
 
 import type { GpuSample } from "../../collect/sample.ts";
-import type { ProcessRecord, SnapshotDocument } from "../../collect/snapshot.ts";
+import type { GpuRecord, ProcessRecord, SnapshotDocument } from "../../collect/snapshot.ts";
 import { fanMean, METRICS } from "../../metrics/catalog.ts";
 import { clockEventReasonNames } from "../../nvml/index.ts";
 import { toCsv, type CsvValue } from "../../util/csv.ts";
@@ -52,7 +52,9 @@ function csvCell(record: SnapshotDocument["gpus"][number], column: string): CsvV
 }
 
 function snapshotCsv(document: SnapshotDocument): string {
-  const rows: CsvValue[][] = document.gpus.map((gpu) => [
+  // One row per device: a GPU's MIG devices follow it, their parent_uid naming it.
+  const devices = document.gpus.flatMap((gpu) => [gpu, ...((gpu.mig_devices as GpuRecord[] | undefined) ?? [])]);
+  const rows: CsvValue[][] = devices.map((gpu) => [
     document.timestamp,
     ...SNAPSHOT_CSV_COLUMNS.map((column) => csvCell(gpu, column)),
   ]);
@@ -93,7 +95,7 @@ function snapshotTable(document: SnapshotDocument, gpus: readonly GpuSample[], o
     "",
   ];
   const byIndex = [
-    ...gpus.map((gpu) => ({ index: gpu.index, cells: gpuRow(gpu, options.bars ?? false) })),
+    ...gpus.map((gpu) => ({ index: gpu.index, cells: gpu.parentUuid === null ? gpuRow(gpu, options.bars ?? false) : migRow(gpu, options.bars ?? false) })),
     ...document.errors.map((failure) => ({
       index: failure.index,
       cells: [String(failure.index), `unreadable (${failure.error.replace("NVML_ERROR_", "")})`, ...Array(10).fill(NA)],
@@ -124,7 +126,7 @@ function snapshotTable(document: SnapshotDocument, gpus: readonly GpuSample[], o
     if (health) lines.push(escapeControl(`GPU ${gpu.index}: ${health}`));
   }
   const processRows = gpus.flatMap((gpu) =>
-    (gpu.processes ?? []).map((p) => [String(gpu.index), String(p.pid), p.kind === "compute" ? "C" : "G", p.name ?? NA, mib(p.usedMemoryBytes)]),
+    (gpu.processes ?? []).map((p) => [deviceLabel(gpu), String(p.pid), p.kind === "compute" ? "C" : "G", p.name ?? NA, mib(p.usedMemoryBytes)]),
   );
   lines.push("");
   if (processRows.length === 0) {
@@ -159,8 +161,45 @@ function healthLine(gpu: GpuSample): string | null {
   return parts.length > 0 ? parts.join("; ") : null;
 }
 
+/** A GPU by its index; a MIG device by its GPU's index and its GPU and compute instance ("0/2.0"). */
+function deviceLabel(gpu: GpuSample): string {
+  return gpu.parentUuid === null ? String(gpu.index) : `${gpu.index}/${gpu.gpuInstanceId ?? "?"}.${gpu.computeInstanceId ?? "?"}`;
+}
+
+/**
+ * Where NVML measures no utilization (a GPU in MIG mode, a MIG device), GPM's
+ * graphics engine and DRAM activity stand in the GPU and Mem columns.
+ */
+function activity(gpu: GpuSample): { gpu: number | null; memory: number | null } {
+  return {
+    gpu: gpu.gpuUtilizationPercent ?? gpu.gpm?.graphicsActivityPercent ?? null,
+    memory: gpu.memoryUtilizationPercent ?? gpu.gpm?.dramActivityPercent ?? null,
+  };
+}
+
+/** A MIG device as an indented row under its GPU: what it has of its own (memory, activity); the rest is the GPU's. */
+function migRow(gpu: GpuSample, bars: boolean): string[] {
+  const utilization = (percent: number | null) => (bars ? utilizationBar(percent) : withUnit(percent, "%"));
+  const { gpu: busy, memory } = activity(gpu);
+  return [
+    "",
+    `  └ MIG ${gpu.migProfile ?? NA} GI ${gpu.gpuInstanceId ?? NA} CI ${gpu.computeInstanceId ?? NA}`,
+    gpu.uuid,
+    "",
+    "",
+    "",
+    "",
+    `${mib(gpu.memoryUsedBytes)} / ${mib(gpu.memoryTotalBytes)}`,
+    utilization(busy),
+    utilization(memory),
+    "",
+    "",
+  ];
+}
+
 function gpuRow(gpu: GpuSample, bars: boolean): string[] {
   const utilization = (percent: number | null) => (bars ? utilizationBar(percent) : withUnit(percent, "%"));
+  const { gpu: busy, memory } = activity(gpu);
   const watts = (milliwatts: number | null) => (milliwatts === null ? null : milliwatts / 1000);
   return [
     String(gpu.index),
@@ -171,8 +210,8 @@ function gpuRow(gpu: GpuSample, bars: boolean): string[] {
     gpu.performanceState === null ? NA : `P${gpu.performanceState}`,
     `${withUnit(watts(gpu.powerUsageMilliwatts), "W", 1)} / ${withUnit(watts(gpu.powerLimitMilliwatts), "W", 0)}`,
     `${mib(gpu.memoryUsedBytes)} / ${mib(gpu.memoryTotalBytes)}`,
-    utilization(gpu.gpuUtilizationPercent),
-    utilization(gpu.memoryUtilizationPercent),
+    utilization(busy),
+    utilization(memory),
     gpu.graphicsClockMhz === null && gpu.memoryClockMhz === null ? NA : `${gpu.graphicsClockMhz ?? NA}/${gpu.memoryClockMhz ?? NA} MHz`,
     // MB/s, as nvidia-smi dmon shows rxpci/txpci; NVML gives KB/s.
     gpu.pcieRxKilobytesPerSecond === null && gpu.pcieTxKilobytesPerSecond === null

@@ -36,6 +36,8 @@ export interface UsageRow {
   memoryPeakBytes: number | null;
   /** Windows that counted toward the row. */
   windows: number;
+  /** A MIG device's GPU (its UUID): its row follows the GPU's and is not added to the total, which the GPU's row already holds. */
+  parent: string | null;
 }
 
 export interface UsageSummary {
@@ -66,7 +68,9 @@ class Tally {
     if (busy !== null) this.busySeconds = (this.busySeconds ?? 0) + busy;
     const energy = numberOrNull(values.energy_mj);
     if (energy !== null) this.energyMj = (this.energyMj ?? 0) + energy;
-    const utilization = numberOrNull(values.gpu_utilization);
+    // Where NVML gives no utilization (MIG), GPM's graphics activity (stored in hundredths of a percent) is the usage.
+    const graphics = numberOrNull(values.graphics_activity);
+    const utilization = numberOrNull(values.gpu_utilization) ?? (graphics === null ? null : graphics / 100);
     if (utilization !== null && window.sampleCount > 0) {
       this.utilizationSum += utilization * window.sampleCount;
       this.utilizationSamples += window.sampleCount;
@@ -87,7 +91,7 @@ class Tally {
     }
   }
 
-  row(key: string, label: string | null): UsageRow {
+  row(key: string, label: string | null, parent: string | null = null): UsageRow {
     return {
       key,
       label,
@@ -98,6 +102,7 @@ class Tally {
       utilizationAverage: this.utilizationSamples > 0 ? Math.round((this.utilizationSum / this.utilizationSamples) * 100) / 100 : null,
       memoryPeakBytes: this.memoryPeakBytes,
       windows: this.windows,
+      parent,
     };
   }
 }
@@ -124,11 +129,27 @@ export function usageByGpu(windows: Iterable<StoredWindowGpu>, gpus: ReadonlyMap
   const rows: UsageRow[] = [];
   for (const [gpuId, tally] of tallies) {
     const identity = gpus.get(gpuId)?.identity;
-    rows.push(tally.row(String(identity?.uid ?? `gpu ${gpuId}`), identity?.name === undefined ? null : (identity.name as string | null)));
-    total.merge(tally);
+    const parent = typeof identity?.parent_uid === "string" ? identity.parent_uid : null;
+    const name = identity?.name === undefined ? null : (identity.name as string | null);
+    const label = parent !== null && typeof identity?.mig_profile === "string" ? `MIG ${identity.mig_profile}` : name;
+    rows.push(tally.row(String(identity?.uid ?? `gpu ${gpuId}`), label, parent));
+    if (parent === null) total.merge(tally);
   }
   rows.sort((a, b) => b.gpuSeconds - a.gpuSeconds || a.key.localeCompare(b.key));
-  return { from, to, by: "gpu", rows, total: total.row("total", null) };
+  return { from, to, by: "gpu", rows: withMigDevicesUnderTheirGpu(rows), total: total.row("total", null) };
+}
+
+/** Each GPU's MIG devices right after it (in the order given); a MIG device whose GPU has no row stays where it is. */
+function withMigDevicesUnderTheirGpu(rows: UsageRow[]): UsageRow[] {
+  const keys = new Set(rows.map((row) => row.key));
+  const children = new Map<string, UsageRow[]>();
+  for (const row of rows) {
+    if (row.parent === null || !keys.has(row.parent)) continue;
+    const list = children.get(row.parent);
+    if (list) list.push(row);
+    else children.set(row.parent, [row]);
+  }
+  return rows.filter((row) => row.parent === null || !keys.has(row.parent)).flatMap((row) => [row, ...(children.get(row.key) ?? [])]);
 }
 
 /** Usage over windows starting in [from, to), grouped `by`. */

@@ -210,6 +210,25 @@ describe("windows", () => {
   });
 });
 
+describe("usage", () => {
+  test("usage --by gpu: each MIG device a row of its own under its GPU, its usage from GPM; the total counts each GPU once", () => {
+    const result = cli("usage", "--from", range()[1]!, "--by", "gpu", "-f", "json");
+    expect(result.exitCode).toBe(0);
+    const document = JSON.parse(result.stdout);
+    const rows = document.rows.map((row: any) => [row.gpu, row.parent_gpu]);
+    const h100At = rows.findIndex(([gpu]: string[]) => gpu === H100);
+    // the GPU, then its MIG devices (by their GPU-hours)
+    expect(rows[h100At]).toEqual([H100, null]);
+    const under = rows.slice(h100At + 1, h100At + 5);
+    expect(under.map(([gpu]: string[]) => gpu).sort()).toEqual([TRAINING, INFERENCE, IDLE, REPLACEMENT].sort());
+    expect(under.every(([, parent]: string[]) => parent === H100)).toBe(true);
+    const training = document.rows.find((row: any) => row.gpu === TRAINING);
+    expect(training).toMatchObject({ name: "MIG 3g.40gb", utilization_avg: 90 });
+    const gpusOnly = document.rows.filter((row: any) => row.parent_gpu === null);
+    expect(document.total.gpu_seconds).toBe(gpusOnly.reduce((sum: number, row: any) => sum + row.gpu_seconds, 0));
+  });
+});
+
 describe("upload and /metrics", () => {
   test("the upload body has one entry per MIG device with its GPU, profile, memory and GPM activity", () => {
     const bodies = server!.received.map((upload) => upload.body);

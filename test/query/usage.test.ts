@@ -42,6 +42,46 @@ describe("usage by GPU from window summaries", () => {
   });
 });
 
+describe("MIG devices", () => {
+  const H100 = "GPU-aaaaaaaa-0000-0000-0000-000000000001";
+  const mig = (id: number, uid: string, profile: string): [number, StoredGpu] => [
+    id,
+    { id, identity: { uid, name: `NVIDIA H100 80GB HBM3 MIG ${profile}`, parent_uid: H100, mig_profile: profile }, firstSeen: 0, lastSeen: 0 },
+  ];
+  const gpus = new Map([...GPUS, mig(3, "MIG-11111111-0000-5000-8000-000000000001", "3g.40gb"), mig(4, "MIG-22222222-0000-5000-8000-000000000002", "1g.10gb")]);
+  const summary = usageByGpu(
+    [
+      window(2, 0, { unavailable_seconds: 0, gpu_utilization: 10 }),
+      window(1, 0, { unavailable_seconds: 1800, busy_seconds: 1800, energy_mj: 3_600_000_000, gpu_utilization: null, graphics_activity: 6000 }),
+      window(3, 0, { unavailable_seconds: 1800, busy_seconds: 1800, gpu_utilization: null, graphics_activity: 9000, memory_used_max: 2 ** 34 }),
+      window(4, 0, { unavailable_seconds: 1800, busy_seconds: 0, gpu_utilization: null, graphics_activity: 0 }),
+    ],
+    gpus,
+    0,
+    3600,
+  );
+
+  test("each MIG device is a row of its own under its GPU, named by profile; the total counts the GPU once", () => {
+    expect(summary.rows.map((row) => [row.key, row.parent, row.label])).toEqual([
+      ["GPU-bbbbbbbb-0000-0000-0000-000000000002", null, "NVIDIA A100-SXM4-40GB"],
+      [H100, null, "NVIDIA H100 80GB HBM3"],
+      ["MIG-11111111-0000-5000-8000-000000000001", H100, "MIG 3g.40gb"],
+      ["MIG-22222222-0000-5000-8000-000000000002", H100, "MIG 1g.10gb"],
+    ]);
+    expect(summary.total).toMatchObject({ gpuSeconds: 3600 + 1800, busySeconds: 1800, windows: 2 });
+  });
+
+  test("without utilization (MIG), the average is GPM's graphics activity", () => {
+    expect(summary.rows.map((row) => row.utilizationAverage)).toEqual([10, 60, 90, 0]);
+  });
+
+  test("the table indents them; JSON names their GPU", () => {
+    const table = usageTable(summary);
+    expect(table).toMatch(/^└ MIG-11111111…\s+MIG 3g\.40gb\s+0\.50\s/m);
+    expect(JSON.parse(usageJson(summary)).rows[2].parent_gpu).toBe(H100);
+  });
+});
+
 describe("usage output", () => {
   const summary = usageByGpu(
     [window(1, 0, { unavailable_seconds: 0, busy_seconds: 900, energy_mj: 3_600_000_000, gpu_utilization: 25, memory_used_max: 2 ** 34 })],
@@ -65,14 +105,15 @@ describe("usage output", () => {
       utilization_avg: 25,
       memory_peak_bytes: 2 ** 34,
       windows: 1,
+      parent_gpu: null,
     });
     expect(document.total.gpu_seconds).toBe(3600);
   });
 
   test("CSV is a header and a line per group", () => {
     const lines = usageCsv(summary).trimEnd().split("\n");
-    expect(lines[0]).toBe("gpu,name,gpu_seconds,gpu_hours,busy_seconds,busy_gpu_hours,energy_kwh,energy_basis,utilization_avg,memory_peak_bytes,windows");
-    expect(lines[1]).toBe("GPU-aaaaaaaa-0000-0000-0000-000000000001,NVIDIA H100 80GB HBM3,3600,1,900,0.25,1,measured,25,17179869184,1");
+    expect(lines[0]).toBe("gpu,name,gpu_seconds,gpu_hours,busy_seconds,busy_gpu_hours,energy_kwh,energy_basis,utilization_avg,memory_peak_bytes,windows,parent_gpu");
+    expect(lines[1]).toBe("GPU-aaaaaaaa-0000-0000-0000-000000000001,NVIDIA H100 80GB HBM3,3600,1,900,0.25,1,measured,25,17179869184,1,");
     expect(lines).toHaveLength(2);
   });
 

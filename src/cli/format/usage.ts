@@ -22,6 +22,7 @@ function fields(summary: UsageSummary, row: UsageRow): Record<string, CsvValue> 
     utilization_avg: row.utilizationAverage,
     memory_peak_bytes: row.memoryPeakBytes,
     windows: row.windows,
+    parent_gpu: row.parent,
   };
 }
 
@@ -55,7 +56,10 @@ export function usageTable(summary: UsageSummary): string {
     row.utilizationAverage === null ? "-" : fixed(row.utilizationAverage, 1),
     row.memoryPeakBytes === null ? "-" : `${fixed(row.memoryPeakBytes / 2 ** 30, 1)} GiB`,
   ];
-  const rows = summary.rows.map((row) => line(row, shortKey(row.key), clip(row.label ?? "", 16)));
+  // A MIG device indented under its GPU.
+  const rows = summary.rows.map((row) =>
+    row.parent === null ? line(row, shortKey(row.key), clip(row.label ?? "", 16)) : line(row, `└ ${shortKey(row.key)}`, clip(row.label ?? "", 16)),
+  );
   rows.push(line(summary.total, "total", ""));
   const columns = [
     { header: summary.by.toUpperCase() },
@@ -83,6 +87,7 @@ function fixed(value: number, digits: number): string {
 
 /** A GPU's UUID cut to its first 8 hex digits (the part nvidia-smi users recognise). */
 function shortKey(key: string): string {
+  if (key.startsWith("MIG-") && key.length > 12) return `${key.slice(0, 12)}…`;
   return key.startsWith("GPU-") && key.length > 12 ? `${key.slice(0, 12)}…` : clip(key, 13);
 }
 

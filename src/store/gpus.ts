@@ -2,6 +2,7 @@
 
 import type { Database, Statement } from "bun:sqlite";
 import { GPU_METRICS } from "../metrics/catalog.ts";
+import { tableColumns } from "./database.ts";
 
 /** A GPU's identity values, in GPU_METRICS order (uid first). */
 export type GpuIdentityValues = ReadonlyArray<string | number | null>;
@@ -21,29 +22,36 @@ const UID = 0;
 export class GpuStore {
   private readonly ids = new Map<string, number>();
   private readonly find: Statement;
-  private readonly add: Statement;
-  private readonly touch: Statement;
+  /** The writes, prepared at the first: a read-only command may open a database older than the catalog's columns. */
+  private writes: { add: Statement; touch: Statement } | null = null;
 
   constructor(private readonly db: Database) {
     this.find = db.prepare("SELECT id FROM gpus WHERE uid = ?");
-    this.add = db.prepare(
-      `INSERT INTO gpus (${COLUMNS.join(", ")}, first_seen, last_seen) VALUES (${COLUMNS.map(() => "?").join(", ")}, ?, ?) RETURNING id`,
-    );
-    this.touch = db.prepare(
-      `UPDATE gpus SET ${GPU_METRICS.filter((_, i) => i !== UID)
-        .map(({ gpuColumn: c, keepLastKnown }) => (keepLastKnown ? `${c} = coalesce(?, ${c})` : `${c} = ?`))
-        .join(", ")}, last_seen = ? WHERE id = ?`,
-    );
+  }
+
+  private prepareWrites(): { add: Statement; touch: Statement } {
+    this.writes ??= {
+      add: this.db.prepare(
+        `INSERT INTO gpus (${COLUMNS.join(", ")}, first_seen, last_seen) VALUES (${COLUMNS.map(() => "?").join(", ")}, ?, ?) RETURNING id`,
+      ),
+      touch: this.db.prepare(
+        `UPDATE gpus SET ${GPU_METRICS.filter((_, i) => i !== UID)
+          .map(({ gpuColumn: c, keepLastKnown }) => (keepLastKnown ? `${c} = coalesce(?, ${c})` : `${c} = ?`))
+          .join(", ")}, last_seen = ? WHERE id = ?`,
+      ),
+    };
+    return this.writes;
   }
 
   /** The GPU's id, added or its identity brought up to date; inside the caller's transaction. */
   upsert(identity: GpuIdentityValues, ts: number): number {
     const uid = identity[UID] as string;
+    const { add, touch } = this.prepareWrites();
     let id = this.ids.get(uid) ?? (this.find.get(uid) as { id: number } | null)?.id;
     if (id === undefined) {
-      id = (this.add.get(...(identity as Array<string | number | null>), ts, ts) as { id: number }).id;
+      id = (add.get(...(identity as Array<string | number | null>), ts, ts) as { id: number }).id;
     } else {
-      this.touch.run(...(identity.filter((_, i) => i !== UID) as Array<string | number | null>), ts, id);
+      touch.run(...(identity.filter((_, i) => i !== UID) as Array<string | number | null>), ts, id);
     }
     this.ids.set(uid, id);
     return id;
@@ -56,7 +64,10 @@ export class GpuStore {
 
   /** Every GPU ever stored, by id. */
   all(): Map<number, StoredGpu> {
-    const rows = this.db.query(`SELECT id, first_seen, last_seen, ${COLUMNS.join(", ")} FROM gpus ORDER BY id`).values() as unknown[][];
+    // A column an older database (opened read-only, not migrated) lacks reads as NULL.
+    const present = tableColumns(this.db, "gpus");
+    const selected = COLUMNS.map((column) => (present.has(column) ? column : "NULL"));
+    const rows = this.db.query(`SELECT id, first_seen, last_seen, ${selected.join(", ")} FROM gpus ORDER BY id`).values() as unknown[][];
     return new Map(
       rows.map((row) => [
         row[0] as number,

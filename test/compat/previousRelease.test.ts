@@ -37,6 +37,16 @@ const NEW_FIELDS = [
   "clock_event_seconds",
   "healthy_seconds",
   "unavailable_seconds",
+  // MIG devices (who they are) and GPM activity
+  "parent_uid",
+  "mig_profile",
+  "gpu_instance_id",
+  "compute_instance_id",
+  "sm_activity",
+  "sm_occupancy",
+  "tensor_activity",
+  "dram_activity",
+  "graphics_activity",
 ];
 const NEW_NAMES = NEW_FIELDS.flatMap((field) => [field, `${field}_min`, `${field}_max`]);
 

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { compiledBinary, runBinary, runBinaryAsync } from "../helpers/binary.ts";
 import { fakeNvmlLibrary, scenarioFile, writeScenario } from "../helpers/fakeNvml.ts";
 import { freePort, startServer, type TestServer } from "../helpers/server.ts";
+import { EXPORTED_NAMES } from "../../src/prometheus/exposition.ts";
 
 const H100 = "GPU-9c1f6e2a-3b47-4d85-b2e9-7a0c5d18f364";
 const A100 = "GPU-2b7d4c1e-8f3a-4e6b-9c5d-0a1b2c3d4e5f";
@@ -78,6 +79,12 @@ function records(uid: string, level: "hourly" | "raw"): any[] {
 }
 
 const fullWindows = (uid: string) => records(uid, "hourly").filter((window) => window.sample_count === 5);
+
+/** The raw samples of one device in the 5 s window starting at `start`. */
+function samplesIn(uid: string, start: string): any[] {
+  const from = Date.parse(start);
+  return records(uid, "raw").filter((sample) => Date.parse(sample.timestamp) >= from && Date.parse(sample.timestamp) < from + 5000);
+}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "gpu-monitor-mig-"));
@@ -168,14 +175,16 @@ describe("windows", () => {
     });
     const withGpm = fullWindows(TRAINING).find((w) => w.sm_activity_min !== null)!;
     expect(withGpm).toMatchObject({ sm_activity: 71.5, sm_activity_min: 71.5, sm_activity_max: 71.5, sm_occupancy: 40.5, tensor_activity: 25, dram_activity: 33.25, graphics_activity: 90 });
-    expect(withGpm.busy_seconds).toBe(5);
+    // a second for each sample with graphics activity (the first tick after start has none)
+    expect(withGpm.busy_seconds).toBe(samplesIn(TRAINING, withGpm.timestamp).filter((sample) => sample.graphics_activity > 0).length);
+    expect(withGpm.busy_seconds).toBeGreaterThanOrEqual(4);
     const [idle] = fullWindows(IDLE);
     expect(idle).toMatchObject({ parent_uid: H100, mig_profile: "1g.10gb", gpu_instance_id: 10, memory_used: 0 });
     expect(fullWindows(IDLE).find((w) => w.graphics_activity !== null)).toMatchObject({ graphics_activity: 0, busy_seconds: 0 });
     // The GPU keeps its own entry: temperature, power and energy are the parent's.
     const [h100] = fullWindows(H100);
     expect(h100).toMatchObject({ parent_uid: null, mig_profile: null, temperature: 48, power_usage: 312, gpu_utilization: null });
-    expect(fullWindows(H100).some((w) => w.graphics_activity === 60 && w.busy_seconds === 5)).toBe(true);
+    expect(fullWindows(H100).some((w) => w.graphics_activity === 60 && w.busy_seconds >= 4)).toBe(true);
   });
 
   test("the first tick after start has no GPM activity: never a value over a span it did not cover", () => {
@@ -234,7 +243,11 @@ describe("upload and /metrics", () => {
     const bodies = server!.received.map((upload) => upload.body);
     const entries = bodies.flatMap((body) => body.gpus);
     const training = entries.find((gpu: any) => gpu.uid === TRAINING && gpu.sample_count === 5 && gpu.sm_activity !== null);
-    expect(training).toMatchObject({ parent_uid: H100, mig_profile: "3g.40gb", gpu_instance_id: 2, memory_used: 21474836480, sm_activity: 71.5, graphics_activity: 90, busy_seconds: 5 });
+    expect(training).toMatchObject({ parent_uid: H100, mig_profile: "3g.40gb", gpu_instance_id: 2, memory_used: 21474836480, sm_activity: 71.5, graphics_activity: 90 });
+    // the same figures as the stored window
+    const sentAt = bodies.find((b) => b.gpus.includes(training))!.aggregation_time;
+    const stored = records(TRAINING, "hourly").find((w) => Date.parse(w.timestamp) === Date.parse(sentAt))!;
+    expect([training.busy_seconds, training.sm_activity_min, training.memory_used_max]).toEqual([stored.busy_seconds, stored.sm_activity_min, stored.memory_used_max]);
     const body = bodies.find((b) => b.gpus.some((gpu: any) => gpu.uid === TRAINING))!;
     expect(body.gpus.map((gpu: any) => gpu.uid)).toEqual(expect.arrayContaining([H100, A100, TRAINING, INFERENCE]));
     const a100 = body.gpus.find((gpu: any) => gpu.uid === A100);
@@ -256,5 +269,6 @@ describe("upload and /metrics", () => {
     expect(now).not.toMatch(/^DCGM_FI_DEV_GPU_UTIL\{gpu="0"/m);
     expect(now).toMatch(/^DCGM_FI_DEV_GPU_UTIL\{gpu="1"[^}]*\} 40$/m);
     expect(now).not.toMatch(/^DCGM_FI_PROF_\w+\{gpu="1"/m);
+    for (const name of EXPORTED_NAMES.filter((exported) => exported.startsWith("DCGM_FI_PROF_"))) expect(now).toContain(`\n${name}{`);
   });
 });

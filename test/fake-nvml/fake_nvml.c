@@ -2304,8 +2304,8 @@ FAKE_API nvmlReturn_t nvmlGpmMetricsGet(nvmlGpmMetricsGet_t *metricsGet) {
     b = metricsGet->sample2;
     if (!a || !b || a->magic != FAKE_GPM_MAGIC || b->magic != FAKE_GPM_MAGIC || !a->taken || !b->taken)
         return NVML_ERROR_INVALID_ARGUMENT;
-    /* Two samples of one source, in time order: anything else has no meaning. */
-    if (a->gpu != b->gpu || a->gpu_instance != b->gpu_instance || b->t_us <= a->t_us) return NVML_ERROR_INVALID_ARGUMENT;
+    /* Two samples of one source, in time order (a benchmark may take both in one microsecond): anything else has no meaning. */
+    if (a->gpu != b->gpu || a->gpu_instance != b->gpu_instance || b->t_us < a->t_us) return NVML_ERROR_INVALID_ARGUMENT;
     for (i = 0; i < metricsGet->numMetrics; i++) {
         nvmlGpmMetric_t *metric = &metricsGet->metrics[i];
         metric->metricInfo.shortName = NULL;

@@ -17,7 +17,7 @@ function nvmlWith(scenario: string, variant: DriverVariant = "current"): { nvml:
   return { nvml: openScenario(path, variant), path };
 }
 
-/** GPM needs the two samples apart in time; the fake refuses a pair taken in the same microsecond. */
+/** GPM samples apart in time, as NVML wants them (the span is checked). */
 async function tick(): Promise<void> {
   await Bun.sleep(5);
 }

@@ -219,6 +219,17 @@ describe("windows", () => {
   });
 });
 
+describe("status", () => {
+  test("counts GPUs as GPUs and the MIG devices apart, each naming its GPU in JSON", () => {
+    const text = cli("status").stdout;
+    expect(text).toContain("GPUs seen:    2 (NVIDIA H100 80GB HBM3, NVIDIA A100-SXM4-80GB), and 4 MIG device(s) of them\n");
+    expect(text).toContain("Utilization:  averaged from driver samples on 1 of 2 GPU(s)");
+    const report = JSON.parse(cli("status", "-f", "json").stdout);
+    expect(report.gpus.find((gpu: any) => gpu.uid === REPLACEMENT).parent_uid).toBe(H100);
+    expect(report.gpus.find((gpu: any) => gpu.uid === A100).parent_uid).toBeNull();
+  });
+});
+
 describe("usage", () => {
   test("usage --by gpu: each MIG device a row of its own under its GPU, its usage from GPM; the total counts each GPU once", () => {
     const result = cli("usage", "--from", range()[1]!, "--by", "gpu", "-f", "json");

@@ -54,8 +54,11 @@ export default defineCommand({
           last_seen: formatTime(gpu.lastSeen),
           // "samples": the driver's samples averaged over each interval; "point": the instant of each tick
           utilization_source: sources.get(gpu.id) ?? null,
+          // a MIG device: the GPU it is part of
+          parent_uid: gpu.identity.parent_uid ?? null,
         }));
-        report.gpu_models = gpuModels(gpus.map((gpu) => String(gpu.identity.name ?? gpu.identity.uid)));
+        // Models of the GPUs themselves: a MIG device is part of one of them.
+        report.gpu_models = gpuModels(gpus.filter((gpu) => !gpu.identity.parent_uid).map((gpu) => String(gpu.identity.name ?? gpu.identity.uid)));
         report.windows = ledger.counts();
         const shown = (event: StoredEvent) => ({ at: formatTime(event.ts), kind: event.kind, gpu_index: event.gpu_index, detail: event.detail });
         report.recent_events = store.events.recent(5).map(shown);

@@ -27,8 +27,8 @@ export function statusText(unsafeReport: Record<string, unknown>): string {
     `Agent:        ${report.agent.running ? `running (pid ${report.agent.pid})` : "not running"}`,
     `Database:     ${report.database.file}${report.database.bytes === null ? " (none yet)" : ` (${formatSize(report.database.bytes)})`}`,
     `Last sample:  ${report.last_sample ?? "none"}`,
-    `GPUs seen:    ${report.gpus ? `${report.gpus.length}${report.gpus.length ? ` (${gpuModelsLine(report.gpu_models)})` : ""}` : "none"}`,
-    ...(report.gpus?.length ? [`Utilization:  ${utilizationLine(report.gpus)}`] : []),
+    `GPUs seen:    ${report.gpus ? gpusLine(report.gpus, report.gpu_models) : "none"}`,
+    ...(report.gpus?.length ? [`Utilization:  ${utilizationLine(report.gpus.filter((gpu: any) => !gpu.parent_uid))}`] : []),
     `Windows:      ${report.windows ? `${report.windows.pending} pending, ${report.windows.failed} failed, ${report.windows.sent} sent` : "none"}`,
     `Last send:    ${report.last_send ? `${report.last_send.window} ${report.last_send.outcome}${report.last_send.uid ? ` (uid ${report.last_send.uid})` : ""}${report.last_send.error ? `: ${report.last_send.error}` : ""} at ${report.last_send.at}` : "none"}`,
     `Server:       ${report.server ?? "none (offline)"}`,
@@ -44,6 +44,13 @@ export function statusText(unsafeReport: Record<string, unknown>): string {
     `Health:       ${report.healthy ? "ok" : report.problems.join("; ")}`,
   ];
   return lines.join("\n") + "\n";
+}
+
+/** "2 (NVIDIA H100 80GB HBM3, …)", and the MIG devices apart: they are parts of those GPUs. */
+function gpusLine(gpus: ReadonlyArray<{ parent_uid?: string | null }>, models: readonly GpuModel[]): string {
+  const migDevices = gpus.filter((gpu) => gpu.parent_uid).length;
+  const count = gpus.length - migDevices;
+  return `${count}${count ? ` (${gpuModelsLine(models)})` : ""}${migDevices ? `, and ${migDevices} MIG device(s) of them` : ""}`;
 }
 
 /** "averaged from driver samples on 2 of 3 GPUs; point readings: GPU-…". */

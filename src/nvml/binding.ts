@@ -633,10 +633,12 @@ class FfiNvml implements Nvml {
       const handle = Number(parent.view.getBigUint64(OUT_A, true));
       const device = this.migSlot(parent, devices, migIndex, handle);
       if (!device) continue;
+      device.errors = device.staticErrors && { ...device.staticErrors };
       const gpuInstance = device.mig!.gpuInstanceId;
       if (gpuInstance !== null) instances.add(gpuInstance);
       if (gpuInstance !== null && parent.gpmSupported && this.fn.gpmMigSampleGet && !activity.has(gpuInstance)) {
-        activity.set(gpuInstance, this.readGpm(parent, gpuInstance));
+        // A failure is the MIG device's (the first of its GPU instance), not its GPU's.
+        activity.set(gpuInstance, this.readGpm(parent, gpuInstance, device));
       }
       readings.push(this.readMigSlot(parent, device, gpuInstance === null ? null : (activity.get(gpuInstance) ?? null)));
     }
@@ -679,7 +681,6 @@ class FfiNvml implements Nvml {
   /** A MIG device's reading: identity, memory, processes and its GPU instance's activity; the rest is the GPU's. */
   private readMigSlot(parent: DeviceSlot, device: DeviceSlot, gpm: GpmActivity | null): GpuReading {
     const fn = this.fn;
-    device.errors = device.staticErrors && { ...device.staticErrors };
     const memory = this.readMemory(device);
     let gpuUtilization: number | null = null;
     let memoryUtilization: number | null = null;
@@ -755,13 +756,13 @@ class FfiNvml implements Nvml {
    * returns the activity since the previous one; null for the first sample, and
    * after a failed one (a value over a span that lost a sample is never given).
    */
-  private readGpm(slot: DeviceSlot, source: number): GpmActivity | null {
-    const pair = this.gpmPair(slot, source);
+  private readGpm(slot: DeviceSlot, source: number, report: DeviceSlot = slot): GpmActivity | null {
+    const pair = this.gpmPair(slot, source, report);
     if (!pair) return null;
     const take = source === WHOLE_GPU ? this.fn.gpmSampleGet! : this.fn.gpmMigSampleGet!;
     const code = source === WHOLE_GPU ? take.call(slot.handle, pair.next) : take.call(slot.handle, source, pair.next);
     const atMs = performance.now();
-    if (!this.called(slot, take, code, "gpm")) {
+    if (!this.called(report, take, code, "gpm")) {
       pair.previousAtMs = null;
       return null;
     }
@@ -774,7 +775,7 @@ class FfiNvml implements Nvml {
     const request = this.gpmRequest;
     encodeGpmMetricsGet(request.view, 0, older, newer, GPM_METRIC_IDS);
     const metricsGet = this.fn.gpmMetricsGet!;
-    if (!this.called(slot, metricsGet, metricsGet.call(request.base), "gpm")) return null;
+    if (!this.called(report, metricsGet, metricsGet.call(request.base), "gpm")) return null;
     const [sm, occupancy, tensor, dram, graphics] = decodeGpmMetrics(request.view, 0, GPM_METRIC_IDS.length);
     return {
       spanMs: atMs - previousAtMs,
@@ -787,14 +788,14 @@ class FfiNvml implements Nvml {
   }
 
   /** The source's two sample buffers, allocated at its first reading; null when NVML will not allocate them. */
-  private gpmPair(slot: DeviceSlot, source: number): GpmPair | null {
+  private gpmPair(slot: DeviceSlot, source: number, report: DeviceSlot): GpmPair | null {
     const existing = slot.gpm?.get(source);
     if (existing) return existing;
     const alloc = this.fn.gpmSampleAlloc!;
     const handles: number[] = [];
     for (let i = 0; i < 2; i++) {
       this.scratch.fill(0, 0, 8);
-      if (!this.called(slot, alloc, alloc.call(this.scratchBase), "gpm")) {
+      if (!this.called(report, alloc, alloc.call(this.scratchBase), "gpm")) {
         for (const handle of handles) this.fn.gpmSampleFree?.call(handle);
         return null;
       }

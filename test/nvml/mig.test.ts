@@ -133,6 +133,9 @@ describe("GPM activity", () => {
     const failed = nvml.readGpu(0);
     expect(failed.gpm).toBeNull();
     expect(failed.fieldErrors).toEqual({ gpm: "NVML_ERROR_UNKNOWN" });
+    // each GPU instance's failure is told on its MIG device, not added to the GPU's reading
+    expect(nvml.readMigDevices!(0).map((slice) => slice.fieldErrors)).toEqual([{ gpm: "NVML_ERROR_UNKNOWN" }, { gpm: "NVML_ERROR_UNKNOWN" }, { gpm: "NVML_ERROR_UNKNOWN" }]);
+    expect(failed.fieldErrors).toEqual({ gpm: "NVML_ERROR_UNKNOWN" });
     await Bun.sleep(1100);
     writeFileSync(path, MIG_SCENARIO);
     nvml.deviceCount();

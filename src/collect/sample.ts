@@ -1,7 +1,8 @@
 // One reading of every GPU: what `snapshot` prints and what the agent stores.
 // A GPU that cannot be read is reported as a failure; the others are still read.
 
-import { NvmlError, type GpuProcess, type GpuReading, type Nvml } from "../nvml/index.ts";
+import { NvmlError, type GpuProcess, type GpuReading, type Nvml, type ProcessUtilization } from "../nvml/index.ts";
+import type { ProcessOwner, ProcessOwners } from "./processOwners.ts";
 import type { ProcessNameCache } from "./processNames.ts";
 
 export interface HostSummary {
@@ -23,6 +24,13 @@ export interface GpuFailure {
 
 export interface NamedProcess extends GpuProcess {
   name: string | null;
+  /** Who owns it; null where owners are not looked up (collection.processes off, not Linux). */
+  owner: ProcessOwner | null;
+  /** Its utilization since the last reading, percent: 0 when it used none; null when the GPU cannot tell. */
+  smPercent: number | null;
+  memoryPercent: number | null;
+  encoderPercent: number | null;
+  decoderPercent: number | null;
 }
 
 export interface GpuSample extends Omit<GpuReading, "processes"> {
@@ -36,20 +44,16 @@ export interface Sample {
   failures: GpuFailure[];
 }
 
-export function takeSample(nvml: Nvml, names: ProcessNameCache, now: () => Date = () => new Date()): Sample {
+export function takeSample(nvml: Nvml, names: ProcessNameCache, now: () => Date = () => new Date(), owners: ProcessOwners | null = null): Sample {
   const takenAt = now();
   const count = nvml.deviceCount();
   const gpus: GpuSample[] = [];
   const failures: GpuFailure[] = [];
   const pidsSeen = new Set<number>();
-  const named = (reading: GpuReading): GpuSample => ({
-    ...reading,
-    processes:
-      reading.processes?.map((process) => {
-        pidsSeen.add(process.pid);
-        return { ...process, name: names.name(process.pid) };
-      }) ?? null,
-  });
+  const named = (reading: GpuReading): GpuSample => {
+    const utilization = reading.processUtilization && new Map(reading.processUtilization.map((entry) => [entry.pid, entry]));
+    return { ...reading, processes: reading.processes?.map((process) => namedProcess(process, utilization, names, owners, pidsSeen)) ?? null };
+  };
   for (let index = 0; index < count; index++) {
     try {
       const reading = nvml.readGpu(index);
@@ -68,6 +72,7 @@ export function takeSample(nvml: Nvml, names: ProcessNameCache, now: () => Date 
     }
   }
   names.retainOnly(pidsSeen);
+  owners?.retainOnly(pidsSeen);
   return { takenAt, gpuCount: count, gpus, failures };
 }
 
@@ -79,11 +84,33 @@ const GPM_FIRST_SPAN_MS = 200;
  * measured between two GPM samples, so a first reading 200 ms before starts the
  * span (a one-off command has no earlier tick to compare with).
  */
-export function takeSampleWithActivity(nvml: Nvml, names: ProcessNameCache, now: () => Date = () => new Date()): Sample {
-  const first = takeSample(nvml, names, now);
+export function takeSampleWithActivity(nvml: Nvml, names: ProcessNameCache, now: () => Date = () => new Date(), owners: ProcessOwners | null = null): Sample {
+  const first = takeSample(nvml, names, now, owners);
   if (!first.gpus.some((gpu) => gpu.parentUuid === null && nvml.gpmSupported?.(gpu.index))) return first;
   Bun.sleepSync(GPM_FIRST_SPAN_MS);
-  return takeSample(nvml, names, now);
+  return takeSample(nvml, names, now, owners);
+}
+
+function namedProcess(
+  process: GpuProcess,
+  utilization: Map<number, ProcessUtilization> | null,
+  names: ProcessNameCache,
+  owners: ProcessOwners | null,
+  pidsSeen: Set<number>,
+): NamedProcess {
+  pidsSeen.add(process.pid);
+  // The driver lists only processes that used the GPU since the last read: one not listed used none.
+  const used = utilization?.get(process.pid);
+  const share = (value: number | undefined) => (utilization === null ? null : (value ?? 0));
+  return {
+    ...process,
+    name: names.name(process.pid),
+    owner: owners ? owners.owner(process.pid) : null,
+    smPercent: share(used?.smPercent),
+    memoryPercent: share(used?.memoryPercent),
+    encoderPercent: share(used?.encoderPercent),
+    decoderPercent: share(used?.decoderPercent),
+  };
 }
 
 /**

@@ -13,6 +13,17 @@ export interface ProcessRecord {
   used_memory: number | null;
   gpu_instance_id: number | null;
   compute_instance_id: number | null;
+  user: string | null;
+  uid: number | null;
+  container_id: string | null;
+  pod_uid: string | null;
+  /** Percent since the previous reading; null where the GPU cannot tell. */
+  sm_utilization: number | null;
+  memory_utilization: number | null;
+  encoder_utilization: number | null;
+  decoder_utilization: number | null;
+  /** Why the owner is unknown (e.g. not in the agent's pid namespace). */
+  note: string | null;
 }
 
 export type GpuRecord = Record<string, ShownValue | ProcessRecord[] | Record<string, string> | GpuRecord[]>;
@@ -41,6 +52,15 @@ export function gpuRecord(gpu: GpuSample): GpuRecord {
       used_memory: process.usedMemoryBytes,
       gpu_instance_id: process.gpuInstanceId,
       compute_instance_id: process.computeInstanceId,
+      user: process.owner?.user ?? null,
+      uid: process.owner?.uid ?? null,
+      container_id: process.owner?.containerId ?? null,
+      pod_uid: process.owner?.podUid ?? null,
+      sm_utilization: process.smPercent,
+      memory_utilization: process.memoryPercent,
+      encoder_utilization: process.encoderPercent,
+      decoder_utilization: process.decoderPercent,
+      note: process.owner?.note ?? null,
     })) ?? null;
   if (Object.keys(gpu.fieldErrors).length > 0) record.field_errors = gpu.fieldErrors;
   return record;

@@ -14,6 +14,8 @@ const positiveNumber = (max: number, what: string, ceiling = `${max}`) =>
   v.pipe(v.number(what), v.gtValue(0, `${what} greater than 0`), v.maxValue(max, `${what} of at most ${ceiling}`));
 
 const HOUR = 3600;
+export const PROCESS_MODES = ["on", "off", "hashed"] as const;
+export type ProcessMode = (typeof PROCESS_MODES)[number];
 const DAY = 86_400;
 const nonEmptyText = (what: string) => v.pipe(v.string(what), v.nonEmpty(what));
 
@@ -43,6 +45,8 @@ export const ConfigSchema = v.strictObject({
       retry_initial_seconds: v.optional(positiveNumber(DAY, "a number of seconds", `${DAY} (a day)`), 60),
       retry_max_seconds: v.optional(positiveNumber(DAY, "a number of seconds", `${DAY} (a day)`), 3600),
       max_attempts: v.optional(wholeNumber(1, 1000, "a whole number of attempts"), 10),
+      // Off by default: who ran what is the host's business unless it chooses to tell.
+      send_processes: v.optional(v.boolean("true or false"), false),
     }),
     {},
   ),
@@ -53,6 +57,8 @@ export const ConfigSchema = v.strictObject({
       // A window is at most a day and a whole multiple of the interval (checked in load.ts).
       aggregation_interval_hours: v.optional(positiveNumber(24, "a number of hours", "24 (a day)"), 1),
       aggregation_interval_seconds: v.optional(wholeNumber(1, DAY, "a whole number of seconds", `${DAY} (a day)`)),
+      // Who uses each GPU: "on", "off" (not read at all), or "hashed" (names, users, container and pod ids salted and hashed before storing).
+      processes: v.optional(v.picklist(PROCESS_MODES, `one of ${PROCESS_MODES.map((mode) => `"${mode}"`).join(", ")}`), "on"),
     }),
     {},
   ),

@@ -4,9 +4,11 @@
 import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, statfsSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import { ProcessNameCache } from "../collect/processNames.ts";
+import { NOT_IN_NAMESPACE, ProcessOwners } from "../collect/processOwners.ts";
 import { gpuRecord } from "../collect/snapshot.ts";
-import { takeSample } from "../collect/sample.ts";
+import { takeSample, type GpuSample } from "../collect/sample.ts";
 import { defaultSources, loadConfig, underSystemd, type LoadedConfig } from "../config/load.ts";
+import type { ProcessMode } from "../config/schema.ts";
 import { openNvml, type Nvml } from "../nvml/index.ts";
 import { databaseBytes, formatSize } from "../query/databaseSize.ts";
 import { plainHttpWarning, probeServer, uploadTarget } from "../ship/http.ts";
@@ -39,7 +41,7 @@ export async function runChecks(options: { config?: string | undefined; nvmlLibr
   } catch (error) {
     checks.push(fail("config", `${(error as Error).message} (fix the file; gpu_monitor exits 2 on it)`));
   }
-  const nvml = nvmlChecks(options.nvmlLibrary ?? loaded?.config.nvml.library);
+  const nvml = nvmlChecks(options.nvmlLibrary ?? loaded?.config.nvml.library, loaded?.config.collection.processes ?? "on");
   checks.push(...nvml.checks);
   if (loaded) {
     checks.push(databaseCheck(loaded.config.database.file));
@@ -52,7 +54,7 @@ export async function runChecks(options: { config?: string | undefined; nvmlLibr
   return checks;
 }
 
-function nvmlChecks(libraryPath: string | undefined): { checks: Check[]; gpuCount: number | null } {
+function nvmlChecks(libraryPath: string | undefined, processMode: ProcessMode): { checks: Check[]; gpuCount: number | null } {
   let nvml: Nvml;
   try {
     nvml = openNvml({ libraryPath });
@@ -64,7 +66,8 @@ function nvmlChecks(libraryPath: string | undefined): { checks: Check[]; gpuCoun
     const checks = [
       pass("nvml", `${nvml.libraryPath}: driver ${host.driverVersion ?? "?"}, NVML ${host.nvmlVersion ?? "?"}, CUDA ${host.cudaDriverVersion ?? "?"}`),
     ];
-    const sample = takeSample(nvml, new ProcessNameCache(() => null, () => null));
+    const owners = processMode !== "off" && process.platform === "linux" ? new ProcessOwners() : null;
+    const sample = takeSample(nvml, new ProcessNameCache(() => null, () => null), undefined, owners);
     if (sample.gpuCount === 0) checks.push(fail("gpus", "NVML reports no GPU: check that the driver sees them (nvidia-smi -L)"));
     const perGpu: Array<{ index: number; check: Check }> = [];
     for (const gpu of sample.gpus) {
@@ -93,7 +96,8 @@ function nvmlChecks(libraryPath: string | undefined): { checks: Check[]; gpuCoun
         check: fail(`gpu ${failure.index}`, `${failure.message}: check dmesg for Xid errors; the GPU may need a reset or a reboot`),
       });
     }
-    return { checks: [...checks, ...perGpu.sort((a, b) => a.index - b.index).map((entry) => entry.check)], gpuCount: sample.gpuCount };
+    const attribution = processMode === "off" ? [] : [processesCheck(sample.gpus, processMode)];
+    return { checks: [...checks, ...perGpu.sort((a, b) => a.index - b.index).map((entry) => entry.check), ...attribution], gpuCount: sample.gpuCount };
   } finally {
     nvml.close();
   }
@@ -125,6 +129,36 @@ export function usageMeasure(
   if (ways.length > 0) return { measurable: true, text: `${mig}; activity measured by ${ways.join(" and ")}` };
   const why = gpu.migMode ? "NVML gives no utilization in MIG mode and this GPU has no GPM (Hopper or later, driver 520+)" : "neither utilization nor GPM answers";
   return { measurable: false, text: `${mig}; activity cannot be measured: ${why}, so windows carry no usage` };
+}
+
+/**
+ * Whether the agent can tell who uses each GPU: NVML may refuse the process list
+ * (NO_PERMISSION, common in containers), and processes outside the agent's pid
+ * namespace have no user or container.
+ */
+export function processesCheck(gpus: readonly GpuSample[], mode: ProcessMode): Check {
+  const refusal = "NVML_ERROR_NO_PERMISSION";
+  const refused = gpus.filter(
+    (gpu) => gpu.processes === null && (gpu.fieldErrors.compute_processes === refusal || gpu.fieldErrors.graphics_processes === refusal),
+  );
+  if (refused.length > 0) {
+    return warn(
+      "users",
+      `NVML refuses the process list of GPU ${refused.map((gpu) => gpu.index).join(", ")} (NO_PERMISSION): usage by process, user and container is not recorded. ` +
+        "Run the agent as root (the packaged service does); in a container, give it the host's pid namespace (docker --pid=host, Kubernetes hostPID: true) and NVIDIA_DRIVER_CAPABILITIES=compute,utility",
+    );
+  }
+  const all = gpus.flatMap((gpu) => gpu.processes ?? []);
+  const outside = all.filter((p) => p.owner?.note === NOT_IN_NAMESPACE);
+  if (outside.length > 0) {
+    return warn(
+      "users",
+      `${outside.length} of ${all.length} GPU process(es) (pid ${outside.slice(0, 5).map((p) => p.pid).join(", ")}${outside.length > 5 ? ", ..." : ""}) are not in the agent's pid namespace: kept by pid, without user or container. ` +
+        "In a container, run the agent with the host's pid namespace (docker --pid=host, Kubernetes hostPID: true)",
+    );
+  }
+  const listed = gpus.filter((gpu) => gpu.processes !== null).length;
+  return pass("users", `process lists read on ${listed} of ${gpus.length} GPU(s), ${all.length} process(es) now${mode === "hashed" ? "; names, users and ids are stored hashed" : ""}`);
 }
 
 function databaseCheck(file: string): Check {

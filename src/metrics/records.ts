@@ -4,7 +4,9 @@
 // Pure.
 
 import type { GpuReading } from "../nvml/index.ts";
-import { METRICS, SAMPLE_METRICS, WINDOW_FIELDS, WINDOW_METRICS, type Metric, type ShownValue } from "./catalog.ts";
+import type { ProcessListWindow, ProcessWindow, UserWindow } from "../store/processes.ts";
+import { formatUtc } from "../util/time.ts";
+import { METRICS, SAMPLE_METRICS, WINDOW_FIELDS, WINDOW_METRICS, type JsonObject, type Metric, type ShownValue } from "./catalog.ts";
 
 /**
  * One output field over a run of records: the same value in all of them, or one
@@ -90,3 +92,53 @@ export function windowEntries(identity: GpuIdentity, summary: WindowSummary, inc
 
 /** The metrics of a window's output (-sc of a window, export --level hourly). */
 export const inWindowOutput = (metric: Metric): boolean => metric.inWindow;
+
+// ---- who used the GPU ---------------------------------------------------------
+
+
+/** The names a window record adds after its metrics: who used the GPU, and a refused process list. */
+export const ATTRIBUTION_FIELDS = ["processes", "users", "field_errors"] as const;
+
+const seconds = (value: number | null): number | null => (value === null ? null : Math.round(value * 1000) / 1000);
+
+/** A process's use of a GPU over a window, as every output shows it. */
+export function processEntry(row: ProcessWindow): JsonObject {
+  return {
+    pid: row.pid,
+    name: row.name,
+    user: row.user,
+    uid: row.uid,
+    container_id: row.containerId,
+    pod_uid: row.podUid,
+    started_at: row.startedAt === null ? null : formatUtc(row.startedAt),
+    gpu_seconds: row.gpuSeconds,
+    sm_seconds: seconds(row.smSeconds),
+    memory_max: row.memoryMax,
+    first_seen: formatUtc(row.firstSeen),
+    last_seen: formatUtc(row.lastSeen),
+    note: row.note,
+  };
+}
+
+export function userEntry(row: UserWindow): JsonObject {
+  return { user: row.user, gpu_seconds: row.gpuSeconds, sm_seconds: seconds(row.smSeconds), memory_max: row.memoryMax };
+}
+
+/**
+ * A window record's attribution entries for one GPU: its processes and users
+ * (null when no list was read in the window: processes off, or NVML refused it,
+ * which field_errors then names).
+ */
+export function attributionEntries(
+  list: ProcessListWindow | undefined,
+  processes: readonly ProcessWindow[],
+  users: readonly UserWindow[],
+): Array<[(typeof ATTRIBUTION_FIELDS)[number], ShownValue]> {
+  const listed = list !== undefined && list.listedSeconds > 0;
+  const refused = list?.refusedCode ? { processes: list.refusedCode } : null;
+  return [
+    ["processes", listed ? processes.map(processEntry) : null],
+    ["users", listed ? users.map(userEntry) : null],
+    ["field_errors", refused],
+  ];
+}

@@ -40,6 +40,8 @@ import {
   decodePciInfoV3,
   decodePerformanceState,
   decodeProcessEntries,
+  decodeProcessUtilization,
+  PROCESS_UTILIZATION_SAMPLE_SIZE,
   utilizationGpu,
   utilizationMemory,
   formatCudaVersion,
@@ -55,7 +57,7 @@ import {
   type PciInfo,
   type ProcessKind,
 } from "./structs.ts";
-import type { DeviceEvent, DriverSamples, GpmActivity, GpuProcess, GpuReading, HostInfo, Nvml, SampleKind } from "./types.ts";
+import type { DeviceEvent, DriverSamples, GpmActivity, GpuProcess, GpuReading, HostInfo, Nvml, ProcessUtilization, SampleKind } from "./types.ts";
 
 // nvml.h enum values passed as arguments.
 const TEMPERATURE_GPU = 0;
@@ -79,6 +81,7 @@ const MAX_EVENTS_PER_CALL = 256;
 const INITIAL_SAMPLE_CAPACITY = 128;
 
 const NO_FIELD_ERRORS: Readonly<Record<string, string>> = Object.freeze({});
+const NO_PERMISSION_NAME = returnCodeName(NO_PERMISSION);
 
 /** The GPM metrics read, in the order of GpmActivity's percentages. */
 const GPM_METRIC_IDS: readonly number[] = [
@@ -150,6 +153,11 @@ interface DeviceSlot {
   processView: DataView;
   processBase: number;
   processCapacity: number;
+  /** nvmlDeviceGetProcessUtilization, until this GPU says it does not support it. */
+  processUtilization: BoundFunction | null;
+  /** Its sample buffer (allocated at the first read) and the newest sample's CPU time read so far (µs). */
+  utilizationBuffer: { bytes: Uint8Array; view: DataView; base: number; capacity: number } | null;
+  utilizationLastSeenUs: number;
   /** nvmlSample_t buffer for the driver's sample buffers, allocated at the first read. */
   samples: { bytes: Uint8Array; view: DataView; words: Uint32Array; base: number; capacity: number; out: DriverSamples } | null;
   /** Sample kinds this GPU answered NOT_SUPPORTED for: not asked again. */
@@ -457,6 +465,9 @@ class FfiNvml implements Nvml {
       processView: new DataView(processBytes.buffer),
       processBase: ptr(processBytes),
       processCapacity: INITIAL_PROCESS_CAPACITY,
+      processUtilization: this.fn.processUtilization,
+      utilizationBuffer: null,
+      utilizationLastSeenUs: 0,
       samples: null,
       samplesUnsupported: null,
       gpmSupported: null,
@@ -532,10 +543,7 @@ class FfiNvml implements Nvml {
       const view = slot.view;
       remapped = [view.getUint32(OUT_A, true), view.getUint32(OUT_A + 4, true), view.getUint32(OUT_B, true), view.getUint32(OUT_B + 4, true)];
     }
-    const compute = slot.computeProcesses ? this.readProcesses(slot, slot.computeProcesses, "compute", null) : null;
-    const processes = slot.graphicsProcesses
-      ? this.readProcesses(slot, slot.graphicsProcesses, "graphics", compute)
-      : compute;
+    const processes = this.processList(slot);
     let migMode: boolean | null = null;
     let migModePending: boolean | null = null;
     if (fn.migMode && this.called(slot, fn.migMode, fn.migMode.call(h, a, b), "mig_mode")) {
@@ -545,6 +553,8 @@ class FfiNvml implements Nvml {
     if (!migMode) this.forgetMigDevices(slot);
     slot.migMode = migMode;
     const gpm = slot.gpmSupported ? this.readGpm(slot, WHOLE_GPU) : null;
+    // nvml.h: not supported on a GPU in MIG mode (its MIG devices hold the processes).
+    const processUtilization = processes !== null && !migMode && slot.processUtilization ? this.readProcessUtilization(slot) : null;
 
     return {
       index: slot.index,
@@ -591,6 +601,7 @@ class FfiNvml implements Nvml {
       computeInstanceId: null,
       migProfile: null,
       gpm,
+      processUtilization,
       fieldErrors: slot.errors ?? NO_FIELD_ERRORS,
     };
   }
@@ -689,8 +700,7 @@ class FfiNvml implements Nvml {
       gpuUtilization = utilizationGpu(device.view, OUT_A);
       memoryUtilization = utilizationMemory(device.view, OUT_A);
     }
-    const compute = device.computeProcesses ? this.readProcesses(device, device.computeProcesses, "compute", null) : null;
-    const processes = device.graphicsProcesses ? this.readProcesses(device, device.graphicsProcesses, "graphics", compute) : compute;
+    const processes = this.processList(device);
     const mig = device.mig!;
     return {
       index: parent.index,
@@ -737,6 +747,8 @@ class FfiNvml implements Nvml {
       computeInstanceId: mig.computeInstanceId,
       migProfile: mig.profile,
       gpm,
+      // nvml.h: not supported on MIG devices.
+      processUtilization: null,
       fieldErrors: device.errors ?? NO_FIELD_ERRORS,
     };
   }
@@ -907,6 +919,16 @@ class FfiNvml implements Nvml {
     return this.called(slot, bound, code, field) ? readU64(slot.view, OUT_A) : null;
   }
 
+  /** A device's compute and graphics processes; null when NVML refused a list (the refusal stays in fieldErrors) or has none. */
+  private processList(slot: DeviceSlot): GpuProcess[] | null {
+    const compute = slot.computeProcesses ? this.readProcesses(slot, slot.computeProcesses, "compute", null) : null;
+    const processes = slot.graphicsProcesses ? this.readProcesses(slot, slot.graphicsProcesses, "graphics", compute) : compute;
+    // A list NVML refused is not an empty list: no list at all.
+    const errors = slot.errors;
+    const refused = errors !== null && (errors.compute_processes === NO_PERMISSION_NAME || errors.graphics_processes === NO_PERMISSION_NAME);
+    return refused ? null : processes;
+  }
+
   /** Appends this kind's processes to `into`; null only when no list could be read at all. */
   private readProcesses(
     slot: DeviceSlot,
@@ -934,6 +956,11 @@ class FfiNvml implements Nvml {
         growProcessBuffer(slot, Math.min(MAX_PROCESS_CAPACITY, Math.max(count + 16, slot.processCapacity * 2)));
         continue;
       }
+      if (code === NO_PERMISSION) {
+        // "absent" for a metric, but a refused process list must be told from an empty one.
+        (slot.errors ??= {})[field] = NO_PERMISSION_NAME;
+        return into;
+      }
       if (!this.called(slot, bound, code, field)) return into;
       const entries = Math.min(count, slot.processCapacity);
       const stride = this.processStride(bound.symbol, slot, entries);
@@ -943,6 +970,39 @@ class FfiNvml implements Nvml {
     }
     (slot.errors ??= {})[field] = returnCodeName(INSUFFICIENT_SIZE);
     return into;
+  }
+
+  /**
+   * Per-process utilization since the last read of this GPU, averaged per pid. NOT_FOUND
+   * means no process used the GPU since then ([]); a GPU that does not support it is not
+   * asked again.
+   */
+  private readProcessUtilization(slot: DeviceSlot): ProcessUtilization[] | null {
+    const bound = slot.processUtilization!;
+    let buffer = slot.utilizationBuffer ?? allocateUtilizationBuffer(slot, INITIAL_PROCESS_CAPACITY);
+    for (let attempt = 0; attempt < PROCESS_LIST_ATTEMPTS; attempt++) {
+      slot.view.setUint32(OUT_A, buffer.capacity, true);
+      const code = bound.call(slot.handle, buffer.base, slot.base + OUT_A, slot.utilizationLastSeenUs);
+      const count = slot.view.getUint32(OUT_A, true);
+      if (code === NOT_FOUND) return [];
+      if (code === INSUFFICIENT_SIZE) {
+        if (count > MAX_PROCESS_CAPACITY) break;
+        buffer = allocateUtilizationBuffer(slot, Math.min(MAX_PROCESS_CAPACITY, Math.max(count + 16, buffer.capacity * 2)));
+        continue;
+      }
+      if (code === NOT_SUPPORTED || code === FUNCTION_NOT_FOUND) {
+        slot.processUtilization = null;
+        return null;
+      }
+      if (code === NO_PERMISSION) return null;
+      if (!this.called(slot, bound, code, "process_utilization")) return null;
+      const { byPid, newestUs } = decodeProcessUtilization(buffer.view, 0, Math.min(count, buffer.capacity));
+      buffer.bytes.fill(0, 0, Math.min(count, buffer.capacity) * PROCESS_UTILIZATION_SAMPLE_SIZE);
+      if (newestUs > slot.utilizationLastSeenUs) slot.utilizationLastSeenUs = newestUs;
+      return byPid;
+    }
+    (slot.errors ??= {}).process_utilization = returnCodeName(INSUFFICIENT_SIZE);
+    return null;
   }
 
   private processStride(symbol: string, slot: DeviceSlot, count: number): number {
@@ -1048,6 +1108,12 @@ function allocateSampleBuffer(slot: DeviceSlot, capacity: number): NonNullable<D
     out: { count: 0, timestampsUs: new Float64Array(capacity), values: new Float64Array(capacity) },
   };
   return slot.samples;
+}
+
+function allocateUtilizationBuffer(slot: DeviceSlot, capacity: number): NonNullable<DeviceSlot["utilizationBuffer"]> {
+  const bytes = new Uint8Array(capacity * PROCESS_UTILIZATION_SAMPLE_SIZE);
+  slot.utilizationBuffer = { bytes, view: new DataView(bytes.buffer), base: ptr(bytes), capacity };
+  return slot.utilizationBuffer;
 }
 
 function growProcessBuffer(slot: DeviceSlot, capacity: number): void {

@@ -2,4 +2,4 @@
 export { openNvml, type OpenNvmlOptions } from "./binding.ts";
 export { NvmlError, NvmlUnavailableError, returnCodeName } from "./errors.ts";
 export { clockEventReasonNames } from "./structs.ts";
-export type { DeviceEvent, DriverSamples, GpmActivity, GpuProcess, GpuReading, HostInfo, Nvml, SampleKind } from "./types.ts";
+export type { DeviceEvent, DriverSamples, GpmActivity, GpuProcess, GpuReading, HostInfo, Nvml, ProcessUtilization, SampleKind } from "./types.ts";

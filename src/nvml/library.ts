@@ -65,6 +65,8 @@ export const NVML_FUNCTIONS = {
     ],
     args: [ptr, ptr, ptr],
   },
+  // Per-process SM, memory, encoder and decoder utilization since a CPU timestamp (microseconds).
+  processUtilization: { symbols: ["nvmlDeviceGetProcessUtilization"], args: [ptr, ptr, ptr, u64] },
   graphicsProcesses: {
     symbols: [
       "nvmlDeviceGetGraphicsRunningProcesses_v3",

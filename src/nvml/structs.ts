@@ -186,6 +186,50 @@ function instanceId(raw: number): number | null {
   return raw === U32_MAX ? null : raw;
 }
 
+// ---- nvmlProcessUtilizationSample_t ----------------------------------------------
+
+/** {pid; pad; u64 timeStamp (µs); smUtil, memUtil, encUtil, decUtil} = 32 bytes. */
+export const PROCESS_UTILIZATION_SAMPLE_SIZE = 32;
+
+/** One process's utilization over the samples the driver gave since the last read, percent. */
+export interface ProcessUtilization {
+  pid: number;
+  smPercent: number;
+  memoryPercent: number;
+  encoderPercent: number;
+  decoderPercent: number;
+}
+
+/**
+ * Decodes `count` samples and averages them per pid (a process can have several
+ * samples since the last read). `newest` gets the latest timestamp, for the next read.
+ */
+export function decodeProcessUtilization(view: DataView, offset: number, count: number): { byPid: ProcessUtilization[]; newestUs: number } {
+  const sums = new Map<number, { n: number; sm: number; mem: number; enc: number; dec: number }>();
+  let newestUs = 0;
+  for (let i = 0; i < count; i++) {
+    const at = offset + i * PROCESS_UTILIZATION_SAMPLE_SIZE;
+    const pid = view.getUint32(at, true);
+    if (pid === 0) continue;
+    newestUs = Math.max(newestUs, readU64(view, at + 8) ?? 0);
+    let sum = sums.get(pid);
+    if (!sum) sums.set(pid, (sum = { n: 0, sm: 0, mem: 0, enc: 0, dec: 0 }));
+    sum.n++;
+    sum.sm += view.getUint32(at + 16, true);
+    sum.mem += view.getUint32(at + 20, true);
+    sum.enc += view.getUint32(at + 24, true);
+    sum.dec += view.getUint32(at + 28, true);
+  }
+  const byPid = [...sums].map(([pid, sum]) => ({
+    pid,
+    smPercent: sum.sm / sum.n,
+    memoryPercent: sum.mem / sum.n,
+    encoderPercent: sum.enc / sum.n,
+    decoderPercent: sum.dec / sum.n,
+  }));
+  return { byPid, newestUs };
+}
+
 /** True for drivers whose _v3 process calls wrote 32-byte entries. */
 export function writesWideV3ProcessEntries(driverVersion: string | null): boolean {
   const parsed = parseDriverVersion(driverVersion);

@@ -1,7 +1,7 @@
 // What the rest of the program sees of NVML. Upper layers depend on this
 // interface, never on bun:ffi; tests of those layers may implement it in TypeScript.
 
-import type { ProcessEntry } from "./structs.ts";
+import type { ProcessEntry, ProcessUtilization } from "./structs.ts";
 
 export interface HostInfo {
   driverVersion: string | null;
@@ -11,6 +11,7 @@ export interface HostInfo {
 }
 
 export type GpuProcess = ProcessEntry;
+export type { ProcessUtilization };
 
 /** One GPU read at one instant. null means NVML cannot give that metric for this GPU. */
 export interface GpuReading {
@@ -81,6 +82,11 @@ export interface GpuReading {
    * where GPM is not supported and at the first reading (nothing to compare with).
    */
   gpm: GpmActivity | null;
+  /**
+   * Per-process utilization since the previous read of this GPU (nvmlDeviceGetProcessUtilization):
+   * a process running but absent here used nothing; null when the GPU cannot tell (unsupported, MIG, refused).
+   */
+  processUtilization: ProcessUtilization[] | null;
   /** Metrics that failed with an unexpected code: field name -> NVML code name. */
   fieldErrors: Record<string, string>;
 }

@@ -1,22 +1,30 @@
-// Usage to bill by, from stored windows only: per group (a GPU for now), the
-// time present, the time busy, the energy, the average utilization and the peak
-// memory over a range. The `usage` command and the report's header both read it,
+// Usage to bill by, from stored windows only: per group (a GPU, or who used it:
+// a user, a process, a container, a pod), the time present, the time busy, the
+// energy, the average utilization and the peak memory over a range. The `usage` command and the report's header both read it,
 // so their numbers are the same numbers.
 //
 // A window counts whole when it starts inside the range: windows are the unit a
 // contract is billed on, and a range cut inside one would need raw samples.
 
 import type { StoredGpu } from "../store/gpus.ts";
+import type { Owner, OwnerUsage } from "../store/processes.ts";
 import type { Store } from "../store/store.ts";
 import type { StoredWindowGpu } from "../store/windows.ts";
+import { formatUtc } from "../util/time.ts";
 
-export type UsageGrouping = "gpu";
-export const USAGE_GROUPINGS: readonly UsageGrouping[] = ["gpu"];
+export type UsageGrouping = "gpu" | Owner;
+export const USAGE_GROUPINGS: readonly UsageGrouping[] = ["gpu", "user", "process", "container", "pod"];
 
 /** Where a group's energy figure comes from. */
 export type EnergyBasis =
   /** The GPU's own energy counter or power integral, all of it. */
-  "measured";
+  | "measured"
+  /** Each window's GPU energy split among those on the GPU by their SM share. */
+  | "sm_share"
+  /** ...by their time present, where an SM share was not known for all of them. */
+  | "time_present"
+  /** Some windows one way, some the other. */
+  | "mixed";
 
 export interface UsageRow {
   /** What identifies the group (a GPU's UUID). */
@@ -38,6 +46,8 @@ export interface UsageRow {
   windows: number;
   /** A MIG device's GPU (its UUID): its row follows the GPU's and is not added to the total, which the GPU's row already holds. */
   parent: string | null;
+  /** For a process: who ran it and when it started (ISO 8601 UTC). */
+  detail?: Readonly<Record<string, string | number | null>>;
 }
 
 export interface UsageSummary {
@@ -152,11 +162,64 @@ function withMigDevicesUnderTheirGpu(rows: UsageRow[]): UsageRow[] {
   return rows.filter((row) => row.parent === null || !keys.has(row.parent)).flatMap((row) => [row, ...(children.get(row.key) ?? [])]);
 }
 
+/**
+ * Usage per user, process, container or pod from the per-window rows of who used
+ * each GPU (sums made by the store). Busy time is the SM share × time present (a
+ * GPU's busy seconds cannot be told apart by process); for a user, time present is
+ * the time with at least one of their processes on the GPU; for a process,
+ * container or pod it sums each process's time (two side by side count twice). Pure.
+ */
+export function usageByOwner(owners: readonly OwnerUsage[], by: Owner, from: number, to: number): UsageSummary {
+  const rows = owners.map((owner) => ownerRow(owner, by));
+  rows.sort((a, b) => b.gpuSeconds - a.gpuSeconds || a.key.localeCompare(b.key));
+  const sum = (pick: (owner: OwnerUsage) => number | null) =>
+    owners.reduce<number | null>((total, owner) => (pick(owner) === null ? total : (total ?? 0) + pick(owner)!), null);
+  const total: OwnerUsage = {
+    key: "total",
+    pid: null,
+    name: null,
+    user: null,
+    startedAt: null,
+    gpuSeconds: sum((o) => o.gpuSeconds) ?? 0,
+    smSeconds: sum((o) => o.smSeconds),
+    smKnownSeconds: sum((o) => o.smKnownSeconds) ?? 0,
+    memoryMax: owners.reduce<number | null>((peak, o) => (o.memoryMax !== null && (peak === null || o.memoryMax > peak) ? o.memoryMax : peak), null),
+    windows: sum((o) => o.windows) ?? 0, // as for GPUs: the rows' windows added up
+    energyMj: sum((o) => o.energyMj),
+    energyBySm: sum((o) => o.energyBySm) ?? 0,
+    energyByTime: sum((o) => o.energyByTime) ?? 0,
+  };
+  const totalRow = ownerRow(total, by);
+  delete totalRow.detail;
+  return { from, to, by, rows, total: { ...totalRow, key: "total" } };
+}
+
+const NO_OWNER: Record<Owner, string> = { user: "(unknown)", process: "?", container: "(none)", pod: "(none)" };
+
+function ownerRow(owner: OwnerUsage, by: Owner): UsageRow {
+  const key = by === "process" ? String(owner.pid) : owner.key === null ? NO_OWNER[by] : String(owner.key);
+  return {
+    key,
+    label: by === "process" ? owner.name : null,
+    parent: null,
+    gpuSeconds: roundMs(owner.gpuSeconds),
+    busySeconds: owner.smSeconds === null ? null : roundMs(owner.smSeconds),
+    energyMj: owner.energyMj === null ? null : Math.round(owner.energyMj),
+    energyBasis: owner.energyByTime === 0 ? "sm_share" : owner.energyBySm === 0 ? "time_present" : "mixed",
+    utilizationAverage: owner.smSeconds !== null && owner.smKnownSeconds > 0 ? Math.round((owner.smSeconds / owner.smKnownSeconds) * 10000) / 100 : null,
+    memoryPeakBytes: owner.memoryMax,
+    windows: owner.windows,
+    ...(by === "process" ? { detail: { user: owner.user, started_at: owner.startedAt === null ? null : formatUtc(owner.startedAt) } } : {}),
+  };
+}
+
 /** Usage over windows starting in [from, to), grouped `by`. */
 export function readUsage(store: Store, from: number, to: number, by: UsageGrouping): UsageSummary {
   switch (by) {
     case "gpu":
       return usageByGpu(store.windows.between(from, to), store.gpus.all(), from, to);
+    default:
+      return usageByOwner(store.processes.usageBy(by, from, to), by, from, to);
   }
 }
 

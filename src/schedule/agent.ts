@@ -6,6 +6,7 @@
 // memory; a damaged database stops the agent with the message the open gives.
 
 import { aggregateClosedWindows, aggregationPeriodSeconds, type AggregationSettings } from "../aggregate/aggregator.ts";
+import { ProcessAttribution, saltedHash } from "../aggregate/attribution.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import { gpuValues, sampleValues } from "../metrics/catalog.ts";
@@ -86,6 +87,8 @@ export class Agent {
   /** Damage found in the database mid-run: the agent stops, and run() throws it. */
   private damaged: StoreError | null = null;
   private readonly halt = new AbortController();
+  /** Who used each GPU, tick by tick; null when collection.processes is "off". */
+  private readonly attribution: ProcessAttribution | null;
 
   private constructor(
     private readonly options: AgentOptions,
@@ -99,6 +102,8 @@ export class Agent {
     this.compactionPeriod = compactionPeriodSeconds(this.settings.intervalSeconds);
     this.backlog = new TickBacklog(backlogCapacity(this.settings.intervalSeconds));
     this.lastTickTs = store.samples.latestTs() ?? 0;
+    const mode = config.collection.processes;
+    this.attribution = mode === "off" ? null : new ProcessAttribution(mode, mode === "hashed" ? saltedHash(store.processes.salt()) : (value) => value);
     const offline = options.offline === true || !config.server.url;
     this.log.info(
       `started: database ${config.database.file}, sample every ${this.settings.intervalSeconds} s, windows of ${this.settings.periodSeconds} s, ${shippingMode(config, options.offline === true)}`,
@@ -239,10 +244,11 @@ export class Agent {
   }
 
   private keep(tickTs: number, readings: TickReadings): void {
+    const processes = this.attribution?.tick(tickTs, this.settings.periodSeconds, this.settings.intervalSeconds, readings.gpus) ?? null;
     const droppedOldest = this.backlog.push({
       ts: tickTs,
       gpus: [
-        ...readings.gpus.map((gpu) => ({ identity: gpuValues(gpu), values: sampleValues(gpu) })),
+        ...readings.gpus.map((gpu, i) => ({ identity: gpuValues(gpu), values: sampleValues(gpu), ...(processes ? { processes: processes[i]! } : {}) })),
         // Present but unreadable: no sample, so its windows show the time as unavailable.
         ...readings.unreadable.map((gpu) => ({ identity: gpuValues(gpu), values: null })),
       ],
@@ -371,8 +377,9 @@ export class Agent {
       this.recordEvent(kind, gpuIndex, detail, facts.atMs === undefined ? this.nowSeconds() : Math.floor(facts.atMs / 1000), facts);
     };
     const standIn = options.openNvml;
+    const lookUpOwners = options.config.collection.processes !== "off";
     const intervalMs = this.settings.intervalSeconds * 1000;
-    if (standIn) return new InProcessSampler(() => standIn(options.nvmlLibrary), nvmlLog, onReady, onEvent, intervalMs);
+    if (standIn) return new InProcessSampler(() => standIn(options.nvmlLibrary), nvmlLog, onReady, onEvent, intervalMs, lookUpOwners);
     return new WorkerSampler({
       libraryPath: options.nvmlLibrary,
       log: nvmlLog,
@@ -384,6 +391,7 @@ export class Agent {
       now: () => this.clock.now(),
       onEvent,
       stop: options.stop,
+      lookUpOwners,
     });
   }
 

@@ -5,7 +5,9 @@
 import { openNvml } from "../nvml/index.ts";
 import { NvmlSession, type SessionResult } from "./session.ts";
 
-export type WorkerRequest = { type: "sample"; id: number; atMs: number; intervalMs: number; libraryPath: string | undefined } | { type: "close" };
+export type WorkerRequest =
+  | { type: "sample"; id: number; atMs: number; intervalMs: number; libraryPath: string | undefined; lookUpOwners: boolean }
+  | { type: "close" };
 export type WorkerReply = { type: "result"; id: number; result: SessionResult } | { type: "failed"; id: number; message: string } | { type: "closed" };
 
 declare const self: Worker;
@@ -32,7 +34,7 @@ self.onmessage = (event: MessageEvent<WorkerRequest>) => {
     self.postMessage({ type: "closed" } satisfies WorkerReply);
     return;
   }
-  session ??= new NvmlSession(() => openNvml({ libraryPath: request.libraryPath }));
+  session ??= new NvmlSession(() => openNvml({ libraryPath: request.libraryPath }), Date.now, request.lookUpOwners);
   try {
     self.postMessage({ type: "result", id: request.id, result: session.sample(request.atMs, request.intervalMs) } satisfies WorkerReply);
     keepPolling();

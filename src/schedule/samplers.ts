@@ -132,8 +132,9 @@ export class InProcessSampler implements TickSampler {
     onReady: (driverVersion: string | null) => void,
     onEvent?: EventSink,
     private readonly intervalMs = Infinity,
+    lookUpOwners = false,
   ) {
-    this.session = new NvmlSession(open);
+    this.session = new NvmlSession(open, Date.now, lookUpOwners);
     this.reporter = new Reporter(log, onReady, onEvent);
   }
 
@@ -161,6 +162,8 @@ export interface WorkerSamplerOptions {
   onEvent?: EventSink;
   /** A tick waiting on NVML gives up at once when the agent stops. */
   stop?: AbortSignal;
+  /** Look up who owns each GPU process (collection.processes not "off"). */
+  lookUpOwners?: boolean;
 }
 
 /**
@@ -193,7 +196,10 @@ export class WorkerSampler implements TickSampler {
       this.hungSince = null;
     }
     const id = ++this.nextId;
-    const reply = await this.request({ type: "sample", id, atMs, intervalMs: this.options.intervalMs, libraryPath: this.options.libraryPath }, id);
+    const reply = await this.request(
+      { type: "sample", id, atMs, intervalMs: this.options.intervalMs, libraryPath: this.options.libraryPath, lookUpOwners: this.options.lookUpOwners ?? false },
+      id,
+    );
     if (reply === null && this.options.stop?.aborted) {
       if (this.waiting.has(id)) this.hungSince = this.now(); // still inside NVML: do not wait for it on close
       return null;

@@ -4,6 +4,7 @@
 
 import { DriverSampling } from "../collect/driverSamples.ts";
 import { ProcessNameCache, osProcessNameLookup } from "../collect/processNames.ts";
+import { ProcessOwners } from "../collect/processOwners.ts";
 import { takeSample, withinGpmSpan, type GpuFailure, type GpuSample } from "../collect/sample.ts";
 import { NvmlError, NvmlUnavailableError, type DeviceEvent, type Nvml } from "../nvml/index.ts";
 
@@ -38,6 +39,7 @@ const DRIVER_LEVEL = new Set(["NVML_ERROR_LIB_RM_VERSION_MISMATCH", "NVML_ERROR_
 export class NvmlSession {
   private nvml: Nvml | null = null;
   private names: ProcessNameCache | null = null;
+  private owners: ProcessOwners | null = null;
   private buffers = new DriverSampling();
   private events: TimedEvent[] = [];
   private eventsDropped = 0;
@@ -45,6 +47,8 @@ export class NvmlSession {
   constructor(
     private readonly open: () => Nvml,
     private readonly now: () => number = Date.now,
+    /** Look up who owns each GPU process (collection.processes not "off"); /proc exists on Linux only. */
+    private readonly lookUpOwners = false,
   ) {}
 
   /**
@@ -76,6 +80,7 @@ export class NvmlSession {
         const nvml = this.open();
         this.nvml = nvml;
         this.names = new ProcessNameCache(osProcessNameLookup(), (pid) => nvml.processName(pid));
+        this.owners = this.lookUpOwners && process.platform === "linux" ? new ProcessOwners() : null;
         this.buffers = new DriverSampling();
         nvml.watchEvents?.();
         opened = { libraryPath: nvml.libraryPath, driverVersion: nvml.driverVersion(), gpuCount: nvml.deviceCount() };
@@ -86,7 +91,7 @@ export class NvmlSession {
     }
     try {
       const nvml = this.nvml;
-      const sample = takeSample(nvml, this.names!, () => new Date(atMs));
+      const sample = takeSample(nvml, this.names!, () => new Date(atMs), this.owners);
       const present = new Set<number>();
       for (const gpu of sample.gpus) {
         if (gpu.parentUuid !== null) continue; // a MIG device: the driver keeps no sample buffers for it
@@ -132,5 +137,6 @@ export class NvmlSession {
     }
     this.nvml = null;
     this.names = null;
+    this.owners = null;
   }
 }

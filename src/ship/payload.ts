@@ -2,7 +2,8 @@
 
 import { createHash } from "node:crypto";
 import type { ShownValue } from "../metrics/catalog.ts";
-import { windowEntries, type GpuIdentity, type WindowSummary } from "../metrics/records.ts";
+import { attributionEntries, windowEntries, type GpuIdentity, type WindowSummary } from "../metrics/records.ts";
+import type { WindowAttribution } from "../store/processes.ts";
 import { formatUtc } from "../util/time.ts";
 
 export interface HostIdentity {
@@ -24,8 +25,14 @@ export interface UploadBody {
 /** One GPU's record in the body: the catalog's uploaded metrics, summarised over the window. */
 export type UploadGpu = Record<string, ShownValue>;
 
-export function uploadGpu(identity: GpuIdentity, summary: WindowSummary): UploadGpu {
-  return Object.fromEntries(windowEntries(identity, summary, (metric) => metric.upload));
+/** With `attribution` (server.send_processes), the GPU's processes and users follow its metrics. */
+export function uploadGpu(identity: GpuIdentity, summary: WindowSummary & { gpuId?: number }, attribution: WindowAttribution | null = null): UploadGpu {
+  const entries = windowEntries(identity, summary, (metric) => metric.upload);
+  if (attribution && summary.gpuId !== undefined) {
+    const id = summary.gpuId;
+    entries.push(...attributionEntries(attribution.lists.get(id), attribution.processes.get(id) ?? [], attribution.users.get(id) ?? []));
+  }
+  return Object.fromEntries(entries);
 }
 
 export function uploadBody(

@@ -100,7 +100,11 @@ export class Shipper {
     const host = hostIdentity(this.ledger);
     const { store } = this.options;
     const identities = store.gpus.all();
-    const gpus = [...store.windows.between(window.start, window.start + 1)].map((gpu) => uploadGpu(identities.get(gpu.gpuId)!.identity, gpu));
+    // Who used each GPU only when the host chose to tell (server.send_processes).
+    const attribution = this.options.config.server.send_processes ? store.processes.window(window.start) : null;
+    const gpus = [...store.windows.between(window.start, window.start + 1)].map((gpu) =>
+      uploadGpu(identities.get(gpu.gpuId)!.identity, gpu, attribution),
+    );
     const body = uploadBody(window.start, window.period_seconds, this.target.contractNumber, host, gpus);
     const attemptedAt = this.now();
     const result = await this.send(this.target, body, idempotencyKey(host.machineId, window.start), this.options.stop);

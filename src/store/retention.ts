@@ -51,6 +51,8 @@ export async function pruneOldData(
     if (deleted < Math.max(1, Math.floor(batchRows / 20)) || options.stop?.aborted) break;
     await pause();
   }
+  // Who used the GPUs goes with the windows (a window's rows, one statement per table).
+  store.processes.prune(aggregateCutoff);
   for (;;) {
     const deleted = store.events.prune(aggregateCutoff, batchRows);
     result.batches++;

@@ -8,6 +8,8 @@ import { BLOCK_COLUMNS, BLOCK_SECONDS, blockStart, decodeBlock, encodeBlock } fr
 import { concatColumns, emptyColumns, mergeNewerFirst, type SampleColumns } from "./columns.ts";
 import { asStoreError, tableColumns } from "./database.ts";
 import type { GpuIdentityValues, GpuStore } from "./gpus.ts";
+import type { TickProcesses } from "../aggregate/attribution.ts";
+import type { ProcessStore } from "./processes.ts";
 
 const SAMPLE_COLUMNS = SAMPLE_METRICS.map((metric) => metric.column!);
 const COUNT = SAMPLE_COLUMNS.length;
@@ -17,6 +19,8 @@ export interface TickGpu {
   identity: GpuIdentityValues;
   /** null: the GPU answered who it is but nothing else (unreadable): it is kept as present, with no sample. */
   values: ReadonlyArray<number | null> | null;
+  /** Who used it this tick (absent when collection.processes is off). */
+  processes?: TickProcesses;
 }
 
 export class SampleStore {
@@ -30,6 +34,7 @@ export class SampleStore {
     private readonly file: string,
     private readonly gpus: GpuStore,
     readonly: boolean,
+    private readonly processes: ProcessStore | null = null,
   ) {
     this.insert = readonly
       ? (null as unknown as Statement)
@@ -58,11 +63,13 @@ export class SampleStore {
           for (const gpu of gpus) {
             const id = this.gpus.upsert(gpu.identity, ts);
             if (gpu.values) this.insert.run(ts, id, ...(gpu.values as Array<number | null>));
+            if (gpu.processes) this.processes?.recordTick(ts, id, gpu.processes);
           }
         }
       }).immediate();
     } catch (error) {
       this.gpus.forgetIds();
+      this.processes?.forgetIds();
       throw asStoreError(error, this.file);
     }
   }

@@ -159,9 +159,60 @@ export function aggregateColumns(metric: Metric): string[] {
 export const AGGREGATE_COLUMNS: readonly string[] = [...WINDOW_METRICS.flatMap(aggregateColumns), ...WINDOW_FIELDS.map((field) => field.column)];
 
 /** Changes a catalog migration makes besides the catalog's columns. */
-const ALONGSIDE: Readonly<Record<number, readonly string[]>> = {
+export const ALONGSIDE: Readonly<Record<number, readonly string[]>> = {
   // Driver events (XID, ECC) name their GPU by uuid, which outlives an index, and carry a code.
   6: ["ALTER TABLE events ADD COLUMN gpu_uuid TEXT", "ALTER TABLE events ADD COLUMN code INTEGER"],
+  // Who used each GPU (src/store/processes.ts). A process's identity and a user's name are
+  // kept once; each window holds a row per GPU per process and per GPU per user, added to
+  // tick by tick, so a process running for a day is 24 hourly rows of numbers, not 1,440 copies.
+  7: [
+    `CREATE TABLE process_users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)`,
+    // start_key: the start time in clock ticks after boot (/proc/<pid>/stat), which tells a reused
+    // pid from its predecessor; minus the first tick's time for a process whose start is unknown.
+    `CREATE TABLE processes (
+      id INTEGER PRIMARY KEY,
+      pid INTEGER NOT NULL,
+      start_key INTEGER NOT NULL,
+      started_at INTEGER,
+      name TEXT,
+      uid INTEGER,
+      user_id INTEGER NOT NULL,
+      container_id TEXT,
+      pod_uid TEXT,
+      note TEXT,
+      UNIQUE (pid, start_key)
+    )`,
+    // user_id 0: the owner is unknown (e.g. a process outside the agent's pid namespace).
+    `CREATE TABLE process_windows (
+      window_start INTEGER NOT NULL,
+      gpu_id INTEGER NOT NULL,
+      process_id INTEGER NOT NULL,
+      gpu_seconds INTEGER NOT NULL,
+      sm_seconds REAL,
+      memory_max INTEGER,
+      first_seen INTEGER NOT NULL,
+      last_seen INTEGER NOT NULL,
+      PRIMARY KEY (window_start, gpu_id, process_id)
+    ) WITHOUT ROWID`,
+    `CREATE TABLE user_windows (
+      window_start INTEGER NOT NULL,
+      gpu_id INTEGER NOT NULL,
+      user_id INTEGER NOT NULL,
+      gpu_seconds INTEGER NOT NULL,
+      sm_seconds REAL,
+      memory_max INTEGER,
+      PRIMARY KEY (window_start, gpu_id, user_id)
+    ) WITHOUT ROWID`,
+    // Seconds each GPU's process list was read, and refused (with NVML's code), per window.
+    `CREATE TABLE process_lists (
+      window_start INTEGER NOT NULL,
+      gpu_id INTEGER NOT NULL,
+      listed_seconds INTEGER NOT NULL,
+      refused_seconds INTEGER NOT NULL,
+      refused_code TEXT,
+      PRIMARY KEY (window_start, gpu_id)
+    ) WITHOUT ROWID`,
+  ],
 };
 
 /** A metric's column in compacted blocks (a sum with another metric has one of its own: blocks.ts). */
@@ -191,7 +242,12 @@ function catalogMigration(version: number): string {
   return statements.map((statement) => `${statement};`).join("\n");
 }
 
-const NEWEST = Math.max(WRITTEN_OUT.length, ...METRICS.map((metric) => metric.since), ...WINDOW_FIELDS.map((field) => field.since));
+const NEWEST = Math.max(
+  WRITTEN_OUT.length,
+  ...METRICS.map((metric) => metric.since),
+  ...WINDOW_FIELDS.map((field) => field.since),
+  ...Object.keys(ALONGSIDE).map(Number),
+);
 
 export const MIGRATIONS: readonly string[] = Array.from({ length: NEWEST }, (_, at) =>
   at < WRITTEN_OUT.length ? WRITTEN_OUT[at]! : catalogMigration(at + 1),

@@ -7,6 +7,7 @@ import { asStoreError, openDatabase, type OpenStoreOptions } from "./database.ts
 import { EventStore } from "./events.ts";
 import { GpuStore } from "./gpus.ts";
 import { Ledger } from "./ledger.ts";
+import { ProcessStore } from "./processes.ts";
 import { SampleStore } from "./samples.ts";
 import { WindowStore } from "./windows.ts";
 
@@ -16,12 +17,14 @@ export class Store {
   readonly windows: WindowStore;
   readonly ledger: Ledger;
   readonly events: EventStore;
+  readonly processes: ProcessStore;
 
   private constructor(
     private readonly close_: (checkpoint: boolean) => void,
     readonly file: string,
-    parts: { gpus: GpuStore; samples: SampleStore; windows: WindowStore; ledger: Ledger; events: EventStore },
+    parts: { gpus: GpuStore; samples: SampleStore; windows: WindowStore; ledger: Ledger; events: EventStore; processes: ProcessStore },
   ) {
+    this.processes = parts.processes;
     this.gpus = parts.gpus;
     this.samples = parts.samples;
     this.windows = parts.windows;
@@ -32,16 +35,18 @@ export class Store {
   static open(file: string, options: OpenStoreOptions = {}): Store {
     const db = openDatabase(file, options);
     const gpus = new GpuStore(db);
+    const processes = new ProcessStore(db, file);
     const close = (checkpoint: boolean) => {
       if (!checkpoint) refuseCheckpointOnClose(file);
       db.close();
     };
     return new Store(close, file, {
       gpus,
-      samples: new SampleStore(db, file, gpus, options.readonly ?? false),
+      samples: new SampleStore(db, file, gpus, options.readonly ?? false, processes),
       windows: new WindowStore(db, file),
       ledger: new Ledger(db, file),
       events: new EventStore(db, file),
+      processes,
     });
   }
 

@@ -1,7 +1,7 @@
 // `npm run bench`: every benchmark, figures printed for test/bench/README.md.
 //   npm run bench -- --days 2             the storage benchmark on less data
 //   npm run bench -- --agent-minutes 10   the agent's window at 60 s (default 5, after a 3-minute warm-up)
-//   npm run bench -- --only agent,floor   some of sampling, mig, shipping, storage, scrape, agent, report, memory, floor
+//   npm run bench -- --only agent,floor   some of sampling, mig, shipping, storage, scrape, agent, report, attribution, memory, floor
 // Each benchmark is loaded and run on its own: one that fails says so, and the others still run.
 export {};
 
@@ -74,6 +74,13 @@ const benchmarks: Array<[name: string, run: () => Promise<void>]> = [
     async () => {
       const { printReport, reportBenchmark } = await import("./report.ts");
       printReport(reportBenchmark());
+    },
+  ],
+  [
+    "attribution",
+    async () => {
+      const { attributionBenchmark, printAttribution } = await import("./attribution.ts");
+      printAttribution(await attributionBenchmark());
     },
   ],
   [

@@ -6,6 +6,7 @@
 // averaged; the layout is changed while the agent runs and the change is picked
 // up; the A100 reads as any GPU did before.
 
+import { ProcessOwners } from "../../src/collect/processOwners.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -137,7 +138,27 @@ describe("snapshot", () => {
     ]);
     const training = h100.mig_devices[0];
     expect(training).toMatchObject({ memory_used: 21474836480, memory_total: 42949672960, name: "NVIDIA H100 80GB HBM3 MIG 3g.40gb" });
-    expect(training.processes).toEqual([{ pid: 4242, type: "compute", name: "fake-proc-4242", used_memory: 21474836480, gpu_instance_id: 2, compute_instance_id: 0 }]);
+    // Who owns the made-up pid is what /proc says here (almost always: no such process); NVML has no per-process utilization on MIG.
+    const owner = new ProcessOwners().owner(4242);
+    expect(training.processes).toEqual([
+      {
+        pid: 4242,
+        type: "compute",
+        name: expect.any(String),
+        used_memory: 21474836480,
+        gpu_instance_id: 2,
+        compute_instance_id: 0,
+        user: owner.user,
+        uid: owner.uid,
+        container_id: owner.containerId,
+        pod_uid: owner.podUid,
+        note: owner.note,
+        sm_utilization: null,
+        memory_utilization: null,
+        encoder_utilization: null,
+        decoder_utilization: null,
+      },
+    ]);
     // A one-off snapshot measures GPM over a short span of its own.
     expect([training.sm_activity, training.graphics_activity, h100.sm_activity]).toEqual([71.5, 90, 35.5]);
     // The A100: no MIG, no GPM, read as before.
@@ -155,7 +176,7 @@ describe("snapshot", () => {
     expect(lines[h100 + 2]).toMatch(/└ MIG 1g\.10gb GI 9 CI 0/);
     expect(lines[h100 + 3]).toMatch(/└ MIG 2g\.20gb GI 11 CI 0/);
     expect(lines[h100 + 4]).toMatch(/^\s+1\s+NVIDIA A100-SXM4-80GB\s.*\s40%\s+10%\s/);
-    expect(table).toMatch(/^0\/2\.0\s+4242\s+C\s+fake-proc-4242\s+20480MiB$/m);
+    expect(table).toMatch(/^0\/2\.0\s+4242\s+C\s+\S+\s+20480MiB\s+N\/A\s+\S/m); // then the SM share (none on MIG) and the user
   });
 });
 

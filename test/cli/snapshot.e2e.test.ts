@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ProcessOwners } from "../../src/collect/processOwners.ts";
 import { nvmlCandidates } from "../../src/nvml/library.ts";
 import { compiledBinary, runBinary, TEST_VERSION } from "../helpers/binary.ts";
 import { fakeNvmlLibrary, scenarioFile } from "../helpers/fakeNvml.ts";
@@ -81,10 +82,19 @@ describe("snapshot --format json", () => {
       pcie_link_generation: 4,
       pcie_link_width: 16,
     });
+    // The scenario's pids are made up: who owns them is what /proc says here (almost always: no such process).
+    const owner = (pid: number) => {
+      const found = new ProcessOwners().owner(pid);
+      return { user: found.user, uid: found.uid, container_id: found.containerId, pod_uid: found.podUid, note: found.note };
+    };
+    // The GPU reports per-process utilization and no process used it since: 0, not unknown.
+    const idle = { sm_utilization: 0, memory_utilization: 0, encoder_utilization: 0, decoder_utilization: 0 };
     expect(gpu.processes).toEqual([
-      { pid: 45122, type: "compute", name: "fake-proc-45122", used_memory: 939524096, gpu_instance_id: null, compute_instance_id: null },
-      { pid: 1873, type: "graphics", name: "fake-proc-1873", used_memory: 268435456, gpu_instance_id: null, compute_instance_id: null },
+      { pid: 45122, type: "compute", name: expect.any(String), used_memory: 939524096, gpu_instance_id: null, compute_instance_id: null, ...owner(45122), ...idle },
+      { pid: 1873, type: "graphics", name: expect.any(String), used_memory: 268435456, gpu_instance_id: null, compute_instance_id: null, ...owner(1873), ...idle },
     ]);
+    if (!existsSync("/proc/45122")) expect(gpu.processes[0]).toMatchObject({ name: "fake-proc-45122", note: "not in the agent's pid namespace" });
+    if (!existsSync("/proc/1873")) expect(gpu.processes[1]).toMatchObject({ name: "fake-proc-1873" });
     expect(doc.errors).toEqual([]);
   });
 
@@ -163,6 +173,23 @@ describe("snapshot --format table", () => {
     expect(json.gpus[0]).toMatchObject({ remapped_rows_correctable: 2, remapped_rows_uncorrectable: 1, remapped_rows_pending: true, remapped_rows_failure: false });
     expect(json.gpus[0].clock_event_reason_names).toEqual(["gpu_idle", "sw_power_cap", "hw_thermal_slowdown"]);
     expect(json.gpus[0]).toMatchObject({ utilization_source: "point", utilization_samples: 0 });
+  });
+});
+
+describe("process lists NVML refuses", () => {
+  test("JSON: processes null and the reason in field_errors; the table says N/A (no permission)", () => {
+    const scenario = join(mkdtempSync(join(tmpdir(), "refused-")), "s.conf");
+    writeFileSync(scenario, "gpu0.processes.compute = 4242:1048576\ngpu0.processes = !NO_PERMISSION\ngpu1.processes.compute = 4343:1048576\n");
+    const env = { GPU_MONITOR_NVML_LIBRARY: current, FAKE_NVML_SCENARIO: scenario };
+    const json = JSON.parse(runBinary(["snapshot", "-f", "json"], env).stdout);
+    expect(json.gpus[0].processes).toBeNull();
+    expect(json.gpus[0].field_errors).toEqual({ compute_processes: "NVML_ERROR_NO_PERMISSION", graphics_processes: "NVML_ERROR_NO_PERMISSION" });
+    expect(json.gpus[1].processes.map((p: { pid: number }) => p.pid)).toEqual([4343]);
+    const table = runBinary(["snapshot"], env);
+    expect(table.exitCode).toBe(0);
+    expect(table.stdout).toMatch(/^\s*0\s+N\/A\s+N\/A \(no permission\)/m);
+    expect(table.stdout).toMatch(/^\s*1\s+4343\s+C\s/m);
+    expect(table.stdout).not.toContain("No running processes found");
   });
 });
 

@@ -76,6 +76,6 @@ describe("gpu_monitor usage", () => {
     expect(csv[1]).toStartWith("GPU-11111111-0000-0000-0000-000000000000,NVIDIA H100 80GB HBM3,7200,2,3600,1,");
     const bad = cli("usage", "--from", "2026-01-01", "--by", "rack");
     expect(bad.exitCode).toBe(2);
-    expect(bad.stderr).toBe("gpu_monitor: usage error: --by must be gpu, not 'rack'\n");
+    expect(bad.stderr).toBe("gpu_monitor: usage error: --by must be one of gpu, user, process, container, pod, not 'rack'\n");
   });
 });

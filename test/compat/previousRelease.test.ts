@@ -47,6 +47,10 @@ const NEW_FIELDS = [
   "tensor_activity",
   "dram_activity",
   "graphics_activity",
+  // windows: who used each GPU (null: no process list recorded)
+  "processes",
+  "users",
+  "field_errors",
 ];
 const NEW_NAMES = NEW_FIELDS.flatMap((field) => [field, `${field}_min`, `${field}_max`]);
 

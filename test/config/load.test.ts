@@ -46,7 +46,8 @@ describe("finding the config", () => {
     const loaded = loadConfig(sources());
     expect(loaded.file).toBeNull();
     expect(loaded.config.server.url).toBeUndefined();
-    expect(loaded.config.collection).toEqual({ interval_seconds: 60, aggregation_interval_hours: 1 });
+    expect(loaded.config.collection).toEqual({ interval_seconds: 60, aggregation_interval_hours: 1, processes: "on" });
+    expect(loaded.config.server.send_processes).toBe(false);
     expect(loaded.config.retention).toEqual({ raw_days: 30, aggregated_days: 365 });
     expect(loaded.config.logging.level).toBe("INFO");
   });
@@ -297,6 +298,9 @@ describe("metrics (the Prometheus endpoint)", () => {
   });
 
   test("a bad address, a password instead of a hash, or half a TLS pair is an error naming the key", () => {
+    expect(() => parseConfig({ collection: { processes: "yes" } }, "c.json")).toThrow(/c\.json.*collection\.processes.*one of "on", "off", "hashed"/);
+    expect(() => parseConfig({ server: { send_processes: "true" } }, "c.json")).toThrow(/c\.json.*server\.send_processes.*true or false/);
+    expect(parseConfig({ collection: { processes: "hashed" }, server: { send_processes: true } }, "c.json").config.collection.processes).toBe("hashed");
     expect(() => parseConfig({ metrics: { listen: "9400" } }, "c.json")).toThrow(/metrics\.listen.*host:port/);
     expect(() => parseConfig({ metrics: { listen: ":70000" } }, "c.json")).toThrow(/metrics\.listen.*65535/);
     expect(() => parseConfig({ metrics: { basic_auth: { prometheus: "hunter2" } } }, "c.json")).toThrow(/metrics\.basic_auth.*bcrypt/);

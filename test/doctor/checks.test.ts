@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { dayOfSamplesBytes, diskSpaceCheck, nvmlLoadFailure, runsOnMusl } from "../../src/doctor/checks.ts";
+import { dayOfSamplesBytes, diskSpaceCheck, nvmlLoadFailure, processesCheck, runsOnMusl } from "../../src/doctor/checks.ts";
+import { gpuSample } from "../helpers/samples.ts";
 
 describe("free space against a day of samples", () => {
   test("a day needs about 29 bytes per GPU-sample plus overhead, from the interval and the GPU count", () => {
@@ -49,5 +50,23 @@ describe("NVML that does not load on a musl system", () => {
     expect(hint.startsWith(message)).toBe(true);
     expect(hint).toContain("built for glibc");
     expect(hint).toContain("apk add gcompat");
+  });
+});
+
+describe("who uses the GPUs", () => {
+  test("a refused process list warns with what to do", () => {
+    const refused = gpuSample({ index: 1, processes: null, fieldErrors: { compute_processes: "NVML_ERROR_NO_PERMISSION" } });
+    const check = processesCheck([gpuSample({ index: 0 }), refused], "on");
+    expect(check.status).toBe("warn");
+    expect(check.detail).toContain("NVML refuses the process list of GPU 1 (NO_PERMISSION)");
+    expect(check.detail).toContain("--pid=host");
+  });
+
+  test("lists read: pass, saying so", () => {
+    expect(processesCheck([gpuSample({ index: 0 })], "hashed")).toEqual({
+      name: "users",
+      status: "pass",
+      detail: "process lists read on 1 of 1 GPU(s), 0 process(es) now; names, users and ids are stored hashed",
+    });
   });
 });

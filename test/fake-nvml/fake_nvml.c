@@ -57,6 +57,13 @@
  * GPU instance, "gpuN.migM.gpm.<metric>" (graphics_util, sm_util, sm_occupancy,
  * any_tensor_util, dram_bw_util; percent, default 0) are what nvmlGpmMetricsGet
  * answers for a sample pair whose later sample was taken while that value held.
+ * Processes: "gpuN.processes.compute" / ".graphics" = "pid:used[:gi:ci][@FROM-TO]", ...;
+ * with "@FROM-TO" (Unix seconds, wall clock; either side may be empty) the process is
+ * listed only while FROM <= now < TO, so processes come and go and a pid can be
+ * listed again later (reused). "gpuN.processes.utilization = pid:sm:mem:enc:dec, ..."
+ * feeds nvmlDeviceGetProcessUtilization: one sample (timestamp now) per listed pid
+ * that is running on that GPU now; none -> NOT_FOUND. "gpuN.processes = !NO_PERMISSION"
+ * refuses the lists and the utilization (as a container without the capability sees).
  * See the .conf files in test/fake-nvml/scenarios/ and the key list in parse_gpu_key().
  *
  * Per-call cost is kept tiny: the scenario is parsed at init only, everything
@@ -232,6 +239,15 @@ typedef struct nvmlProcessInfo_v2_st {
 
 /* What the _v3 process calls of drivers 535.43-535.86 wrote per entry: the
  * 12.2 GA header briefly had this layout as nvmlProcessInfo_t. */
+typedef struct nvmlProcessUtilizationSample_st {
+    unsigned int pid;
+    unsigned long long timeStamp; /* CPU timestamp, microseconds */
+    unsigned int smUtil;
+    unsigned int memUtil;
+    unsigned int encUtil;
+    unsigned int decUtil;
+} nvmlProcessUtilizationSample_t;
+
 typedef struct fakeProcessInfo535_st {
     unsigned int pid;
     unsigned long long usedGpuMemory;
@@ -252,6 +268,8 @@ FAKE_ABI_CHECK(nvmlMemory_v2 == 0x02000028u, "nvmlMemory_v2 version word");
 FAKE_ABI_CHECK(sizeof(nvmlProcessInfo_v1_t) == 16, "nvmlProcessInfo_v1_t is 16 bytes");
 FAKE_ABI_CHECK(sizeof(nvmlProcessInfo_v2_t) == 24, "nvmlProcessInfo_v2_t is 24 bytes");
 FAKE_ABI_CHECK(sizeof(fakeProcessInfo535_t) == 32, "535.43 _v3 entry is 32 bytes");
+FAKE_ABI_CHECK(sizeof(nvmlProcessUtilizationSample_t) == 32, "nvmlProcessUtilizationSample_t is 32 bytes");
+FAKE_ABI_CHECK(offsetof(nvmlProcessUtilizationSample_t, timeStamp) == 8, "process utilization timeStamp at 8");
 _Static_assert(sizeof(nvmlReturn_t) == 4 && sizeof(nvmlPstates_t) == 4 && sizeof(nvmlEnableState_t) == 4,
                "NVML enums are int-sized");
 
@@ -318,6 +336,7 @@ enum fake_slot {
     S_ECC_MODE, S_ECC_CORR_VOL, S_ECC_UNCORR_VOL, S_ECC_CORR_AGG, S_ECC_UNCORR_AGG,
     S_ENCODER, S_DECODER, S_PCIE_GEN, S_PCIE_WIDTH, S_PCIE_TX, S_PCIE_RX, S_PROC_COMPUTE, S_PROC_GRAPHICS,
     S_SAMPLES_POWER, S_SAMPLES_GPU, S_SAMPLES_MEMORY, S_EVENTS, S_REMAPPED, S_MIG_MODE, S_GPM,
+    S_PROC_UTIL,
     S_COUNT
 };
 
@@ -362,6 +381,7 @@ static const char *const k_slot_keys[S_COUNT][5] = {
     [S_REMAPPED] = {"remapped_rows"},
     [S_MIG_MODE] = {"mig.mode", "mig.pending"},
     [S_GPM] = {"gpm.supported", "gpm.graphics_util", "gpm.sm_util", "gpm.sm_occupancy", "gpm.dram_bw_util"},
+    [S_PROC_UTIL] = {"processes.utilization"},
 };
 
 #define FAKE_SAMPLE_TYPES 3  /* NVML_TOTAL_POWER_SAMPLES, GPU_UTILIZATION, MEMORY_UTILIZATION */
@@ -426,6 +446,12 @@ struct nvmlDevice_st {
     unsigned int compute_capacity; /* listed + growth entries prepared at init */
     nvmlProcessInfo_v2_t graphics[FAKE_MAX_PROCS];
     unsigned int graphics_listed;
+    /* When each listed process runs (Unix seconds, [from, to)); 0..ULLONG_MAX when always. */
+    unsigned long long compute_from[FAKE_MAX_PROCS], compute_to[FAKE_MAX_PROCS];
+    unsigned long long graphics_from[FAKE_MAX_PROCS], graphics_to[FAKE_MAX_PROCS];
+    /* processes.utilization: pid, sm, mem, enc, dec per entry. */
+    unsigned int proc_util[FAKE_MAX_PROCS][5];
+    unsigned int proc_util_listed;
     unsigned int grow_by, grow_times;
     unsigned int v3_entry_size; /* 24, or 32 for the 535.43-535.86 bug */
     unsigned int compute_calls; /* compute-process calls since init */
@@ -625,7 +651,21 @@ static int parse_u32_list(char *value, unsigned int *out, unsigned int max, unsi
     return 1;
 }
 
-/* "pid:used[:gi:ci],..." where used may be NA. */
+static unsigned long long g_scratch_from[FAKE_MAX_PROCS], g_scratch_to[FAKE_MAX_PROCS];
+
+/* "FROM-TO" in Unix seconds, either side may be empty. */
+static int parse_time_range(char *text, unsigned long long *from, unsigned long long *to) {
+    char *dash = strchr(text, '-');
+    if (!dash) return 0;
+    *dash = '\0';
+    *from = 0;
+    *to = ULLONG_MAX;
+    if (*trim(text) != '\0' && !parse_u64(trim(text), from)) return 0;
+    if (*trim(dash + 1) != '\0' && !parse_u64(trim(dash + 1), to)) return 0;
+    return 1;
+}
+
+/* "pid:used[:gi:ci][@FROM-TO],..." where used may be NA; the times go to g_scratch_from/to. */
 static int parse_process_list(char *value, nvmlProcessInfo_v2_t *out, unsigned int *count) {
     unsigned int n = 0;
     char *item = value;
@@ -639,7 +679,15 @@ static int parse_process_list(char *value, nvmlProcessInfo_v2_t *out, unsigned i
         unsigned int nf = 0;
         char *f = item;
         unsigned long long used;
+        char *at;
         if (comma) *comma = '\0';
+        at = strchr(item, '@');
+        g_scratch_from[n < FAKE_MAX_PROCS ? n : 0] = 0;
+        g_scratch_to[n < FAKE_MAX_PROCS ? n : 0] = ULLONG_MAX;
+        if (at) {
+            *at = '\0';
+            if (n >= FAKE_MAX_PROCS || !parse_time_range(at + 1, &g_scratch_from[n], &g_scratch_to[n])) return 0;
+        }
         for (;;) {
             char *colon = strchr(f, ':');
             if (colon) *colon = '\0';
@@ -660,6 +708,35 @@ static int parse_process_list(char *value, nvmlProcessInfo_v2_t *out, unsigned i
         if (nf == 4 && (!parse_u32(fields[2], &out[n].gpuInstanceId) ||
                         !parse_u32(fields[3], &out[n].computeInstanceId)))
             return 0;
+        n++;
+        if (!comma) break;
+        item = comma + 1;
+    }
+    *count = n;
+    return 1;
+}
+
+/* "pid:sm:mem:enc:dec,..." into rows of five. */
+static int parse_process_utilization(char *value, unsigned int (*out)[5], unsigned int *count) {
+    unsigned int n = 0;
+    char *item = value;
+    if (*trim(value) == '\0') {
+        *count = 0;
+        return 1;
+    }
+    for (;;) {
+        char *comma = strchr(item, ',');
+        char *f = item;
+        unsigned int k;
+        if (comma) *comma = '\0';
+        if (n >= FAKE_MAX_PROCS) return 0;
+        for (k = 0; k < 5; k++) {
+            char *colon = strchr(f, ':');
+            if ((k < 4) != (colon != NULL)) return 0;
+            if (colon) *colon = '\0';
+            if (!parse_u32(trim(f), &out[n][k])) return 0;
+            if (colon) f = colon + 1;
+        }
         n++;
         if (!comma) break;
         item = comma + 1;
@@ -921,12 +998,20 @@ static int parse_gpu_key(struct nvmlDevice_st *g, const char *key, char *value) 
         unsigned int n;
         if (!copy_value(scratch, value) || !parse_process_list(scratch, g_scratch_procs, &n)) return BAD_VALUE();
         memcpy(g->compute, g_scratch_procs, n * sizeof g_scratch_procs[0]);
+        memcpy(g->compute_from, g_scratch_from, n * sizeof g_scratch_from[0]);
+        memcpy(g->compute_to, g_scratch_to, n * sizeof g_scratch_to[0]);
         g->compute_listed = n;
     } else if (strcmp(key, "processes.graphics") == 0) {
         unsigned int n;
         if (!copy_value(scratch, value) || !parse_process_list(scratch, g_scratch_procs, &n)) return BAD_VALUE();
         memcpy(g->graphics, g_scratch_procs, n * sizeof g_scratch_procs[0]);
+        memcpy(g->graphics_from, g_scratch_from, n * sizeof g_scratch_from[0]);
+        memcpy(g->graphics_to, g_scratch_to, n * sizeof g_scratch_to[0]);
         g->graphics_listed = n;
+    } else if (strcmp(key, "processes.utilization") == 0) {
+        unsigned int n;
+        if (!copy_value(scratch, value) || !parse_process_utilization(scratch, g->proc_util, &n)) return BAD_VALUE();
+        g->proc_util_listed = n;
     } else if (strcmp(key, "processes.grow_by") == 0) {
         if (!parse_u32(value, &g->grow_by) || g->grow_by > FAKE_MAX_PROCS) return BAD_VALUE();
     } else if (strcmp(key, "processes.grow_times") == 0) {
@@ -1095,6 +1180,8 @@ static void gpu_finish(struct nvmlDevice_st *g) {
         g->compute[i].usedGpuMemory = FAKE_GROWTH_USED_BYTES;
         g->compute[i].gpuInstanceId = 0xFFFFFFFFu;
         g->compute[i].computeInstanceId = 0xFFFFFFFFu;
+        g->compute_from[i] = 0;
+        g->compute_to[i] = ULLONG_MAX;
     }
     g->compute_capacity = total;
     g->compute_calls = 0;
@@ -1431,6 +1518,18 @@ static nvmlReturn_t pci_legacy(nvmlDevice_t d, nvmlPciInfoLegacy_t *pci) {
 }
 
 /* width: 16 (v1), 24 (v2, v3) or 32 (v3 of drivers 535.43-535.86). */
+/* The entries of a list that run now (their @FROM-TO holds the wall clock), into `out`. */
+static unsigned int running_now(const nvmlProcessInfo_v2_t *list, const unsigned long long *from,
+                                const unsigned long long *to, unsigned int n, nvmlProcessInfo_v2_t *out) {
+    unsigned long long now_s = fake_now_us() / 1000000ULL;
+    unsigned int i, kept = 0;
+    for (i = 0; i < n; i++)
+        if (from[i] <= now_s && now_s < to[i]) out[kept++] = list[i];
+    return kept;
+}
+
+static nvmlProcessInfo_v2_t g_running[FAKE_MAX_PROCS];
+
 static nvmlReturn_t running_processes(nvmlDevice_t d, int compute, unsigned int *infoCount, void *infos,
                                       unsigned int width) {
     const nvmlProcessInfo_v2_t *list;
@@ -1445,12 +1544,12 @@ static nvmlReturn_t running_processes(nvmlDevice_t d, int compute, unsigned int 
         steps = calls < d->grow_times ? calls : d->grow_times;
         n = d->compute_listed + (d->grow_by ? steps * d->grow_by : 0);
         if (n > d->compute_capacity) n = d->compute_capacity;
-        list = d->compute;
+        n = running_now(d->compute, d->compute_from, d->compute_to, n, g_running);
     } else {
         SLOT(d, S_PROC_GRAPHICS);
-        n = d->graphics_listed;
-        list = d->graphics;
+        n = running_now(d->graphics, d->graphics_from, d->graphics_to, d->graphics_listed, g_running);
     }
+    list = g_running;
     if (n > *infoCount) {
         *infoCount = n;
         return NVML_ERROR_INSUFFICIENT_SIZE;
@@ -1921,6 +2020,53 @@ FAKE_API nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t devi
     return running_processes(device, 0, infoCount, infos, valid_device(device) ? device->v3_entry_size : 24);
 }
 #endif
+
+static int runs_now_on(const struct nvmlDevice_st *d, unsigned int pid) {
+    unsigned long long now_s = fake_now_us() / 1000000ULL;
+    unsigned int i;
+    for (i = 0; i < d->compute_capacity; i++)
+        if (d->compute[i].pid == pid && d->compute_from[i] <= now_s && now_s < d->compute_to[i]) return 1;
+    for (i = 0; i < d->graphics_listed; i++)
+        if (d->graphics[i].pid == pid && d->graphics_from[i] <= now_s && now_s < d->graphics_to[i]) return 1;
+    return 0;
+}
+
+/* nvml.h: one sample per running process with utilization since lastSeenTimeStamp;
+ * none -> NOT_FOUND; a NULL buffer or too small a count -> INSUFFICIENT_SIZE with
+ * the count needed. Samples carry the time of the call. */
+FAKE_API nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device, nvmlProcessUtilizationSample_t *utilization,
+                                                      unsigned int *processSamplesCount,
+                                                      unsigned long long lastSeenTimeStamp) {
+    unsigned long long now = fake_now_us();
+    unsigned int i, n = 0;
+    DEVICE_CALL(device);
+    if (!processSamplesCount) return NVML_ERROR_INVALID_ARGUMENT;
+    SLOT(device, S_PROC_COMPUTE);
+    SLOT(device, S_PROC_UTIL);
+    if (now > lastSeenTimeStamp)
+        for (i = 0; i < device->proc_util_listed; i++) n += runs_now_on(device, device->proc_util[i][0]);
+    if (n == 0) {
+        *processSamplesCount = 0;
+        return NVML_ERROR_NOT_FOUND;
+    }
+    if (!utilization || *processSamplesCount < n) {
+        *processSamplesCount = n;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    n = 0;
+    for (i = 0; i < device->proc_util_listed; i++) {
+        if (!runs_now_on(device, device->proc_util[i][0])) continue;
+        utilization[n].pid = device->proc_util[i][0];
+        utilization[n].timeStamp = now;
+        utilization[n].smUtil = device->proc_util[i][1];
+        utilization[n].memUtil = device->proc_util[i][2];
+        utilization[n].encUtil = device->proc_util[i][3];
+        utilization[n].decUtil = device->proc_util[i][4];
+        n++;
+    }
+    *processSamplesCount = n;
+    return NVML_SUCCESS;
+}
 
 /* ------------------------------------------------------------------------- */
 /* Exported API: driver sample buffers                                        */

@@ -53,6 +53,7 @@ export function gpuSample(overrides: Partial<GpuSample> = {}): GpuSample {
     migProfile: null,
     gpm: null,
     processes: [],
+    processUtilization: null,
     fieldErrors: {},
     ...overrides,
   };

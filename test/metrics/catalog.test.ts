@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { WINDOW_FIELDS, GPU_METRICS, METRICS, SAMPLE_METRICS, WINDOW_METRICS } from "../../src/metrics/catalog.ts";
 import { RAW_METRICS, readingFields, windowEntries } from "../../src/metrics/records.ts";
-import { AGGREGATE_COLUMNS, MIGRATIONS, SCHEMA_VERSION } from "../../src/store/schema.ts";
+import { AGGREGATE_COLUMNS, ALONGSIDE, MIGRATIONS, SCHEMA_VERSION } from "../../src/store/schema.ts";
 import { gpuSample } from "../helpers/samples.ts";
 
 const ORIGINAL = ["uid", "pci_bus_id", "name", "temperature", "memory_used", "memory_total", "gpu_utilization", "memory_utilization", "power_usage", "fan_speed", "graphics_clock", "memory_clock"];
@@ -67,7 +67,9 @@ describe("the metric catalog", () => {
   });
 
   test("the schema's later migrations are made from the catalog: PCIe throughput came in schema 5", () => {
-    expect(SCHEMA_VERSION).toBe(Math.max(4, ...METRICS.map((metric) => metric.since)));
+    expect(SCHEMA_VERSION).toBe(
+      Math.max(4, ...METRICS.map((metric) => metric.since), ...WINDOW_FIELDS.map((field) => field.since), ...Object.keys(ALONGSIDE).map(Number)),
+    );
     expect(MIGRATIONS[4]!.split("\n")).toEqual([
       "ALTER TABLE samples ADD COLUMN pcie_tx_throughput INTEGER;",
       "ALTER TABLE sample_blocks ADD COLUMN pcie_tx_throughput BLOB;",

@@ -84,6 +84,7 @@ describe("GeForce RTX 4090 on a current driver", () => {
         { kind: "compute", pid: 45122, usedMemoryBytes: 939524096, gpuInstanceId: null, computeInstanceId: null },
         { kind: "graphics", pid: 1873, usedMemoryBytes: 268435456, gpuInstanceId: null, computeInstanceId: null },
       ],
+      processUtilization: [],
       fieldErrors: {},
     });
   });
@@ -307,6 +308,72 @@ describe("process lists", () => {
     expect(nvml.readGpu(0).processes).toEqual([
       { kind: "compute", pid: 777, usedMemoryBytes: null, gpuInstanceId: null, computeInstanceId: null },
     ]);
+  });
+});
+
+describe("who uses the GPU: process lists over time and per-process utilization", () => {
+  const nowS = () => Math.floor(Date.now() / 1000);
+
+  test("processes come and go with the wall clock, and a pid can come back", () => {
+    const t = nowS();
+    const nvml = nvmlFor(
+      writeScenario(
+        `gpu0.processes.compute = 100:1@${t - 10}-${t + 600}, 200:2@${t + 600}-, 300:3@-${t - 5}, 300:4@${t - 1}-${t + 600}\n`,
+      ),
+    );
+    // 100 runs now, 200 not yet, the first 300 has ended and the second (same pid) runs.
+    expect(nvml.readGpu(0).processes!.map((p) => [p.pid, p.usedMemoryBytes])).toEqual([
+      [100, 1],
+      [300, 4],
+    ]);
+  });
+
+  test("per-process utilization: one average per pid for the processes running on that GPU", () => {
+    const nvml = nvmlFor(
+      writeScenario(
+        [
+          "gpu0.processes.compute = 11:100, 12:200, 13:300",
+          "gpu0.processes.utilization = 11:75:20:0:0, 12:5:1:3:4, 99:50:50:50:50",
+          "gpu1.processes.compute = 21:100",
+        ].join("\n"),
+      ),
+    );
+    const gpu = nvml.readGpu(0);
+    expect(gpu.processUtilization).toEqual([
+      { pid: 11, smPercent: 75, memoryPercent: 20, encoderPercent: 0, decoderPercent: 0 },
+      { pid: 12, smPercent: 5, memoryPercent: 1, encoderPercent: 3, decoderPercent: 4 },
+    ]);
+    // No process of GPU 1 used it: supported, and empty (NOT_FOUND), not null.
+    expect(nvml.readGpu(1).processUtilization).toEqual([]);
+  });
+
+  test("more processes than the first buffer holds: INSUFFICIENT_SIZE, then all of them", () => {
+    const pids = Array.from({ length: 100 }, (_, i) => 5000 + i);
+    const nvml = nvmlFor(
+      writeScenario(
+        `gpu0.processes.compute = ${pids.map((pid) => `${pid}:1`).join(",")}\ngpu0.processes.utilization = ${pids.map((pid) => `${pid}:${pid % 100}:0:0:0`).join(",")}\n`,
+      ),
+    );
+    const utilization = nvml.readGpu(0).processUtilization!;
+    expect(utilization.map((u) => u.pid)).toEqual(pids);
+    expect(utilization[42]!.smPercent).toBe(42);
+  });
+
+  test("a GPU without per-process utilization gives null, and is not asked again", () => {
+    const nvml = nvmlFor(writeScenario("gpu0.processes.compute = 11:100\ngpu0.processes.utilization = !NOT_SUPPORTED\n"));
+    expect(nvml.readGpu(0).processUtilization).toBeNull();
+    expect(nvml.readGpu(0).processUtilization).toBeNull();
+    expect(nvml.readGpu(0).fieldErrors).toEqual({});
+  });
+
+  test("a refused process list is no list, with the reason, never an empty one", () => {
+    const gpu = nvmlFor(writeScenario("gpu0.processes.compute = 11:100\ngpu0.processes = !NO_PERMISSION\n")).readGpu(0);
+    expect(gpu.processes).toBeNull();
+    expect(gpu.processUtilization).toBeNull();
+    expect(gpu.fieldErrors).toEqual({
+      compute_processes: "NVML_ERROR_NO_PERMISSION",
+      graphics_processes: "NVML_ERROR_NO_PERMISSION",
+    });
   });
 });
 

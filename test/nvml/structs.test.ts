@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import {
+  decodeProcessUtilization,
+  PROCESS_UTILIZATION_SAMPLE_SIZE,
   decodeEventData,
   decodeGpmMetrics,
   encodeGpmMetricsGet,
@@ -222,6 +224,23 @@ describe("process lists", () => {
     ]);
     expect(v3ProcessStride(narrow.view, 0, 2, writesWideV3ProcessEntries("550.54.15"))).toBe(24);
     expect(v3ProcessStride(narrow.view, 0, 2, false)).toBe(24);
+  });
+});
+
+describe("nvmlProcessUtilizationSample_t", () => {
+  test("32 bytes: pid, 4 bytes of padding, u64 timestamp, then sm, mem, enc, dec; averaged per pid", () => {
+    expect(PROCESS_UTILIZATION_SAMPLE_SIZE).toBe(32);
+    const b = new Bytes(96)
+      .u32(0, 4242).u32(4, 0xdeadbeef).u64(8, 1_700_000_000_000_000n).u32(16, 80).u32(20, 10).u32(24, 1).u32(28, 2)
+      .u32(32, 4242).u64(40, 1_700_000_000_500_000n).u32(48, 40).u32(52, 30).u32(56, 3).u32(60, 4)
+      .u32(64, 77).u64(72, 1_700_000_000_200_000n).u32(80, 5).u32(84, 6).u32(88, 7).u32(92, 8);
+    expect(decodeProcessUtilization(b.view, 0, 3)).toEqual({
+      byPid: [
+        { pid: 4242, smPercent: 60, memoryPercent: 20, encoderPercent: 2, decoderPercent: 3 },
+        { pid: 77, smPercent: 5, memoryPercent: 6, encoderPercent: 7, decoderPercent: 8 },
+      ],
+      newestUs: 1_700_000_000_500_000,
+    });
   });
 });
 

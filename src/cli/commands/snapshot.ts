@@ -3,6 +3,7 @@ import type { CommandHelp } from "../help.ts";
 import { hostname } from "node:os";
 import { snapshotDocument } from "../../collect/snapshot.ts";
 import { ProcessNameCache, osProcessNameLookup } from "../../collect/processNames.ts";
+import { ProcessOwners } from "../../collect/processOwners.ts";
 import { hostSummary, takeSample, takeSampleWithActivity } from "../../collect/sample.ts";
 import { openNvml, type Nvml } from "../../nvml/index.ts";
 import { escapeControl } from "../../util/text.ts";
@@ -55,11 +56,12 @@ export default defineCommand({
     const nvml = openNvml({ libraryPath: resolveNvmlLibrary(args, commandConfig(args)) });
     try {
       const names = new ProcessNameCache(osProcessNameLookup(), (pid) => nvml.processName(pid));
+      const owners = process.platform === "linux" ? new ProcessOwners() : null;
       if (intervalSeconds !== null) {
-        await watchSnapshots(nvml, names, intervalSeconds, format === "table" && process.stdout.isTTY === true);
+        await watchSnapshots(nvml, names, owners, intervalSeconds, format === "table" && process.stdout.isTTY === true);
         return;
       }
-      const sample = takeSampleWithActivity(nvml, names);
+      const sample = takeSampleWithActivity(nvml, names, undefined, owners);
       process.stdout.write(renderSnapshot(snapshotDocument(sample, hostSummary(nvml, sample.gpuCount), hostname()), sample.gpus, format));
       if (sample.gpuCount === 0) process.stderr.write("NVML reports no GPUs on this host\n");
       for (const failure of sample.failures) process.stderr.write(`gpu_monitor: ${escapeControl(failure.message)}\n`);
@@ -82,14 +84,14 @@ function watchSeconds(text: string): number {
  * session and process names opened once: a table redrawn in place on a terminal,
  * else one JSON document a line.
  */
-async function watchSnapshots(nvml: Nvml, names: ProcessNameCache, intervalSeconds: number, table: boolean): Promise<void> {
+async function watchSnapshots(nvml: Nvml, names: ProcessNameCache, owners: ProcessOwners | null, intervalSeconds: number, table: boolean): Promise<void> {
   const stop = stopOnSignals();
   try {
     await watch({
       intervalMs: intervalSeconds * 1000,
       stop: stop.signal,
       frame(first) {
-        const sample = takeSample(nvml, names);
+        const sample = takeSample(nvml, names, undefined, owners);
         const document = snapshotDocument(sample, hostSummary(nvml, sample.gpuCount), hostname());
         if (!table) return void process.stdout.write(snapshotJsonLine(document));
         const text = `${watchHeader(intervalSeconds)}\n\n${renderSnapshot(document, sample.gpus, "table", { bars: true })}`;

@@ -31,7 +31,7 @@ export default defineCommand({
     const format = args.format as (typeof FORMATS)[number];
     if (!FORMATS.includes(format)) throw new UsageError(`--format must be table, json or csv, not '${args.format}'`);
     const by = args.by as UsageGrouping;
-    if (!USAGE_GROUPINGS.includes(by)) throw new UsageError(`--by must be ${USAGE_GROUPINGS.join(", ")}, not '${args.by}'`);
+    if (!USAGE_GROUPINGS.includes(by)) throw new UsageError(`--by must be one of ${USAGE_GROUPINGS.join(", ")}, not '${args.by}'`);
     const now = Date.now() / 1000;
     const from = parseTime(args.from, now);
     const to = args.to ? parseTime(args.to, now) : Math.floor(now) + 1;

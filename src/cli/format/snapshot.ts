@@ -1,6 +1,7 @@
 // `snapshot` output in its three formats.
 
 import type { GpuSample } from "../../collect/sample.ts";
+import { NOT_IN_NAMESPACE } from "../../collect/processOwners.ts";
 import type { GpuRecord, ProcessRecord, SnapshotDocument } from "../../collect/snapshot.ts";
 import { fanMean, METRICS } from "../../metrics/catalog.ts";
 import { clockEventReasonNames } from "../../nvml/index.ts";
@@ -126,7 +127,17 @@ function snapshotTable(document: SnapshotDocument, gpus: readonly GpuSample[], o
     if (health) lines.push(escapeControl(`GPU ${gpu.index}: ${health}`));
   }
   const processRows = gpus.flatMap((gpu) =>
-    (gpu.processes ?? []).map((p) => [deviceLabel(gpu), String(p.pid), p.kind === "compute" ? "C" : "G", p.name ?? NA, mib(p.usedMemoryBytes)]),
+    gpu.processes === null
+      ? [[deviceLabel(gpu), NA, "", processListProblem(gpu), "", "", ""]]
+      : gpu.processes.map((p) => [
+          deviceLabel(gpu),
+          String(p.pid),
+          p.kind === "compute" ? "C" : "G",
+          p.name ?? NA,
+          mib(p.usedMemoryBytes),
+          withUnit(p.smPercent, "%"),
+          p.owner === null ? NA : (p.owner.user ?? (p.owner.note === NOT_IN_NAMESPACE ? "(other pid namespace)" : NA)),
+        ]),
   );
   lines.push("");
   if (processRows.length === 0) {
@@ -140,12 +151,21 @@ function snapshotTable(document: SnapshotDocument, gpus: readonly GpuSample[], o
           { header: "Type" },
           { header: "Process" },
           { header: "GPU memory", align: "right" },
+          { header: "SM", align: "right" },
+          { header: "User" },
         ],
         processRows,
       ).trimEnd(),
     );
   }
   return lines.join("\n") + "\n";
+}
+
+/** Why a GPU has no process list: NVML refused it (common in containers), or cannot give one. */
+function processListProblem(gpu: GpuSample): string {
+  const code = gpu.fieldErrors.compute_processes ?? gpu.fieldErrors.graphics_processes;
+  if (code === "NVML_ERROR_NO_PERMISSION") return "N/A (no permission)";
+  return code ? `N/A (${code.replace("NVML_ERROR_", "").toLowerCase()})` : "N/A (not supported)";
 }
 
 /** What needs a look: clocks held back for a reason other than idling, remapped rows. Null when nothing does. */

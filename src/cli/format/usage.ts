@@ -6,13 +6,18 @@ import { toCsv, type CsvValue } from "../../util/csv.ts";
 import { formatTime } from "../../util/time.ts";
 import { renderTable } from "./table.ts";
 
-const KEY_HEADER = { gpu: "gpu" } as const;
+const KEY_HEADER = { gpu: "gpu", user: "user", process: "pid", container: "container_id", pod: "pod_uid" } as const;
+const TABLE_KEY_HEADER = { gpu: "GPU", user: "USER", process: "PID", container: "CONTAINER", pod: "POD" } as const;
+/** The table's second column: a GPU's model, a process's name, else how its energy was apportioned. */
+const LABEL_HEADER = { gpu: "Model", user: "kWh by", process: "Process", container: "kWh by", pod: "kWh by" } as const;
 
 /** A row's fields for JSON and CSV, in column order. */
 function fields(summary: UsageSummary, row: UsageRow): Record<string, CsvValue> {
+  const key = summary.by === "process" && /^\d+$/.test(row.key) ? Number(row.key) : row.key;
   return {
-    [KEY_HEADER[summary.by]]: row.key,
+    [KEY_HEADER[summary.by]]: key,
     name: row.label,
+    ...row.detail,
     gpu_seconds: row.gpuSeconds,
     gpu_hours: hours(row.gpuSeconds),
     busy_seconds: row.busySeconds,
@@ -22,7 +27,8 @@ function fields(summary: UsageSummary, row: UsageRow): Record<string, CsvValue> 
     utilization_avg: row.utilizationAverage,
     memory_peak_bytes: row.memoryPeakBytes,
     windows: row.windows,
-    parent_gpu: row.parent,
+    // A MIG device's GPU: only GPUs have one.
+    ...(summary.by === "gpu" ? { parent_gpu: row.parent } : {}),
   };
 }
 
@@ -56,14 +62,17 @@ export function usageTable(summary: UsageSummary): string {
     row.utilizationAverage === null ? "-" : fixed(row.utilizationAverage, 1),
     row.memoryPeakBytes === null ? "-" : `${fixed(row.memoryPeakBytes / 2 ** 30, 1)} GiB`,
   ];
+  const label = (row: UsageRow) => (LABEL_HEADER[summary.by] === "kWh by" ? row.energyBasis.replace("_", " ") : (row.label ?? ""));
   // A MIG device indented under its GPU.
   const rows = summary.rows.map((row) =>
-    row.parent === null ? line(row, shortKey(row.key), clip(row.label ?? "", 16)) : line(row, `└ ${shortKey(row.key)}`, clip(row.label ?? "", 16)),
+    row.parent === null
+      ? line(row, shortKey(row.key, summary.by), clip(label(row), 16))
+      : line(row, `└ ${shortKey(row.key, summary.by)}`, clip(label(row), 16)),
   );
   rows.push(line(summary.total, "total", ""));
   const columns = [
-    { header: summary.by.toUpperCase() },
-    { header: "Model" },
+    { header: TABLE_KEY_HEADER[summary.by] },
+    { header: LABEL_HEADER[summary.by] },
     { header: "GPU-h", align: "right" as const },
     { header: "Busy-h", align: "right" as const },
     { header: "kWh", align: "right" as const },
@@ -86,7 +95,8 @@ function fixed(value: number, digits: number): string {
 }
 
 /** A GPU's UUID cut to its first 8 hex digits (the part nvidia-smi users recognise). */
-function shortKey(key: string): string {
+function shortKey(key: string, by: UsageSummary["by"]): string {
+  if (by === "container" && /^[0-9a-f]{64}$/.test(key)) return key.slice(0, 12); // as docker ps shows it
   if (key.startsWith("MIG-") && key.length > 12) return `${key.slice(0, 12)}…`;
   return key.startsWith("GPU-") && key.length > 12 ? `${key.slice(0, 12)}…` : clip(key, 13);
 }

@@ -7,7 +7,7 @@ import { aggregateWindow, baselineFrom } from "../../src/aggregate/windows.ts";
 import * as v from "valibot";
 import { ConfigSchema } from "../../src/config/schema.ts";
 import { createLogger } from "../../src/log.ts";
-import { NvmlUnavailableError, type Nvml } from "../../src/nvml/index.ts";
+import { NvmlUnavailableError, type GpuReading, type Nvml } from "../../src/nvml/index.ts";
 import type { Clock } from "../../src/schedule/clock.ts";
 import { runAgent } from "../../src/schedule/agent.ts";
 import { Store } from "../../src/store/store.ts";
@@ -307,3 +307,46 @@ function damageMiddleLeaf(file: string): void {
   other.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('another_program', 'was here')");
   other.close();
 }
+
+describe("who used each GPU", () => {
+  async function runWith(processes: "on" | "off" | "hashed"): Promise<string> {
+    const file = tempDatabase();
+    const stop = new AbortController();
+    let reads = 0;
+    const nvml: Nvml = {
+      ...standInNvml(() => {}),
+      deviceCount: () => 1,
+      readGpu: (index) => {
+        if (++reads >= 6) stop.abort();
+        const self = { kind: "compute" as const, pid: process.pid, usedMemoryBytes: 1 << 20, gpuInstanceId: null, computeInstanceId: null };
+        const utilization = [{ pid: process.pid, smPercent: 40, memoryPercent: 0, encoderPercent: 0, decoderPercent: 0 }];
+        const reading: GpuReading = { ...gpuSample({ index, uuid: "GPU-0", processUtilization: utilization }), processes: [self] };
+        return reading;
+      },
+      processName: () => "the-test-runner",
+    };
+    const settings = v.parse(ConfigSchema, { collection: { interval_seconds: 1, aggregation_interval_seconds: 5, processes }, database: { file } });
+    await runAgent({ config: settings, logger: logLines().logger, stop: stop.signal, clock: new TestClock(2_000_300), openNvml: () => nvml });
+    return file;
+  }
+
+  test("on: each tick's processes go into the window's rows, with the owner from /proc", async () => {
+    const file = await runWith("on");
+    const rows = query<{ window_start: number; gpu_seconds: number; sm_seconds: number; uid: number }>(
+      file,
+      "SELECT w.window_start, w.gpu_seconds, w.sm_seconds, p.uid FROM process_windows w JOIN processes p ON p.id = w.process_id ORDER BY 1",
+    );
+    expect(rows).toEqual([
+      { window_start: 2000, gpu_seconds: 4, sm_seconds: 1.6, uid: process.getuid!() }, // 2001-2004
+      { window_start: 2005, gpu_seconds: 2, sm_seconds: 0.8, uid: process.getuid!() },
+    ]);
+  });
+
+  test("off: nothing about processes is kept", async () => {
+    const file = await runWith("off");
+    for (const table of ["process_windows", "user_windows", "process_lists", "processes", "process_users"]) {
+      expect(query(file, `SELECT * FROM ${table}`)).toEqual([]);
+    }
+    expect(query(file, "SELECT count(*) AS n FROM samples")).toEqual([{ n: 6 }]);
+  });
+});

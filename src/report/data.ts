@@ -90,7 +90,13 @@ export interface HealthMark {
 
 export interface DeviceReport {
   gpuId: number;
+  /** How the page names it: "GPU 0", and a MIG device under its GPU "GPU 0 · MIG 3g.40gb"; `anchor` is its section's id. */
+  label: string;
+  anchor: string;
   uid: string;
+  /** For a MIG device, its GPU's UUID (its section follows the GPU's). */
+  parentUid: string | null;
+  migProfile: string | null;
   name: string | null;
   pciBusId: string | null;
   memoryTotalGib: number | null;
@@ -129,7 +135,9 @@ export interface UploadReport {
 }
 
 export interface ReportTotals {
+  /** GPUs with windows in the period, MIG devices not counted. */
   devices: number;
+  migDevices: number;
   windows: number;
   gpuHours: number;
   busyGpuHours: number | null;
@@ -188,16 +196,18 @@ export function buildReport(input: ReportInput): ReportData {
   const gpuEvents = eventsByGpu(input.events, input.gpus, [...byGpu.keys()]);
   const observedEnd = Math.min(to, Math.max(input.closedUntil ?? from, from));
 
-  const devices = [...byGpu.keys()]
-    .sort((a, b) => deviceOrder(input.gpus.get(a), input.gpus.get(b)) || a - b)
-    .map((gpuId) => {
+  const devices = namedInOrder([...byGpu.keys()], input.gpus).map(({ gpuId, label, anchor }) => {
       const gpu = input.gpus.get(gpuId);
       const uid = String(gpu?.identity.uid ?? `gpu ${gpuId}`);
       const windows = byGpu.get(gpuId)!.sort((a, b) => a.windowStart - b.windowStart);
       const hours = windows.map(hourPoint);
       return {
         gpuId,
+        label,
+        anchor,
         uid,
+        parentUid: parentOf(gpu),
+        migProfile: stringOrNull(gpu?.identity.mig_profile),
         name: stringOrNull(gpu?.identity.name),
         pciBusId: stringOrNull(gpu?.identity.pci_bus_id),
         memoryTotalGib: numberOrNull(gpu?.identity.memory_total) === null ? null : round(Number(gpu!.identity.memory_total) / GIB, 2),
@@ -212,6 +222,7 @@ export function buildReport(input: ReportInput): ReportData {
     });
 
   const total = input.usage.total;
+  const gpuCount = devices.filter((device) => device.parentUid === null).length;
   return {
     host: input.host,
     driverVersion: input.driverVersion,
@@ -223,7 +234,8 @@ export function buildReport(input: ReportInput): ReportData {
     closedUntil: input.closedUntil,
     days,
     totals: {
-      devices: devices.length,
+      devices: gpuCount,
+      migDevices: devices.length - gpuCount,
       windows: new Set(input.windows.map((window) => window.windowStart)).size,
       // Rounded as `usage` rounds them, so the two print the same numbers.
       gpuHours: round(total.gpuSeconds / 3600, 6),
@@ -232,7 +244,7 @@ export function buildReport(input: ReportInput): ReportData {
       energyKwh: total.energyMj === null ? null : round(total.energyMj / KWH_MJ, 6),
       memoryPeakGib: total.memoryPeakBytes === null ? null : round(total.memoryPeakBytes / GIB, 2),
       coverage: hostCoverage(input.windows, to - from),
-      deviceCoverage: devices.length === 0 ? 0 : share(total.gpuSeconds, devices.length * (to - from)),
+      deviceCoverage: gpuCount === 0 ? 0 : share(total.gpuSeconds, gpuCount * (to - from)),
     },
     uploads: uploadReport(input.ledger, input.uploadsConfigured),
     devices,
@@ -241,6 +253,56 @@ export function buildReport(input: ReportInput): ReportData {
       .filter((event) => DRIVER_EVENTS.has(event.kind) || (event.kind in GPU_EVENTS && event.gpu_index === null && event.gpu_uuid === null))
       .map((event) => ({ ts: event.ts, kind: "driver" as const, text: `${event.kind}: ${event.detail}` })),
   };
+}
+
+/**
+ * The devices in page order with their names: GPUs by PCI bus id, numbered as
+ * NVML numbers them; each GPU's MIG devices right after it, by GPU instance.
+ */
+function namedInOrder(gpuIds: readonly number[], gpus: ReadonlyMap<number, StoredGpu>): Array<{ gpuId: number; label: string; anchor: string }> {
+  const present = new Set(gpuIds.map((id) => String(gpus.get(id)?.identity.uid ?? `gpu ${id}`)));
+  const byOrder = (a: number, b: number) => deviceOrder(gpus.get(a), gpus.get(b)) || a - b;
+  const children = new Map<string, number[]>();
+  const top: number[] = [];
+  for (const id of gpuIds) {
+    const parent = parentOf(gpus.get(id));
+    if (parent !== null && present.has(parent)) children.set(parent, [...(children.get(parent) ?? []), id]);
+    else top.push(id);
+  }
+  const named: Array<{ gpuId: number; label: string; anchor: string }> = [];
+  let index = 0;
+  for (const id of top.sort(byOrder)) {
+    const gpu = gpus.get(id);
+    const parent = parentOf(gpu);
+    const own = parent === null ? `GPU ${index++}` : `MIG device of ${parent}`;
+    const anchor = parent === null ? `gpu-${index - 1}` : `mig-${id}`;
+    named.push({ gpuId: id, label: parent === null ? own : `${own} · MIG ${gpu?.identity.mig_profile ?? ""}`.trim(), anchor });
+    const slices = (children.get(String(gpu?.identity.uid)) ?? []).sort(
+      (a, b) => Number(gpus.get(a)?.identity.gpu_instance_id ?? 0) - Number(gpus.get(b)?.identity.gpu_instance_id ?? 0) || byOrder(a, b),
+    );
+    slices.forEach((slice, i) => {
+      const profile = stringOrNull(gpus.get(slice)?.identity.mig_profile);
+      named.push({ gpuId: slice, label: `${own} · MIG ${profile ?? i}`, anchor: `${anchor}-mig-${i}` });
+    });
+  }
+  return named;
+}
+
+/** A MIG device's GPU (its UUID); null for a GPU. */
+function parentOf(gpu: StoredGpu | undefined): string | null {
+  return stringOrNull(gpu?.identity.parent_uid);
+}
+
+/**
+ * A window's utilization (its average, or its _min or _max): NVML's, or where NVML
+ * gives none (a MIG device) GPM's graphics activity, stored in hundredths of a
+ * percent; as the usage module reads it.
+ */
+function utilizationOf(values: StoredWindowGpu["values"], suffix: "" | "_min" | "_max"): number | null {
+  const nvml = numberOrNull(values[`gpu_utilization${suffix}`]);
+  if (nvml !== null) return nvml;
+  const graphics = numberOrNull(values[`graphics_activity${suffix}`]);
+  return graphics === null ? null : graphics / 100;
 }
 
 /** GPUs by PCI bus id (the order nvidia-smi lists them in), then id. */
@@ -257,9 +319,9 @@ function hourPoint(window: StoredWindowGpu): HourPoint {
     samples: window.sampleCount,
     presentSeconds: presentSeconds(window),
     busySeconds: roundOrNull(numberOrNull(v.busy_seconds), 1),
-    utilization: roundOrNull(numberOrNull(v.gpu_utilization), 1),
-    utilizationMin: numberOrNull(v.gpu_utilization_min),
-    utilizationMax: numberOrNull(v.gpu_utilization_max),
+    utilization: roundOrNull(utilizationOf(v, ""), 1),
+    utilizationMin: roundOrNull(utilizationOf(v, "_min"), 1),
+    utilizationMax: roundOrNull(utilizationOf(v, "_max"), 1),
     memoryUsedGib: scaled(v.memory_used, GIB, 1),
     memoryUsedMaxGib: scaled(v.memory_used_max, GIB, 1),
     powerWatts: scaled(v.power_mw, 1000, 1),
@@ -297,7 +359,7 @@ class Tally {
     if (busy !== null) this.busy = (this.busy ?? 0) + busy;
     const energy = numberOrNull(v.energy_mj);
     if (energy !== null) this.energy = (this.energy ?? 0) + energy;
-    const utilization = numberOrNull(v.gpu_utilization);
+    const utilization = utilizationOf(v, "");
     if (utilization !== null && window.sampleCount > 0) {
       this.utilizationSum += utilization * window.sampleCount;
       this.utilizationSamples += window.sampleCount;
@@ -307,7 +369,7 @@ class Tally {
       this.powerSum += power * window.sampleCount;
       this.powerSamples += window.sampleCount;
     }
-    this.utilizationMax = maxOf(this.utilizationMax, numberOrNull(v.gpu_utilization_max));
+    this.utilizationMax = maxOf(this.utilizationMax, roundOrNull(utilizationOf(v, "_max"), 1));
     this.memoryPeak = maxOf(this.memoryPeak, numberOrNull(v.memory_used_max));
     this.powerMax = maxOf(this.powerMax, numberOrNull(v.power_mw_max));
     this.temperatureMax = maxOf(this.temperatureMax, numberOrNull(v.temperature_max));
@@ -445,7 +507,7 @@ function eventsByGpu(events: readonly StoredEvent[], gpus: ReadonlyMap<number, S
   const byUid = new Map([...gpus.values()].map((gpu) => [String(gpu.identity.uid), gpu.id]));
   const byIndex = present
     .map((id) => gpus.get(id))
-    .filter((gpu): gpu is StoredGpu => gpu !== undefined)
+    .filter((gpu): gpu is StoredGpu => gpu !== undefined && parentOf(gpu) === null)
     .sort((a, b) => deviceOrder(a, b) || a.id - b.id)
     .map((gpu) => gpu.id);
   const marks = new Map<number, HealthMark[]>();

@@ -53,7 +53,7 @@ export function renderReportHtml(data: ReportData): string {
     nav(data),
     devicesSummary(data),
     hostSection(data, axis),
-    ...data.devices.map((device, i) => deviceSection(device, i, axis, data)),
+    ...data.devices.map((device) => deviceSection(device, axis, data)),
     uploadsSection(data),
     `<footer class="muted"><p>Made by gpu_monitor ${escapeHtml(data.agentVersion)} at ${localMinute(data.generatedAt)} from the windows stored on ${escapeHtml(data.host)}.</p></footer>`,
     `<script>${SCRIPT}</script>`,
@@ -107,7 +107,7 @@ function header(data: ReportData, title: string): string {
 
 function nav(data: ReportData): string {
   if (data.devices.length === 0) return "";
-  const links = data.devices.map((device, i) => `<a href="#gpu-${i}">GPU ${i}</a>`);
+  const links = data.devices.filter((device) => device.parentUid === null).map((device) => `<a href="#${device.anchor}">${escapeHtml(device.label)}</a>`);
   return `<nav>${[...links, `<a href="#uploads">Uploads</a>`].join("")}</nav>`;
 }
 
@@ -115,9 +115,9 @@ function devicesSummary(data: ReportData): string {
   if (data.devices.length === 0) {
     return `<section id="devices"><h2>GPUs</h2><p class="empty">No windows were stored in this period: no GPU was monitored between ${localMinute(data.from)} and ${localMinute(data.to)}.</p></section>`;
   }
-  const rows = data.devices.map((device, i) => {
+  const rows = data.devices.map((device) => {
     const u = device.usage;
-    return `<tr><td><a href="#gpu-${i}">GPU ${i}</a><td>${escapeHtml(device.name ?? "—")}<td>${figure(u ? u.gpuSeconds / 3600 : null, 2)}<td>${figure(u?.busySeconds == null ? null : u.busySeconds / 3600, 2)}<td>${figure(u?.utilizationAverage, 2)}<td>${figure(u?.energyMj == null ? null : u.energyMj / 3.6e9, 3)}<td>${figure(u?.memoryPeakBytes == null ? null : u.memoryPeakBytes / 1024 ** 3, 2)}<td>${(device.coverage * 100).toFixed(1)}<td>${device.hours.reduce((n, h) => n + h.xids, 0)}`;
+    return `<tr${device.parentUid === null ? "" : ' class="mig"'}><td><a href="#${device.anchor}">${escapeHtml(device.label)}</a><td>${escapeHtml(device.name ?? "—")}<td>${figure(u ? u.gpuSeconds / 3600 : null, 2)}<td>${figure(u?.busySeconds == null ? null : u.busySeconds / 3600, 2)}<td>${figure(u?.utilizationAverage, 2)}<td>${figure(u?.energyMj == null ? null : u.energyMj / 3.6e9, 3)}<td>${figure(u?.memoryPeakBytes == null ? null : u.memoryPeakBytes / 1024 ** 3, 2)}<td>${(device.coverage * 100).toFixed(1)}<td>${device.hours.reduce((n, h) => n + h.xids, 0)}`;
   });
   return `<section id="devices"><h2>GPUs</h2><div class="box"><table><caption>Per GPU over the period</caption><thead><tr><th>GPU<th>Model<th>GPU-hours<th>Busy h<th>Utilization %<th>Energy kWh<th>Peak memory GiB<th>Coverage %<th>XIDs</thead><tbody>${rows.join("")}</tbody></table></div></section>`;
 }
@@ -132,7 +132,7 @@ function hostSection(data: ReportData, axis: TimeAxis): string {
   ].join("");
 }
 
-function deviceSection(device: DeviceReport, index: number, axis: TimeAxis, data: ReportData): string {
+function deviceSection(device: DeviceReport, axis: TimeAxis, data: ReportData): string {
   const u = device.usage;
   const memoryScale = niceScale(device.memoryTotalGib ?? Math.max(0, ...device.hours.map((h) => h.memoryUsedMaxGib ?? 0)));
   const powerScale = niceScale(Math.max(0, ...device.hours.map((h) => h.powerMaxWatts ?? h.powerWatts ?? 0)), 10);
@@ -141,7 +141,7 @@ function deviceSection(device: DeviceReport, index: number, axis: TimeAxis, data
   const points = (value: (h: DeviceReport["hours"][number]) => number | null) =>
     device.hours.map((h) => ({ start: h.start, periodSeconds: h.periodSeconds, value: value(h) }));
   const common = { axis, height: LINE_HEIGHT, gaps: device.gaps, marks: device.health };
-  const name = `GPU ${index}`;
+  const name = device.label;
 
   const utilization = timeChart({
     ...common,
@@ -207,6 +207,7 @@ function deviceSection(device: DeviceReport, index: number, axis: TimeAxis, data
 
   const facts = [
     escapeHtml(device.uid),
+    device.parentUid ? `a MIG device of ${escapeHtml(device.parentUid)}` : "",
     device.pciBusId ? `PCI ${escapeHtml(device.pciBusId)}` : "",
     device.memoryTotalGib !== null ? `${figure(device.memoryTotalGib, 1)} GiB` : "",
     `coverage ${percent(device.coverage)}`,
@@ -217,8 +218,8 @@ function deviceSection(device: DeviceReport, index: number, axis: TimeAxis, data
   ].filter(Boolean);
 
   return [
-    `<section class="device" id="gpu-${index}" data-uid="${escapeHtml(device.uid)}">`,
-    `<h2>${name} · ${escapeHtml(device.name ?? "unknown model")}</h2><p class="ids">${facts.join(" · ")}</p>`,
+    `<section class="device${device.parentUid === null ? "" : " mig"}" id="${device.anchor}" data-uid="${escapeHtml(device.uid)}">`,
+    `<h2>${escapeHtml(name)} · ${escapeHtml(device.name ?? "unknown model")}</h2><p class="ids">${facts.join(" · ")}</p>`,
     figureOf(
       "Coverage and health",
       timeStrip(axis, device.gaps, device.health, `${name} time with samples, gaps shaded, health events marked`) +

@@ -205,3 +205,29 @@ describe("uploads", () => {
     expect(uploads.problems.map((p) => p.windowStart)).toEqual([t + 3 * HOUR, t + 2 * HOUR, t + HOUR]);
   });
 });
+
+describe("MIG devices", () => {
+  test("follow their GPU, named by profile; their utilization is GPM's graphics activity; the GPU count leaves them out", () => {
+    const from = local(2026, 11, 2, 8);
+    const gpus = new Map<number, StoredGpu>([
+      [1, gpu(1, "GPU-b", "00000000:3B:00.0")],
+      [2, gpu(2, "GPU-a", "00000000:18:00.0")],
+      [3, { ...gpu(3, "MIG-2", "00000000:18:00.0"), identity: { uid: "MIG-2", name: "NVIDIA H100 80GB HBM3", parent_uid: "GPU-a", mig_profile: "4g.40gb", gpu_instance_id: 2 } }],
+      [4, { ...gpu(4, "MIG-1", "00000000:18:00.0"), identity: { uid: "MIG-1", name: "NVIDIA H100 80GB HBM3", parent_uid: "GPU-a", mig_profile: "3g.40gb", gpu_instance_id: 1 } }],
+    ]);
+    const slice = (id: number, activity: number) =>
+      window(from, id, { gpu_utilization: null, gpu_utilization_min: null, gpu_utilization_max: null, graphics_activity: activity, graphics_activity_min: activity - 1000, graphics_activity_max: activity + 1000 });
+    const windows = [window(from, 1), window(from, 2), slice(3, 4250), slice(4, 2000)];
+    const data = buildReport(input(windows, { gpus, usage: usageByGpu(windows, gpus, local(2026, 11, 2), local(2026, 11, 4)) }));
+    expect(data.devices.map((d) => [d.label, d.anchor, d.parentUid])).toEqual([
+      ["GPU 0", "gpu-0", null],
+      ["GPU 0 · MIG 3g.40gb", "gpu-0-mig-0", "GPU-a"],
+      ["GPU 0 · MIG 4g.40gb", "gpu-0-mig-1", "GPU-a"],
+      ["GPU 1", "gpu-1", null],
+    ]);
+    expect(data.devices[2]!.hours[0]).toMatchObject({ utilization: 42.5, utilizationMin: 32.5, utilizationMax: 52.5 });
+    expect(data.devices[2]!.heat[0]![8]).toBe(42.5);
+    expect(data.totals.devices).toBe(2);
+    expect(data.totals.migDevices).toBe(2);
+  });
+});

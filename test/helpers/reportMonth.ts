@@ -31,6 +31,8 @@ export interface MonthOptions {
   model?: (index: number) => string;
   /** The seed for the noise, so every run writes the same month. */
   seed?: number;
+  /** Where the working hours are (default UTC), whatever this process's own time zone. */
+  timeZone?: string;
 }
 
 /** Writes the month into a new database at `file` and returns the window starts written. */
@@ -39,6 +41,7 @@ export function writeMonth(file: string, options: MonthOptions): number[] {
   try {
     store.ledger.setMeta("driver_version", "570.86.15");
     const random = seededRandom(options.seed ?? 21);
+    const clock = wallClock(options.timeZone ?? "UTC");
     const energy = Array.from({ length: options.gpus }, (_, i) => 9_000_000_000 + i * 1_000_000);
     const corrected = Array.from({ length: options.gpus }, () => 0);
     const ticks: Array<{ ts: number; gpus: ReturnType<typeof tickGpus> }> = [];
@@ -51,7 +54,7 @@ export function writeMonth(file: string, options: MonthOptions): number[] {
       const gpus: GpuSample[] = [];
       for (let index = 0; index < options.gpus; index++) {
         if (options.lost && index === options.lost.index && ts >= options.lost.at) continue;
-        const utilization = workload(ts, index, random);
+        const utilization = workload(clock(ts), index, random);
         const powerMw = 70_000 + utilization * 5_800 + Math.round(random() * 4_000);
         energy[index]! += powerMw * INTERVAL_SECONDS;
         if (options.eccAt && index === options.eccAt.index && ts >= options.eccAt.at && ts < options.eccAt.at + 3600) corrected[index]!++;
@@ -99,11 +102,10 @@ export function writeMonth(file: string, options: MonthOptions): number[] {
   }
 }
 
-/** Busy in working hours on weekdays (local time), a little at night, idle at weekends; each GPU its own share. */
-function workload(ts: number, index: number, random: () => number): number {
-  const date = new Date(ts * 1000);
-  const hour = date.getHours() + date.getMinutes() / 60;
-  const weekend = date.getDay() === 0 || date.getDay() === 6;
+/** Busy in working hours on weekdays, a little at night, idle at weekends; each GPU its own share. */
+function workload(time: { hour: number; weekday: number }, index: number, random: () => number): number {
+  const { hour } = time;
+  const weekend = time.weekday === 0 || time.weekday === 6;
   const working = !weekend && hour >= 8 && hour < 19;
   const base = working ? 55 + 40 * Math.sin(((hour - 8) / 11) * Math.PI) : weekend ? 4 : 12;
   const share = 1 - index * 0.07;
@@ -141,6 +143,16 @@ function writeLedger(store: Store, windows: readonly number[], plan: NonNullable
     }
     store.ledger.recordAttempt(attempt(end + 240, "sent", null, 200), { state: "sent", nextAttemptAt: null, fatalCount: 0 });
   }
+}
+
+/** The hour of day (with minutes as a fraction) and weekday (0 Sunday) of a time in `timeZone`. */
+function wallClock(timeZone: string): (ts: number) => { hour: number; weekday: number } {
+  const format = new Intl.DateTimeFormat("en-US", { timeZone, hourCycle: "h23", weekday: "short", hour: "numeric", minute: "numeric" });
+  const weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+  return (ts) => {
+    const parts = Object.fromEntries(format.formatToParts(new Date(ts * 1000)).map((part) => [part.type, part.value]));
+    return { hour: Number(parts.hour) + Number(parts.minute) / 60, weekday: weekdays.indexOf(parts.weekday!) };
+  };
 }
 
 /** mulberry32: a small seeded generator, so the month is the same on every run. */

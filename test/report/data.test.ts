@@ -14,7 +14,8 @@ import type { StoredWindowGpu } from "../../src/store/windows.ts";
 const savedTz = process.env.TZ;
 process.env.TZ = "Europe/Berlin";
 afterAll(() => {
-  process.env.TZ = savedTz;
+  if (savedTz === undefined) delete process.env.TZ;
+  else process.env.TZ = savedTz;
 });
 
 const local = (y: number, m: number, d: number, h = 0) => new Date(y, m - 1, d, h).getTime() / 1000;

@@ -13,7 +13,8 @@ import type { StoredWindowGpu } from "../../src/store/windows.ts";
 const savedTz = process.env.TZ;
 process.env.TZ = "UTC";
 afterAll(() => {
-  process.env.TZ = savedTz;
+  if (savedTz === undefined) delete process.env.TZ;
+  else process.env.TZ = savedTz;
 });
 
 const FROM = Date.UTC(2026, 10, 1) / 1000;

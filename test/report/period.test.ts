@@ -7,7 +7,8 @@ import { defaultPeriod, defaultReportFile, monthStart, periodFileLabel } from ".
 const savedTz = process.env.TZ;
 process.env.TZ = "Europe/Berlin";
 afterAll(() => {
-  process.env.TZ = savedTz;
+  if (savedTz === undefined) delete process.env.TZ;
+  else process.env.TZ = savedTz;
 });
 
 const local = (y: number, m: number, d: number, h = 0, mi = 0) => new Date(y, m - 1, d, h, mi).getTime() / 1000;

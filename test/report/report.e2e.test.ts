@@ -29,7 +29,7 @@ interface Month {
 
 function month(name: string, options: Omit<MonthOptions, "from" | "to"> & Partial<Pick<MonthOptions, "from" | "to">>): Month {
   const dir = mkdtempSync(join(tmpdir(), `gpu-monitor-report-${name}-`));
-  writeMonth(join(dir, "gpu_metrics.db"), { from: FROM, to: TO, ...options });
+  writeMonth(join(dir, "gpu_metrics.db"), { from: FROM, to: TO, timeZone: TZ, ...options });
   const config = join(dir, "config.json");
   writeFileSync(config, JSON.stringify({ database: { file: "gpu_metrics.db" }, logging: { file: "" } }));
   return { dir, cli: (...args) => runBinary([...args, "-c", config], { TZ }, dir) };

@@ -3,6 +3,7 @@
 
 import { xidDescription } from "../metrics/xid.ts";
 import type { Store } from "../store/store.ts";
+import type { GpuWindowSummary } from "../store/windows.ts";
 import type { WindowXid } from "./windowFields.ts";
 import { aggregateWindow, baselineFrom, closedWindowStarts } from "./windows.ts";
 
@@ -35,6 +36,11 @@ export function aggregateClosedWindows(store: Store, now: number, settings: Aggr
 
 /** Aggregates the window starting at `start` and stores it; false when it was stored before. */
 export function aggregateWindowAt(store: Store, start: number, settings: AggregationSettings, now: number): boolean {
+  return store.windows.write(start, settings.periodSeconds, settings.intervalSeconds, now, summarizeWindow(store, start, settings));
+}
+
+/** Each GPU's summary of the window starting at `start`, from the stored samples; nothing is written (a report reads an open window so). */
+export function summarizeWindow(store: Store, start: number, settings: AggregationSettings): GpuWindowSummary[] {
   const from = baselineFrom(start, settings.intervalSeconds);
   const end = start + settings.periodSeconds;
   const expectedGpus = store.gpus.seenBefore(start, DAY);
@@ -42,7 +48,7 @@ export function aggregateWindowAt(store: Store, start: number, settings: Aggrega
   // One GPU at a time: an hour of 1 s samples of 8 GPUs read at once is megabytes
   // that the allocator keeps as the agent's high-water mark.
   const gpuIds = [...new Set([...expectedGpus, ...store.samples.gpusBetween(from, end)])].sort((a, b) => a - b);
-  const summaries = gpuIds.flatMap((gpuId) =>
+  return gpuIds.flatMap((gpuId) =>
     aggregateWindow({
       start,
       periodSeconds: settings.periodSeconds,
@@ -52,7 +58,6 @@ export function aggregateWindowAt(store: Store, start: number, settings: Aggrega
       xids,
     }),
   );
-  return store.windows.write(start, settings.periodSeconds, settings.intervalSeconds, now, summaries);
 }
 
 /** The window's XIDs, by the id of the GPU whose uuid they carry. */

@@ -21,7 +21,7 @@ figure{margin:.75rem 0;display:grid;grid-template-columns:minmax(0,2.2fr) minmax
 .box{max-height:17rem;overflow:auto;border:1px solid var(--line);border-radius:4px}
 table{border-collapse:collapse;font-variant-numeric:tabular-nums;width:100%}
 th,td{padding:.15rem .45rem;text-align:right;white-space:nowrap;border-bottom:1px solid var(--line)}
-th:first-child,td:first-child{text-align:left}tr.mig td:first-child{padding-left:1.4rem}
+th:first-child,td:first-child{text-align:left}tr.mig td:first-child{padding-left:1.4rem}tr.open{font-style:italic}
 thead th{position:sticky;top:0;background:var(--bg);font-weight:600}
 caption{text-align:left;padding:.2rem .45rem;caption-side:top}
 table.wide td,table.wide th{text-align:left;white-space:normal}table.wide td:first-child{min-width:8.5rem}

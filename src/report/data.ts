@@ -21,6 +21,8 @@ export interface ReportInput {
   closedUntil: number | null;
   /** The GPU summaries of the windows starting in the period. */
   windows: readonly StoredWindowGpu[];
+  /** Windows of the period not stored yet, summarised from raw samples: in the charts and tables, not in the totals. */
+  openWindows: readonly StoredWindowGpu[];
   gpus: ReadonlyMap<number, StoredGpu>;
   /** The usage module's figures for the same windows, per GPU: the header's numbers. */
   usage: UsageSummary;
@@ -35,6 +37,8 @@ export interface ReportInput {
 /** One window of one device. Rounded as shown: the page and the JSON carry the same figures. */
 export interface HourPoint {
   start: number;
+  /** Not aggregated yet: summarised from raw samples for this report (the hour in progress, or more). */
+  open: boolean;
   periodSeconds: number;
   samples: number;
   presentSeconds: number;
@@ -160,6 +164,8 @@ export interface ReportData {
   /** The local time's offset at the period's start, e.g. +01:00, and its zone name where known. */
   timeZone: string;
   closedUntil: number | null;
+  /** How many of the period's windows are open (read from raw samples), and where they start. */
+  openWindows: { count: number; from: number | null };
   /** Local midnights of the days the period touches. */
   days: number[];
   totals: ReportTotals;
@@ -187,20 +193,23 @@ export function buildReport(input: ReportInput): ReportData {
   const { from, to } = input.period;
   const days = localDays(from, to);
   const byGpu = new Map<number, StoredWindowGpu[]>();
-  for (const window of input.windows) {
+  const open = new Set(input.openWindows);
+  for (const window of [...input.windows, ...input.openWindows]) {
     let list = byGpu.get(window.gpuId);
     if (!list) byGpu.set(window.gpuId, (list = []));
     list.push(window);
   }
   const usageByUid = new Map(input.usage.rows.map((row) => [row.key, row]));
   const gpuEvents = eventsByGpu(input.events, input.gpus, [...byGpu.keys()]);
-  const observedEnd = Math.min(to, Math.max(input.closedUntil ?? from, from));
+  // Past the last stored window, time is only observed as far as raw samples were read.
+  const openEnd = input.openWindows.length > 0 ? Math.min(to, input.generatedAt) : from;
+  const observedEnd = Math.min(to, Math.max(input.closedUntil ?? from, from, openEnd));
 
   const devices = namedInOrder([...byGpu.keys()], input.gpus).map(({ gpuId, label, anchor }) => {
       const gpu = input.gpus.get(gpuId);
       const uid = String(gpu?.identity.uid ?? `gpu ${gpuId}`);
       const windows = byGpu.get(gpuId)!.sort((a, b) => a.windowStart - b.windowStart);
-      const hours = windows.map(hourPoint);
+      const hours = windows.map((window) => hourPoint(window, open.has(window)));
       return {
         gpuId,
         label,
@@ -216,7 +225,7 @@ export function buildReport(input: ReportInput): ReportData {
         hours,
         days: dayPoints(windows, days, to),
         heat: heatMap(windows, days, to),
-        gaps: coverageGaps(windows, from, observedEnd),
+        gaps: coverageGaps(windows, from, observedEnd, input.generatedAt),
         health: [...windowHealth(windows), ...(gpuEvents.get(gpuId) ?? [])].sort((a, b) => a.ts - b.ts),
       } satisfies DeviceReport;
     });
@@ -232,6 +241,10 @@ export function buildReport(input: ReportInput): ReportData {
     to,
     timeZone: timeZoneName(from),
     closedUntil: input.closedUntil,
+    openWindows: {
+      count: new Set(input.openWindows.map((window) => window.windowStart)).size,
+      from: input.openWindows.length === 0 ? null : Math.min(...input.openWindows.map((window) => window.windowStart)),
+    },
     days,
     totals: {
       devices: gpuCount,
@@ -248,7 +261,7 @@ export function buildReport(input: ReportInput): ReportData {
     },
     uploads: uploadReport(input.ledger, input.uploadsConfigured),
     devices,
-    hostGaps: coverageGaps(bestCoveredPerWindow(input.windows), from, observedEnd),
+    hostGaps: coverageGaps(bestCoveredPerWindow([...input.windows, ...input.openWindows]), from, observedEnd, input.generatedAt),
     hostHealth: input.events
       .filter((event) => DRIVER_EVENTS.has(event.kind) || (event.kind in GPU_EVENTS && event.gpu_index === null && event.gpu_uuid === null))
       .map((event) => ({ ts: event.ts, kind: "driver" as const, text: `${event.kind}: ${event.detail}` })),
@@ -310,11 +323,12 @@ function deviceOrder(a: StoredGpu | undefined, b: StoredGpu | undefined): number
   return String(a?.identity.pci_bus_id ?? "").localeCompare(String(b?.identity.pci_bus_id ?? ""));
 }
 
-function hourPoint(window: StoredWindowGpu): HourPoint {
+function hourPoint(window: StoredWindowGpu, open: boolean): HourPoint {
   const v = window.values;
   const energy = numberOrNull(v.energy_mj);
   return {
     start: window.windowStart,
+    open,
     periodSeconds: window.periodSeconds,
     samples: window.sampleCount,
     presentSeconds: presentSeconds(window),
@@ -428,9 +442,10 @@ export function localDays(from: number, to: number): number[] {
 /**
  * Where a device had no samples between `from` and `observedEnd` (after that nothing
  * is aggregated yet): time without a window of it, windows without samples, merged;
- * and windows with fewer samples than expected, each on its own.
+ * and windows with fewer samples than expected, each on its own (but the one still
+ * running at `now`, whose samples are not all taken yet).
  */
-export function coverageGaps(windows: readonly StoredWindowGpu[], from: number, observedEnd: number): CoverageGap[] {
+export function coverageGaps(windows: readonly StoredWindowGpu[], from: number, observedEnd: number, now = Infinity): CoverageGap[] {
   const gaps: CoverageGap[] = [];
   const missing = (start: number, end: number) => {
     if (end <= start) return;
@@ -444,7 +459,7 @@ export function coverageGaps(windows: readonly StoredWindowGpu[], from: number, 
     missing(covered, Math.min(window.windowStart, observedEnd));
     const present = presentSeconds(window);
     if (present <= 0) missing(window.windowStart, Math.min(end, observedEnd));
-    else if (present < window.periodSeconds) {
+    else if (present < window.periodSeconds && end <= now) {
       gaps.push({ from: window.windowStart, to: end, kind: "partial", share: round(present / window.periodSeconds, 3) });
     }
     covered = Math.max(covered, end);

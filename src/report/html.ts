@@ -73,8 +73,8 @@ function header(data: ReportData, title: string): string {
   for (const device of data.devices) models.set(device.name ?? "unknown model", (models.get(device.name ?? "unknown model") ?? 0) + 1);
   const gpus = data.devices.length === 0 ? "none in this period" : [...models].map(([name, n]) => `${n} × ${escapeHtml(name)}`).join(", ");
   const openNote =
-    data.closedUntil !== null && data.closedUntil < data.to && data.closedUntil > data.from
-      ? ` <span class="muted">(windows stored up to ${localMinute(data.closedUntil)})</span>`
+    data.openWindows.count > 0 && data.openWindows.from !== null
+      ? `<p class="muted" id="open-windows">${data.openWindows.count} window(s) from ${localMinute(data.openWindows.from)} on are not aggregated yet: read from raw samples, they are in the charts and tables (in italics) but not in the figures below.</p>`
       : "";
   const uploads = u.configured
     ? `${u.delivered} delivered · ${u.pending} pending · ${u.failed} failed`
@@ -86,9 +86,10 @@ function header(data: ReportData, title: string): string {
     `<dl class="facts">`,
     `<div><dt>Host</dt><dd>${escapeHtml(data.host)}</dd></div>`,
     `<div><dt>Driver</dt><dd>${escapeHtml(data.driverVersion ?? "unknown")}</dd></div>`,
-    `<div><dt>Period</dt><dd>${localMinute(data.from)} to ${localMinute(data.to)}, local time ${escapeHtml(data.timeZone)}${openNote}</dd></div>`,
+    `<div><dt>Period</dt><dd>${localMinute(data.from)} to ${localMinute(data.to)}, local time ${escapeHtml(data.timeZone)}</dd></div>`,
     `<div><dt>GPUs</dt><dd>${gpus}</dd></div>`,
     `</dl>`,
+    openNote,
     `<dl class="totals">`,
     line("gpu_hours", "GPU-hours present", t.gpuHours, `${figure(t.gpuHours, 2)} h`),
     line("busy_gpu_hours", "Busy GPU-hours", t.busyGpuHours, t.busyGpuHours === null ? "—" : `${figure(t.busyGpuHours, 2)} h`),
@@ -269,7 +270,7 @@ function hourlyTable(device: DeviceReport, name: string, data: ReportData): stri
   const rows = device.hours
     .map(
       (h) =>
-        `<tr><td>${localMinute(h.start)}<td>${figure(h.utilization, 1)}<td>${figure(h.utilizationMin)}<td>${figure(h.utilizationMax)}<td>${figure(h.memoryUsedGib, 1)}<td>${figure(h.memoryUsedMaxGib, 1)}<td>${figure(h.powerWatts, 1)}<td>${figure(h.powerMaxWatts)}<td>${figure(h.energyWh, 1)}<td>${figure(h.temperature, 1)}<td>${figure(h.temperatureMax)}<td>${coveragePercent(h.presentSeconds, h.periodSeconds)}<td>${h.xids}`,
+        `<tr${h.open ? ' class="open"' : ""}><td>${localMinute(h.start)}<td>${figure(h.utilization, 1)}<td>${figure(h.utilizationMin)}<td>${figure(h.utilizationMax)}<td>${figure(h.memoryUsedGib, 1)}<td>${figure(h.memoryUsedMaxGib, 1)}<td>${figure(h.powerWatts, 1)}<td>${figure(h.powerMaxWatts)}<td>${figure(h.energyWh, 1)}<td>${figure(h.temperature, 1)}<td>${figure(h.temperatureMax)}<td>${coveragePercent(h.presentSeconds, h.periodSeconds)}<td>${h.xids}`,
     )
     .join("");
   return `<details><summary>${escapeHtml(name)}: every window (${device.hours.length})</summary><div class="box"><table class="hourly"><thead><tr>${HOURLY_COLUMNS.map((c) => `<th>${c}`).join("")}</thead><tbody data-t="${starts}" data-p="${periods}">${rows}</tbody></table></div></details>`;

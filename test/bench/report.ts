@@ -54,7 +54,13 @@ export function reportBenchmark(runs = 7): ReportFigures {
     try {
       for (let i = 0; i < runs; i++) {
         const t0 = performance.now();
-        const data = gatherReport(store, { from: FROM, to: TO }, { host: "bench", agentVersion: "bench", generatedAt: TO, uploadsConfigured: true });
+        const data = gatherReport(store, { from: FROM, to: TO }, {
+          host: "bench",
+          agentVersion: "bench",
+          generatedAt: TO,
+          uploadsConfigured: true,
+          aggregation: { periodSeconds: 3600, intervalSeconds: 300 },
+        });
         const t1 = performance.now();
         renderReportHtml(data);
         const t2 = performance.now();

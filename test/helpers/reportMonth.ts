@@ -31,6 +31,8 @@ export interface MonthOptions {
   model?: (index: number) => string;
   /** The seed for the noise, so every run writes the same month. */
   seed?: number;
+  /** Windows are aggregated up to here (default `to`): later samples stay raw, as in the hour in progress. */
+  aggregateUntil?: number;
   /** Where the working hours are (default UTC), whatever this process's own time zone. */
   timeZone?: string;
 }
@@ -91,7 +93,7 @@ export function writeMonth(file: string, options: MonthOptions): number[] {
     }
     const written: number[] = [];
     for (;;) {
-      const batch = aggregateClosedWindows(store, options.to, { periodSeconds: PERIOD_SECONDS, intervalSeconds: INTERVAL_SECONDS });
+      const batch = aggregateClosedWindows(store, options.aggregateUntil ?? options.to, { periodSeconds: PERIOD_SECONDS, intervalSeconds: INTERVAL_SECONDS });
       if (batch.length === 0) break;
       written.push(...batch);
     }

@@ -66,6 +66,7 @@ function input(windows: StoredWindowGpu[], overrides: Partial<ReportInput> = {})
     period,
     closedUntil: period.to,
     windows,
+    openWindows: [],
     gpus,
     usage: usageByGpu(windows, gpus, period.from, period.to),
     events: [],
@@ -230,5 +231,28 @@ describe("MIG devices", () => {
     expect(data.devices[2]!.heat[0]![8]).toBe(42.5);
     expect(data.totals.devices).toBe(2);
     expect(data.totals.migDevices).toBe(2);
+  });
+});
+
+describe("open windows (not aggregated yet, read from raw samples)", () => {
+  test("are in the device's hours and days, marked open, and not in the totals", () => {
+    const from = local(2026, 11, 2);
+    const closed = [window(from, 1), window(from + HOUR, 1)];
+    const open = [window(from + 2 * HOUR, 1, { energy_mj: 3_600_000_000 })];
+    const data = buildReport(input(closed, { openWindows: open, closedUntil: from + 2 * HOUR, generatedAt: from + 3 * HOUR }));
+    const device = data.devices[0]!;
+    expect(device.hours.map((h) => h.open)).toEqual([false, false, true]);
+    expect(device.days[0]!.energyKwh).toBe(1.6);
+    expect(data.totals.energyKwh).toBe(0.6);
+    expect(data.totals.gpuHours).toBe(2);
+    expect(data.openWindows).toEqual({ count: 1, from: from + 2 * HOUR });
+  });
+
+  test("the window still running is no partial gap; time without samples after the last stored window is", () => {
+    const from = local(2026, 11, 2);
+    const closed = [window(from, 1)];
+    const running = [window(from + 3 * HOUR, 1, {}, 20)];
+    const data = buildReport(input(closed, { openWindows: running, closedUntil: from + HOUR, generatedAt: from + 3 * HOUR + 1200 }));
+    expect(data.devices[0]!.gaps).toEqual([{ from: from + HOUR, to: from + 3 * HOUR, kind: "missing", share: null }]);
   });
 });

@@ -30,6 +30,7 @@ function report(host: string, windows: StoredWindowGpu[]) {
     period: { from: FROM, to: TO },
     closedUntil: TO,
     windows,
+    openWindows: [],
     gpus,
     usage: usageByGpu(windows, gpus, FROM, TO),
     events: [],

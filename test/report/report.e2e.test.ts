@@ -31,7 +31,7 @@ function month(name: string, options: Omit<MonthOptions, "from" | "to"> & Partia
   const dir = mkdtempSync(join(tmpdir(), `gpu-monitor-report-${name}-`));
   writeMonth(join(dir, "gpu_metrics.db"), { from: FROM, to: TO, timeZone: TZ, ...options });
   const config = join(dir, "config.json");
-  writeFileSync(config, JSON.stringify({ database: { file: "gpu_metrics.db" }, logging: { file: "" } }));
+  writeFileSync(config, JSON.stringify({ collection: { interval_seconds: 300 }, database: { file: "gpu_metrics.db" }, logging: { file: "" } }));
   return { dir, cli: (...args) => runBinary([...args, "-c", config], { TZ }, dir) };
 }
 
@@ -230,6 +230,23 @@ describe("other months", () => {
     expect(coverage).toEqual(["100.0", "50.0"]);
     expect(Number(await headerValue(page, "coverage"))).toBe(1);
     expect(Number(await headerValue(page, "gpu_hours"))).toBe(720 + 360);
+  }, 60_000);
+
+  test("hours not aggregated yet are read from raw samples: in the charts and tables, not in the totals", async () => {
+    const m = month("open", { gpus: 2, from: at(1), to: at(3), aggregateUntil: at(2, 12) });
+    const { page, path } = await openReport(m, "open.html", "--from", "2026-11-01", "--to", "2026-11-03");
+    expectClean(page, path);
+    const rows = await page.evaluate<{ all: number; open: number; firstOpen: string }>(
+      `(() => { const rows = [...document.querySelector('#gpu-0 table.hourly').tBodies[0].rows]; const open = rows.filter(r => r.classList.contains('open')); return { all: rows.length, open: open.length, firstOpen: open[0].cells[0].textContent }; })()`,
+    );
+    expect(rows).toEqual({ all: 48, open: 12, firstOpen: "2026-11-02 12:00" });
+    expect(await page.evaluate<string>(`document.querySelector('#open-windows').textContent`)).toStartWith("12 window(s) from 2026-11-02 12:00 on are not aggregated yet");
+    // The totals are the stored windows', as usage gives them.
+    const usage = JSON.parse(m.cli("usage", "--from", "2026-11-01", "--to", "2026-11-03", "--format", "json").stdout).total;
+    expect(Number(await headerValue(page, "gpu_hours"))).toBe(usage.gpu_hours);
+    expect(usage.gpu_hours).toBe(2 * 36);
+    // No gap where the open hours have samples.
+    expect(await page.evaluate<number>(`document.querySelectorAll('#host table tbody tr').length`)).toBe(0);
   }, 60_000);
 
   test("the default period is the last full month and the file is named after host and period", () => {

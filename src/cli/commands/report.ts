@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { defineCommand } from "citty";
 import type { CommandHelp } from "../help.ts";
+import { aggregationPeriodSeconds } from "../../aggregate/aggregator.ts";
 import { gatherReport } from "../../report/gather.ts";
 import { renderReportHtml } from "../../report/html.ts";
 import { renderReportJson } from "../../report/json.ts";
@@ -42,7 +43,13 @@ export default defineCommand({
     const given = args.from ? givenPeriod(args.from, args.to, now) : null;
     const { config } = commandConfig(args);
     const host = hostname();
-    const facts = { host, agentVersion: VERSION, generatedAt: Math.floor(now), uploadsConfigured: Boolean(config.server.url) };
+    const facts = {
+      host,
+      agentVersion: VERSION,
+      generatedAt: Math.floor(now),
+      uploadsConfigured: Boolean(config.server.url),
+      aggregation: { periodSeconds: aggregationPeriodSeconds(config.collection), intervalSeconds: config.collection.interval_seconds },
+    };
     const { period, data } = await Store.using(config.database.file, { readonly: true }, (store) => {
       const period = given ?? defaultPeriod(now, store.windows.firstStart(), store.windows.lastEnd());
       return { period, data: gatherReport(store, period, facts) };

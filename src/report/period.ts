@@ -14,15 +14,11 @@ export function monthStart(epochSeconds: number, monthsBack = 0): number {
 
 /**
  * The last full calendar month before `now`; or, where nothing was stored before
- * this month began (an agent installed this month), the month so far up to
- * `closedUntil`, the end of the last stored window (now when there is none).
+ * this month began (an agent installed this month), the month so far.
  */
-export function defaultPeriod(now: number, firstWindowStart: number | null, closedUntil: number | null): Period {
+export function defaultPeriod(now: number, firstWindowStart: number | null): Period {
   const thisMonth = monthStart(now);
-  if (firstWindowStart !== null && firstWindowStart >= thisMonth) {
-    const to = closedUntil !== null && closedUntil > thisMonth ? Math.min(closedUntil, Math.floor(now)) : Math.floor(now);
-    if (to > thisMonth) return { from: thisMonth, to };
-  }
+  if (firstWindowStart !== null && firstWindowStart >= thisMonth) return { from: thisMonth, to: Math.floor(now) };
   return { from: monthStart(now, 1), to: thisMonth };
 }
 

@@ -16,26 +16,26 @@ const local = (y: number, m: number, d: number, h = 0, mi = 0) => new Date(y, m 
 describe("the default period", () => {
   test("is the last full calendar month in local time", () => {
     const now = local(2026, 12, 6, 20, 30);
-    expect(defaultPeriod(now, local(2026, 9, 1), local(2026, 12, 6, 20))).toEqual({ from: local(2026, 11, 1), to: local(2026, 12, 1) });
+    expect(defaultPeriod(now, local(2026, 9, 1))).toEqual({ from: local(2026, 11, 1), to: local(2026, 12, 1) });
     // Berlin's November starts at 23:00 UTC on 31 October.
     expect(new Date(local(2026, 11, 1) * 1000).toISOString()).toBe("2026-10-31T23:00:00.000Z");
   });
 
   test("crosses the year in January, and spans a month with a DST change", () => {
-    expect(defaultPeriod(local(2027, 1, 2), local(2026, 1, 1), null)).toEqual({ from: local(2026, 12, 1), to: local(2027, 1, 1) });
-    const october = defaultPeriod(local(2026, 11, 15), 0, null);
+    expect(defaultPeriod(local(2027, 1, 2), local(2026, 1, 1))).toEqual({ from: local(2026, 12, 1), to: local(2027, 1, 1) });
+    const october = defaultPeriod(local(2026, 11, 15), 0);
     expect(october).toEqual({ from: local(2026, 10, 1), to: local(2026, 11, 1) });
     expect((october.to - october.from) / 3600).toBe(31 * 24 + 1);
   });
 
-  test("is the month so far, up to the last stored window, when nothing was stored before this month", () => {
+  test("is the month so far when nothing was stored before this month", () => {
     const now = local(2026, 12, 6, 20, 30);
-    expect(defaultPeriod(now, local(2026, 12, 2, 9), local(2026, 12, 6, 20))).toEqual({ from: local(2026, 12, 1), to: local(2026, 12, 6, 20) });
+    expect(defaultPeriod(now, local(2026, 12, 2, 9))).toEqual({ from: local(2026, 12, 1), to: now });
   });
 
   test("is last month when the database is empty (the page then says there is nothing)", () => {
     const now = local(2026, 12, 6, 20, 30);
-    expect(defaultPeriod(now, null, null)).toEqual({ from: local(2026, 11, 1), to: local(2026, 12, 1) });
+    expect(defaultPeriod(now, null)).toEqual({ from: local(2026, 11, 1), to: local(2026, 12, 1) });
   });
 
   test("monthStart counts back whole months", () => {

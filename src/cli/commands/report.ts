@@ -51,7 +51,7 @@ export default defineCommand({
       aggregation: { periodSeconds: aggregationPeriodSeconds(config.collection), intervalSeconds: config.collection.interval_seconds },
     };
     const { period, data } = await Store.using(config.database.file, { readonly: true }, (store) => {
-      const period = given ?? defaultPeriod(now, store.windows.firstStart(), store.windows.lastEnd());
+      const period = given ?? defaultPeriod(now, store.windows.firstStart());
       return { period, data: gatherReport(store, period, facts) };
     });
     const text = format === "html" ? renderReportHtml(data) : renderReportJson(data);

@@ -31,7 +31,7 @@ const COLUMN = Object.fromEntries(HOURLY_COLUMNS.map((name, i) => [name, i])) as
 
 export function renderReportHtml(data: ReportData): string {
   const axis: TimeAxis = { from: data.from, to: data.to, days: data.days };
-  const title = `GPU usage on ${data.host}, ${localDay(data.from)} to ${localDay(data.to)}`;
+  const title = `GPU usage on ${data.host}, ${dayOrMinute(data.from)} to ${dayOrMinute(data.to)}`;
   const csp = [
     "default-src 'none'",
     `style-src '${sha256(STYLE)}'`,
@@ -62,6 +62,12 @@ export function renderReportHtml(data: ReportData): string {
   ].join("\n");
 }
 
+/** A local date where the time is midnight, else the date and time. */
+function dayOrMinute(epochSeconds: number): string {
+  const minute = localMinute(epochSeconds);
+  return minute.endsWith(" 00:00") ? localDay(epochSeconds) : minute;
+}
+
 function sha256(text: string): string {
   return `sha256-${createHash("sha256").update(text).digest("base64")}`;
 }
@@ -70,8 +76,11 @@ function header(data: ReportData, title: string): string {
   const t = data.totals;
   const u = data.uploads;
   const models = new Map<string, number>();
-  for (const device of data.devices) models.set(device.name ?? "unknown model", (models.get(device.name ?? "unknown model") ?? 0) + 1);
-  const gpus = data.devices.length === 0 ? "none in this period" : [...models].map(([name, n]) => `${n} × ${escapeHtml(name)}`).join(", ");
+  for (const device of data.devices) {
+    if (device.parentUid === null) models.set(device.name ?? "unknown model", (models.get(device.name ?? "unknown model") ?? 0) + 1);
+  }
+  const migDevices = t.migDevices > 0 ? `, with ${t.migDevices} MIG device${t.migDevices === 1 ? "" : "s"}` : "";
+  const gpus = data.devices.length === 0 ? "none in this period" : [...models].map(([name, n]) => `${n} × ${escapeHtml(name)}`).join(", ") + migDevices;
   const openNote =
     data.openWindows.count > 0 && data.openWindows.from !== null
       ? `<p class="muted" id="open-windows">${data.openWindows.count} window(s) from ${localMinute(data.openWindows.from)} on are not aggregated yet: read from raw samples, they are in the charts and tables (in italics) but not in the figures below.</p>`
@@ -220,7 +229,7 @@ function deviceSection(device: DeviceReport, axis: TimeAxis, data: ReportData): 
 
   return [
     `<section class="device${device.parentUid === null ? "" : " mig"}" id="${device.anchor}" data-uid="${escapeHtml(device.uid)}">`,
-    `<h2>${escapeHtml(name)} · ${escapeHtml(device.name ?? "unknown model")}</h2><p class="ids">${facts.join(" · ")}</p>`,
+    `<h2>${escapeHtml(device.parentUid === null ? `${name} · ${device.name ?? "unknown model"}` : name)}</h2><p class="ids">${facts.join(" · ")}</p>`,
     figureOf(
       "Coverage and health",
       timeStrip(axis, device.gaps, device.health, `${name} time with samples, gaps shaded, health events marked`) +

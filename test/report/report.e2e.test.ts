@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { compiledBinary, runBinary } from "../helpers/binary.ts";
 import { CHROMIUM, openPage, type PageSession } from "../helpers/chromium.ts";
+import { fakeNvmlLibrary, scenarioFile } from "../helpers/fakeNvml.ts";
 import { writeMonth, type MonthOptions } from "../helpers/reportMonth.ts";
 
 const TZ = "Europe/Berlin";
@@ -288,3 +289,53 @@ function writeConfig(config: object): string {
   writeFileSync(file, JSON.stringify(config));
   return file;
 }
+
+describe("an H100 in MIG mode beside an A100, recorded by the compiled agent on the fake NVML", () => {
+  let dir = "";
+  const env = () => ({ TZ, GPU_MONITOR_NVML_LIBRARY: fakeNvmlLibrary("current"), FAKE_NVML_SCENARIO: scenarioFile("h100_mig") });
+  const cli = (...args: string[]) => runBinary([...args, "-c", join(dir, "config.json")], env(), dir);
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "gpu-monitor-report-mig-"));
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ collection: { interval_seconds: 1, aggregation_interval_seconds: 5 }, database: { file: "gpu_metrics.db" } }));
+    const agent = Bun.spawn([compiledBinary(), "run", "-o", "-c", join(dir, "config.json")], { cwd: dir, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env() }, stdout: "ignore", stderr: "ignore" });
+    // Two whole 5 s windows of every device.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      await Bun.sleep(500);
+      const usage = cli("usage", "--from", "-5m", "--format", "json");
+      const rows = usage.exitCode === 0 ? (JSON.parse(usage.stdout).rows as Array<{ windows: number }>) : [];
+      if (rows.length === 5 && rows.every((row) => row.windows >= 2)) break;
+      if (Date.now() > deadline) throw new Error(`no two windows of 5 devices in 30 s: ${usage.stdout}${usage.stderr}`);
+    }
+    agent.kill("SIGTERM");
+    await agent.exited;
+  }, 60_000);
+
+  test("each MIG device has its section right after its GPU, named by profile, and the totals are usage's", async () => {
+    const path = join(dir, "mig.html");
+    const period = ["--from", new Date(Date.now() - 600_000).toISOString(), "--to", new Date(Date.now() + 60_000).toISOString()];
+    const run = cli("report", ...period, "--out", path);
+    expect(run).toMatchObject({ exitCode: 0, stderr: "" });
+    const page = await openPage(pathToFileURL(path).href);
+    pages.push(page);
+    expectClean(page, path);
+    const sections = await page.evaluate<Array<{ id: string; title: string; utilization: string[] }>>(
+      `[...document.querySelectorAll('section.device')].map(s => ({ id: s.id, title: s.querySelector('h2').textContent, utilization: [...s.querySelector('table.hourly').tBodies[0].rows].map(r => r.cells[1].textContent) }))`,
+    );
+    const h100 = sections.findIndex((s) => s.title.includes("H100") && !s.title.includes("MIG"));
+    expect(sections.slice(h100 + 1, h100 + 4).map((s) => s.title)).toEqual([
+      `GPU ${h100 === 0 ? 0 : 1} · MIG 3g.40gb`,
+      `GPU ${h100 === 0 ? 0 : 1} · MIG 1g.10gb`,
+      `GPU ${h100 === 0 ? 0 : 1} · MIG 1g.10gb`,
+    ]);
+    expect(sections).toHaveLength(5);
+    // A MIG device's utilization is GPM's graphics activity (NVML gives none; GPM from the second sample on).
+    for (const slice of sections.slice(h100 + 1, h100 + 4)) expect(slice.utilization.some((cell) => /^\d+(\.\d)?$/.test(cell))).toBe(true);
+    const usage = JSON.parse(cli("usage", ...period, "--format", "json").stdout);
+    expect(usage.total.gpu_hours).toBeGreaterThan(0);
+    expect(Number(await headerValue(page, "gpu_hours"))).toBe(usage.total.gpu_hours);
+    expect(Number(await headerValue(page, "utilization_average"))).toBe(usage.total.utilization_avg);
+    expect(await page.evaluate<string>(`document.querySelector('dl.facts').textContent`)).toContain("GPUs1 × NVIDIA H100 80GB HBM3, 1 × NVIDIA A100-SXM4-80GB, with 3 MIG devices");
+  }, 60_000);
+});

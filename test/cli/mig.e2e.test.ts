@@ -2,7 +2,7 @@
 // GPM per GPU instance) and an A100 without MIG or GPM, 1 s samples and 5 s
 // windows: each MIG device is a device of its own naming its GPU and profile in
 // `snapshot`, `-sc`, `export --level hourly`, the upload body and /metrics
-// (GPU_I_ID, GPU_I_PROFILE, DCGM_FI_PROF_*), with its memory and GPM activity
+// (GPU_I_ID, GPU_I_PROFILE, DCGM_FI_PROF_*), with its memory, processes and GPM activity
 // averaged; the layout is changed while the agent runs and the change is picked
 // up; the A100 reads as any GPU did before.
 
@@ -206,6 +206,15 @@ describe("windows", () => {
     const [h100] = fullWindows(H100);
     expect(h100).toMatchObject({ parent_uid: null, mig_profile: null, temperature: 48, power_usage: 312, gpu_utilization: null });
     expect(fullWindows(H100).some((w) => w.graphics_activity === 60 && w.busy_seconds >= 4)).toBe(true);
+  });
+
+  test("each MIG device's window names the processes that ran on it, as a GPU's does", () => {
+    const training = fullWindows(TRAINING).at(-1)!;
+    expect(training.processes).toEqual([
+      expect.objectContaining({ pid: 4242, name: "fake-proc-4242", gpu_seconds: training.sample_count, memory_max: 21474836480 }),
+    ]);
+    expect(fullWindows(INFERENCE).at(-1)!.processes.map((process: any) => process.pid)).toEqual([5151]);
+    expect(fullWindows(IDLE)[0].processes).toEqual([]);
   });
 
   test("the first tick after start has no GPM activity: never a value over a span it did not cover", () => {

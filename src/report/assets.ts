@@ -17,11 +17,12 @@ dl.totals dd{font-weight:600}
 nav{margin:.75rem 0}nav a{margin-right:.75rem}
 a{color:var(--accent)}
 figure{margin:.75rem 0;display:grid;grid-template-columns:minmax(0,2.2fr) minmax(15rem,1fr);gap:1rem;align-items:start}
-@media (max-width:900px){figure{grid-template-columns:1fr}}
+figure.owners{grid-template-columns:minmax(0,1.2fr) minmax(15rem,1fr)}
+@media (max-width:900px){figure,figure.owners{grid-template-columns:1fr}}
 .box{max-height:17rem;overflow:auto;border:1px solid var(--line);border-radius:4px}
 table{border-collapse:collapse;font-variant-numeric:tabular-nums;width:100%}
 th,td{padding:.15rem .45rem;text-align:right;white-space:nowrap;border-bottom:1px solid var(--line)}
-th:first-child,td:first-child{text-align:left}tr.mig td:first-child{padding-left:1.4rem}tr.open{font-style:italic}
+th:first-child,td:first-child{text-align:left}tr.mig td:first-child{padding-left:1.4rem}tr.open{font-style:italic}table.owners td:first-child{max-width:9rem;overflow:hidden;text-overflow:ellipsis}
 thead th{position:sticky;top:0;background:var(--bg);font-weight:600}
 caption{text-align:left;padding:.2rem .45rem;caption-side:top}
 table.wide td,table.wide th{text-align:left;white-space:normal}table.wide td:first-child{min-width:8.5rem}
@@ -36,7 +37,7 @@ svg text{fill:var(--muted)}
 .mem{stroke:var(--mem)}.memmax{stroke:var(--memmax);stroke-width:1}
 .power{stroke:var(--power)}.powermax{stroke:var(--powermax);stroke-width:1}
 .temp{stroke:var(--temp)}.tempmax{stroke:var(--tempmax);stroke-width:1}
-.bar{fill:var(--bar)}
+.bar{fill:var(--bar)}.ownerhours{fill:var(--accent)}
 .mark path{stroke-width:1.5;fill:none}.mark .tip{stroke:none}
 .mark.xid path{stroke:var(--xid)}.mark.xid .tip{fill:var(--xid)}
 .mark.ecc path{stroke:var(--ecc)}.mark.ecc .tip{fill:var(--ecc)}

@@ -151,6 +151,50 @@ export function heatLegend(): string {
   return `<p class="legend">0 % ${swatches} 100 % <span class="sw nodata"></span> no samples</p>`;
 }
 
+export interface OwnerBar {
+  name: string;
+  gpuHours: number;
+  energyKwh: number | null;
+}
+
+const OWNER_ROWS = 12;
+const NAME_WIDTH = 200;
+
+/**
+ * Horizontal bars of GPU-hours and, under each, energy, for the owners using the
+ * most (the rest are in the table beside); each measure scaled to its own largest.
+ */
+export function ownerBars(owners: readonly OwnerBar[], label: string): string {
+  const shown = owners.slice(0, OWNER_ROWS);
+  const rowHeight = 26;
+  const barsLeft = NAME_WIDTH + 8;
+  const barsWidth = WIDTH - barsLeft - 190;
+  const maxHours = Math.max(...shown.map((o) => o.gpuHours), 1e-9);
+  const maxEnergy = Math.max(...shown.map((o) => o.energyKwh ?? 0), 1e-9);
+  let hours = "";
+  let energy = "";
+  const texts: string[] = [];
+  shown.forEach((owner, i) => {
+    const top = TOP + i * rowHeight;
+    const hoursWidth = (owner.gpuHours / maxHours) * barsWidth;
+    const energyWidth = ((owner.energyKwh ?? 0) / maxEnergy) * barsWidth;
+    hours += `M${barsLeft} ${top}h${r(Math.max(hoursWidth, 0.5))}v10h${r(-Math.max(hoursWidth, 0.5))}z`;
+    if (owner.energyKwh !== null) energy += `M${barsLeft} ${top + 11}h${r(Math.max(energyWidth, 0.5))}v8h${r(-Math.max(energyWidth, 0.5))}z`;
+    const name = shortName(owner.name);
+    texts.push(`<text class="yl" x="${NAME_WIDTH}" y="${top + 14}">${escapeHtml(name)}</text>`);
+    texts.push(`<text x="${r(barsLeft + Math.max(hoursWidth, energyWidth) + 6)}" y="${top + 14}">${owner.gpuHours.toFixed(1)} h${owner.energyKwh === null ? "" : ` · ${owner.energyKwh.toFixed(1)} kWh`}</text>`);
+  });
+  const more = owners.length > shown.length ? `<text x="${barsLeft}" y="${TOP + shown.length * rowHeight + 14}">and ${owners.length - shown.length} more in the table</text>` : "";
+  const height = TOP + shown.length * rowHeight + (more ? 22 : 4);
+  return svg(height, label, `<path class="ownerhours" d="${hours}"/><path class="bar" d="${energy}"/>${texts.join("")}${more}`, `class="owners"`);
+}
+
+/** A name that fits beside a bar: a 64-hex container id as its first 12 (as docker ps shows it), others cut at 28. */
+function shortName(name: string): string {
+  if (/^[0-9a-f]{64}$/.test(name)) return name.slice(0, 12);
+  return name.length > 28 ? `${name.slice(0, 27)}…` : name;
+}
+
 /** A strip of coverage and health marks alone: for the host, and the top of each device. */
 export function timeStrip(axis: TimeAxis, gaps: readonly CoverageGap[], marks: readonly HealthMark[], label: string): string {
   const x = xScale(axis);

@@ -32,6 +32,8 @@ export interface ReportInput {
   ledger: readonly WindowSummary[];
   /** Whether a server is configured: without one, pending windows wait for nothing. */
   uploadsConfigured: boolean;
+  /** The usage module's figures by user and by container (empty rows: no attribution data). */
+  attribution: readonly UsageSummary[];
 }
 
 /** One window of one device. Rounded as shown: the page and the JSON carry the same figures. */
@@ -138,6 +140,25 @@ export interface UploadReport {
   problems: LedgerProblem[];
 }
 
+/** One user's or container's use of the GPUs, from the usage module. */
+export interface AttributionRow {
+  key: string;
+  gpuHours: number;
+  /** SM-busy hours: the SM share × time present. */
+  busyHours: number | null;
+  energyKwh: number | null;
+  /** How the GPU energy was split among those on it: by SM share, by time present, or both. */
+  energyBasis: string;
+  utilizationAverage: number | null;
+  memoryPeakGib: number | null;
+}
+
+export interface Attribution {
+  by: string;
+  rows: AttributionRow[];
+  total: AttributionRow;
+}
+
 export interface ReportTotals {
   /** GPUs with windows in the period, MIG devices not counted. */
   devices: number;
@@ -171,6 +192,8 @@ export interface ReportData {
   totals: ReportTotals;
   uploads: UploadReport;
   devices: DeviceReport[];
+  /** Use by user and by container, where processes were recorded; empty without attribution data. */
+  attribution: Attribution[];
   /** Where no device had samples. */
   hostGaps: CoverageGap[];
   /** Driver and agent events of no one device. */
@@ -261,6 +284,9 @@ export function buildReport(input: ReportInput): ReportData {
     },
     uploads: uploadReport(input.ledger, input.uploadsConfigured),
     devices,
+    attribution: input.attribution
+      .filter((summary) => summary.rows.length > 0)
+      .map((summary) => ({ by: summary.by, rows: summary.rows.map(attributionRow), total: attributionRow(summary.total) })),
     hostGaps: coverageGaps(bestCoveredPerWindow([...input.windows, ...input.openWindows]), from, observedEnd, input.generatedAt),
     hostHealth: input.events
       .filter((event) => DRIVER_EVENTS.has(event.kind) || (event.kind in GPU_EVENTS && event.gpu_index === null && event.gpu_uuid === null))
@@ -321,6 +347,18 @@ function utilizationOf(values: StoredWindowGpu["values"], suffix: "" | "_min" | 
 /** GPUs by PCI bus id (the order nvidia-smi lists them in), then id. */
 function deviceOrder(a: StoredGpu | undefined, b: StoredGpu | undefined): number {
   return String(a?.identity.pci_bus_id ?? "").localeCompare(String(b?.identity.pci_bus_id ?? ""));
+}
+
+function attributionRow(row: UsageRow): AttributionRow {
+  return {
+    key: row.key,
+    gpuHours: round(row.gpuSeconds / 3600, 6),
+    busyHours: row.busySeconds === null ? null : round(row.busySeconds / 3600, 6),
+    energyKwh: row.energyMj === null ? null : round(row.energyMj / KWH_MJ, 6),
+    energyBasis: row.energyBasis,
+    utilizationAverage: row.utilizationAverage,
+    memoryPeakGib: row.memoryPeakBytes === null ? null : round(row.memoryPeakBytes / GIB, 2),
+  };
 }
 
 function hourPoint(window: StoredWindowGpu, open: boolean): HourPoint {

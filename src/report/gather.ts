@@ -3,7 +3,7 @@
 
 import { summarizeWindow, type AggregationSettings } from "../aggregate/aggregator.ts";
 import { windowStart } from "../aggregate/windows.ts";
-import { usageByGpu } from "../query/usage.ts";
+import { readUsage, usageByGpu } from "../query/usage.ts";
 import { AGGREGATE_COLUMNS } from "../store/schema.ts";
 import type { StoredWindowGpu } from "../store/windows.ts";
 import type { StoredEvent } from "../store/events.ts";
@@ -39,6 +39,7 @@ export function gatherReport(store: Store, period: Period, facts: ReportFacts): 
     usage: usageByGpu(windows, gpus, period.from, period.to),
     events,
     ledger: store.ledger.summaries(period.from, period.to),
+    attribution: (["user", "container"] as const).map((by) => readUsage(store, period.from, period.to, by)),
   });
 }
 

@@ -5,8 +5,8 @@
 
 import { createHash } from "node:crypto";
 import { SCRIPT, STYLE } from "./assets.ts";
-import { CHART_GEOMETRY, dayBars, heatLegend, heatMap, lineLegend, niceScale, timeChart, timeStrip, type TimeAxis } from "./charts.ts";
-import type { CoverageGap, DeviceReport, HealthMark, ReportData } from "./data.ts";
+import { CHART_GEOMETRY, dayBars, ownerBars, heatLegend, heatMap, lineLegend, niceScale, timeChart, timeStrip, type TimeAxis } from "./charts.ts";
+import type { Attribution, CoverageGap, DeviceReport, HealthMark, ReportData } from "./data.ts";
 import { escapeHtml, figure, localDay, localMinute, percent, shortDay } from "./text.ts";
 
 const LINE_HEIGHT = 120;
@@ -54,6 +54,7 @@ export function renderReportHtml(data: ReportData): string {
     devicesSummary(data),
     hostSection(data, axis),
     ...data.devices.map((device) => deviceSection(device, axis, data)),
+    attributionSection(data),
     uploadsSection(data),
     `<footer class="muted"><p>Made by gpu_monitor ${escapeHtml(data.agentVersion)} at ${localMinute(data.generatedAt)} from the windows stored on ${escapeHtml(data.host)}.</p></footer>`,
     `<script>${SCRIPT}</script>`,
@@ -118,7 +119,7 @@ function header(data: ReportData, title: string): string {
 function nav(data: ReportData): string {
   if (data.devices.length === 0) return "";
   const links = data.devices.filter((device) => device.parentUid === null).map((device) => `<a href="#${device.anchor}">${escapeHtml(device.label)}</a>`);
-  return `<nav>${[...links, `<a href="#uploads">Uploads</a>`].join("")}</nav>`;
+  return `<nav>${[...links, `<a href="#attribution">Users</a>`, `<a href="#uploads">Uploads</a>`].join("")}</nav>`;
 }
 
 function devicesSummary(data: ReportData): string {
@@ -262,8 +263,8 @@ function deviceSection(device: DeviceReport, axis: TimeAxis, data: ReportData): 
   ].join("\n");
 }
 
-function figureOf(title: string, chart: string, table: string): string {
-  return `<figure><div><h3>${escapeHtml(title)}</h3>${chart}</div>${table}</figure>`;
+function figureOf(title: string, chart: string, table: string, className = ""): string {
+  return `<figure${className ? ` class="${className}"` : ""}><div><h3>${escapeHtml(title)}</h3>${chart}</div>${table}</figure>`;
 }
 
 function heatTable(device: DeviceReport, name: string): string {
@@ -303,6 +304,31 @@ function gapsAndEventsTable(gaps: readonly CoverageGap[], marks: readonly Health
   return `<div class="box"><table class="wide"><caption>${escapeHtml(caption)}</caption><thead><tr><th>When<th>What</thead><tbody>${rows
     .map((row) => `<tr>${row.cells.map((cell) => `<td>${escapeHtml(cell)}`).join("")}`)
     .join("")}</tbody></table></div>`;
+}
+
+const OWNER_WORDS: Record<string, string> = { user: "user", container: "container" };
+
+/** Who used the GPUs, by user and by container: bars of GPU-hours and energy, the usage module's rows beside them. */
+function attributionSection(data: ReportData): string {
+  const title = `<h2>Who used the GPUs</h2>`;
+  if (data.attribution.length === 0) {
+    return `<section id="attribution">${title}<p class="empty">No attribution data in this period: the agent recorded no processes (collection.processes was off, or NVML listed none).</p></section>`;
+  }
+  return `<section id="attribution">${title}${data.attribution.map(attributionFigure).join("")}</section>`;
+}
+
+function attributionFigure(attribution: Attribution): string {
+  const word = OWNER_WORDS[attribution.by] ?? attribution.by;
+  const cells = (row: Attribution["total"]) =>
+    `<td>${figure(row.gpuHours, 2)}<td>${figure(row.busyHours, 2)}<td>${figure(row.energyKwh, 3)}<td>${escapeHtml(row.energyBasis.replace("_", " "))}<td>${figure(row.memoryPeakGib, 2)}`;
+  const table = `<div class="box"><table class="owners" data-by="${escapeHtml(attribution.by)}"><caption>Use by ${word}</caption><thead><tr><th>${word[0]!.toUpperCase()}${word.slice(1)}<th>GPU-hours<th>SM-busy h<th>Energy kWh<th>Split by<th>Peak GiB</thead><tbody>${attribution.rows
+    .map((row) => `<tr><td title="${escapeHtml(row.key)}">${escapeHtml(row.key)}${cells(row)}`)
+    .join("")}</tbody><tfoot><tr><th>total${cells(attribution.total)}</tfoot></table></div>`;
+  const chart = ownerBars(
+    attribution.rows.map((row) => ({ name: row.key, gpuHours: row.gpuHours, energyKwh: row.energyKwh })),
+    `GPU-hours and energy by ${word}`,
+  );
+  return figureOf(`By ${word}`, chart + lineLegend([["util", "GPU-hours"], ["bar", "energy (kWh)"]]), table, "owners");
 }
 
 function uploadsSection(data: ReportData): string {

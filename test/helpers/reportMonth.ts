@@ -5,7 +5,8 @@
 // send ledger with deliveries, retries and failures.
 
 import { aggregateClosedWindows } from "../../src/aggregate/aggregator.ts";
-import type { GpuSample } from "../../src/collect/sample.ts";
+import { ProcessAttribution } from "../../src/aggregate/attribution.ts";
+import type { GpuSample, NamedProcess } from "../../src/collect/sample.ts";
 import { xidText } from "../../src/metrics/xid.ts";
 import { Store } from "../../src/store/store.ts";
 import { gpuSample, tickGpus } from "./samples.ts";
@@ -33,6 +34,8 @@ export interface MonthOptions {
   seed?: number;
   /** Windows are aggregated up to here (default `to`): later samples stay raw, as in the hour in progress. */
   aggregateUntil?: number;
+  /** Who runs the work: while a GPU is busy, a process of one of three users (two of them in containers). */
+  processes?: boolean;
   /** Where the working hours are (default UTC), whatever this process's own time zone. */
   timeZone?: string;
 }
@@ -44,6 +47,7 @@ export function writeMonth(file: string, options: MonthOptions): number[] {
     store.ledger.setMeta("driver_version", "570.86.15");
     const random = seededRandom(options.seed ?? 21);
     const clock = wallClock(options.timeZone ?? "UTC");
+    const attribution = options.processes ? new ProcessAttribution("on", (value) => value) : null;
     const energy = Array.from({ length: options.gpus }, (_, i) => 9_000_000_000 + i * 1_000_000);
     const corrected = Array.from({ length: options.gpus }, () => 0);
     const ticks: Array<{ ts: number; gpus: ReturnType<typeof tickGpus> }> = [];
@@ -75,10 +79,12 @@ export function writeMonth(file: string, options: MonthOptions): number[] {
             energyMillijoules: energy[index]!,
             temperatureCelsius: Math.round(32 + utilization * 0.42 + random() * 3),
             eccErrorsCorrected: corrected[index]!,
+            processes: options.processes ? workOn(index, utilization) : [],
           }),
         );
       }
-      ticks.push({ ts, gpus: tickGpus(gpus) });
+      const processes = attribution?.tick(ts, PERIOD_SECONDS, INTERVAL_SECONDS, gpus);
+      ticks.push({ ts, gpus: tickGpus(gpus).map((gpu, i) => (processes ? { ...gpu, processes: processes[i]! } : gpu)) });
       if (ticks.length >= 500) flush();
     }
     flush();
@@ -102,6 +108,33 @@ export function writeMonth(file: string, options: MonthOptions): number[] {
   } finally {
     store.close();
   }
+}
+
+const USERS = [
+  { user: "alice", uid: 1001, containerId: null },
+  { user: "bob", uid: 1002, containerId: "b0b".padEnd(64, "0") },
+  { user: "carol", uid: 1003, containerId: "ca401".padEnd(64, "1") },
+];
+
+/** The training job on a busy GPU: alice on the first half of the GPUs, bob and carol on the rest; none on an idle GPU. */
+function workOn(index: number, utilization: number): NamedProcess[] {
+  if (utilization < 20) return [];
+  const owner = USERS[index < 4 ? 0 : index % 2 === 0 ? 1 : 2]!;
+  return [
+    {
+      kind: "compute",
+      pid: 4000 + index,
+      usedMemoryBytes: 8 * 1024 ** 3,
+      gpuInstanceId: null,
+      computeInstanceId: null,
+      name: "python3",
+      owner: { startTicks: 1000 + index, startedAt: 1_700_000_000, uid: owner.uid, user: owner.user, containerId: owner.containerId, podUid: null, note: null },
+      smPercent: utilization,
+      memoryPercent: Math.round(utilization / 2),
+      encoderPercent: 0,
+      decoderPercent: 0,
+    },
+  ];
 }
 
 /** Busy in working hours on weekdays, a little at night, idle at weekends; each GPU its own share. */

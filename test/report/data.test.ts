@@ -67,6 +67,7 @@ function input(windows: StoredWindowGpu[], overrides: Partial<ReportInput> = {})
     closedUntil: period.to,
     windows,
     openWindows: [],
+    attribution: [],
     gpus,
     usage: usageByGpu(windows, gpus, period.from, period.to),
     events: [],
@@ -255,4 +256,18 @@ describe("open windows (not aggregated yet, read from raw samples)", () => {
     const data = buildReport(input(closed, { openWindows: running, closedUntil: from + HOUR, generatedAt: from + 3 * HOUR + 1200 }));
     expect(data.devices[0]!.gaps).toEqual([{ from: from + HOUR, to: from + 3 * HOUR, kind: "missing", share: null }]);
   });
+});
+
+test("attribution: the usage module's rows by user and container, in hours and kWh; none without rows", () => {
+  const summary = (by: "user" | "container", keys: string[]) => ({
+    from: 0,
+    to: 1,
+    by,
+    rows: keys.map((key, i) => ({ key, label: null, gpuSeconds: 7200 * (i + 1), busySeconds: 3600, energyMj: 3.6e9, energyBasis: "sm_share" as const, utilizationAverage: 50, memoryPeakBytes: 2 * 1024 ** 3, windows: 2, parent: null })),
+    total: { key: "total", label: null, gpuSeconds: 7200, busySeconds: 3600, energyMj: 3.6e9, energyBasis: "sm_share" as const, utilizationAverage: 50, memoryPeakBytes: 2 * 1024 ** 3, windows: 2, parent: null },
+  });
+  const data = buildReport(input([], { attribution: [summary("user", ["alice", "bob"]), summary("container", [])] }));
+  expect(data.attribution).toHaveLength(1);
+  expect(data.attribution[0]!.by).toBe("user");
+  expect(data.attribution[0]!.rows[1]).toEqual({ key: "bob", gpuHours: 4, busyHours: 1, energyKwh: 1, energyBasis: "sm_share", utilizationAverage: 50, memoryPeakGib: 2 });
 });

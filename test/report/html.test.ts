@@ -31,6 +31,7 @@ function report(host: string, windows: StoredWindowGpu[]) {
     closedUntil: TO,
     windows,
     openWindows: [],
+    attribution: [],
     gpus,
     usage: usageByGpu(windows, gpus, FROM, TO),
     events: [],

@@ -75,6 +75,7 @@ beforeAll(() => {
     ],
     eccAt: { index: 3, at: at(12, 9) },
     ledger: { retried: [at(3, 5), at(3, 6)], failed: [at(7, 10)], pendingFrom: at(30, 20) },
+    processes: true,
   });
 }, 120_000);
 
@@ -179,6 +180,21 @@ describe("a month of 8 GPUs with gaps, a lost GPU, XIDs, ECC errors and failed u
     expectClean(page, path);
   }, 60_000);
 
+  test("who used the GPUs: by user and by container, usage's figures, with bars", async () => {
+    const { page, path } = await openReport(full, "month.html");
+    expectClean(page, path);
+    for (const [by, key] of [["user", "user"], ["container", "container_id"]] as const) {
+      const usage = JSON.parse(full.cli("usage", "--by", by, "--from", "2026-11-01", "--to", "2026-12-01", "--format", "json").stdout);
+      const rows = await page.evaluate<string[][]>(`[...document.querySelector('table.owners[data-by="${by}"]').tBodies[0].rows].map(r => [...r.cells].map(c => c.textContent))`);
+      expect(rows.map((row) => [row[0], row[1], row[3]])).toEqual(
+        usage.rows.map((row: Record<string, number | string>) => [row[key], (row.gpu_hours as number).toFixed(2), (row.energy_kwh as number).toFixed(3)]),
+      );
+    }
+    const users = await page.evaluate<string[]>(`[...document.querySelectorAll('table.owners[data-by="user"] tbody tr')].map(r => r.cells[0].textContent)`);
+    expect(users.toSorted()).toEqual(["alice", "bob", "carol"]);
+    expect(await page.evaluate<number>(`document.querySelectorAll('#attribution svg.owners text').length`)).toBeGreaterThan(0);
+  }, 60_000);
+
   test("--format json has the header's figures; --out - writes the page to stdout", async () => {
     const json = full.cli("report", "--from", "2026-11-01", "--to", "2026-12-01", "--format", "json", "--out", "-");
     expect(json.exitCode).toBe(0);
@@ -189,6 +205,10 @@ describe("a month of 8 GPUs with gaps, a lost GPU, XIDs, ECC errors and failed u
     expect(document.devices).toHaveLength(8);
     expect(document.devices[0].hours[0]).toHaveProperty("utilization_min");
     expect(document.uploads.failed).toBe(1);
+    const byUser = JSON.parse(full.cli("usage", "--by", "user", "--from", "2026-11-01", "--to", "2026-12-01", "--format", "json").stdout);
+    expect(document.attribution[0].by).toBe("user");
+    expect(document.attribution[0].total.gpu_hours).toBe(byUser.total.gpu_hours);
+    expect(document.attribution[0].total.energy_kwh).toBe(byUser.total.energy_kwh);
 
     const html = full.cli("report", "--from", "2026-11-01", "--to", "2026-12-01", "--out", "-");
     expect(html.exitCode).toBe(0);
@@ -206,6 +226,7 @@ describe("other months", () => {
     expectClean(page, path);
     expect(await page.evaluate<number>(`document.querySelectorAll('section.device').length`)).toBe(0);
     expect(await page.evaluate<string>(`document.querySelector('#devices').textContent`)).toContain("No windows were stored in this period");
+    expect(await page.evaluate<string>(`document.querySelector('#attribution').textContent`)).toContain("No attribution data in this period");
     expect(Number(await headerValue(page, "gpu_hours"))).toBe(0);
     // A period before anything was stored, on the same database.
     const { page: before, path: beforePath } = await openReport(m, "before.html", "--from", "2026-10-01", "--to", "2026-10-08");

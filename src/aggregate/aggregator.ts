@@ -36,7 +36,11 @@ export function aggregateClosedWindows(store: Store, now: number, settings: Aggr
 
 /** Aggregates the window starting at `start` and stores it; false when it was stored before. */
 export function aggregateWindowAt(store: Store, start: number, settings: AggregationSettings, now: number): boolean {
-  return store.windows.write(start, settings.periodSeconds, settings.intervalSeconds, now, summarizeWindow(store, start, settings));
+  const summaries = summarizeWindow(store, start, settings);
+  // Who used each GPU: the window's ticks become its rows, before the window is stored (a
+  // window readers see has them), and never into a window stored before (it stays as it was).
+  if (!store.windows.has(start)) store.processes.fold(start, start + settings.periodSeconds);
+  return store.windows.write(start, settings.periodSeconds, settings.intervalSeconds, now, summaries);
 }
 
 /** Each GPU's summary of the window starting at `start`, from the stored samples; nothing is written (a report reads an open window so). */

@@ -25,9 +25,8 @@ export interface TickProcess {
   smShare: number | null;
 }
 
-/** One GPU's processes at one tick, and the window they count in. */
+/** One GPU's processes at one tick. */
 export interface TickProcesses {
-  windowStart: number;
   /** The time each process present gets: the sampling interval. */
   seconds: number;
   /** null: no list this tick (NVML refused it, or has none). */
@@ -54,13 +53,12 @@ export class ProcessAttribution {
   }
 
   /** Each GPU's processes at the tick `ts`, in the order of `gpus`. */
-  tick(ts: number, periodSeconds: number, intervalSeconds: number, gpus: readonly GpuSample[]): TickProcesses[] {
-    const windowStart = Math.floor(ts / periodSeconds) * periodSeconds;
+  tick(ts: number, intervalSeconds: number, gpus: readonly GpuSample[]): TickProcesses[] {
     const unknownNow = new Map<number, number>();
     const result = gpus.map((gpu): TickProcesses => {
       if (gpu.processes === null) {
         const refusedCode = gpu.fieldErrors.compute_processes ?? gpu.fieldErrors.graphics_processes ?? null;
-        return { windowStart, seconds: intervalSeconds, processes: null, refusedCode };
+        return { seconds: intervalSeconds, processes: null, refusedCode };
       }
       // A process in both the compute and graphics lists is one process on this GPU.
       const byPid = new Map<number, TickProcess>();
@@ -92,7 +90,7 @@ export class ProcessAttribution {
           smShare: process.smPercent === null ? null : process.smPercent / 100,
         });
       }
-      return { windowStart, seconds: intervalSeconds, processes: [...byPid.values()], refusedCode: null };
+      return { seconds: intervalSeconds, processes: [...byPid.values()], refusedCode: null };
     });
     this.unknownStarts = unknownNow;
     return result;

@@ -244,7 +244,7 @@ export class Agent {
   }
 
   private keep(tickTs: number, readings: TickReadings): void {
-    const processes = this.attribution?.tick(tickTs, this.settings.periodSeconds, this.settings.intervalSeconds, readings.gpus) ?? null;
+    const processes = this.attribution?.tick(tickTs, this.settings.intervalSeconds, readings.gpus) ?? null;
     const droppedOldest = this.backlog.push({
       ts: tickTs,
       gpus: [

@@ -46,7 +46,7 @@ function store(): Store {
       }),
       gpuSample({ index: 1, uuid: "GPU-1", energyMillijoules: 2_000_000 * tick, processes: tick < 30 ? [proc(30, "lab", "carol", null)] : [] }),
     ];
-    const ticks = attribution.tick(ts, 3600, 60, gpus);
+    const ticks = attribution.tick(ts, 60, gpus);
     s.samples.writeTick(ts, gpus.map((gpu, i) => ({ identity: gpuValues(gpu), values: sampleValues(gpu), processes: ticks[i]! })));
   }
   aggregateClosedWindows(s, T0 + 7200 + 60, { periodSeconds: 3600, intervalSeconds: 60 });

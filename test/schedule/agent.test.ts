@@ -330,15 +330,17 @@ describe("who used each GPU", () => {
     return file;
   }
 
-  test("on: each tick's processes go into the window's rows, with the owner from /proc", async () => {
+  test("on: each tick's processes go into the window's rows when it closes, with the owner from /proc", async () => {
     const file = await runWith("on");
     const rows = query<{ window_start: number; gpu_seconds: number; sm_seconds: number; uid: number }>(
       file,
       "SELECT w.window_start, w.gpu_seconds, w.sm_seconds, p.uid FROM process_windows w JOIN processes p ON p.id = w.process_id ORDER BY 1",
     );
-    expect(rows).toEqual([
-      { window_start: 2000, gpu_seconds: 4, sm_seconds: 1.6, uid: process.getuid!() }, // 2001-2004
-      { window_start: 2005, gpu_seconds: 2, sm_seconds: 0.8, uid: process.getuid!() },
+    expect(rows).toEqual([{ window_start: 2000, gpu_seconds: 4, sm_seconds: 1.6, uid: process.getuid!() }]); // 2001-2004
+    // The open window's ticks wait, one row per GPU, until it closes.
+    expect(query(file, "SELECT ts, seconds FROM process_ticks ORDER BY ts")).toEqual([
+      { ts: 2005, seconds: 1 },
+      { ts: 2006, seconds: 1 },
     ]);
   });
 

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { readFileSync } from "node:fs";
 import { ProcessAttribution, saltedHash } from "../../src/aggregate/attribution.ts";
 import type { NamedProcess } from "../../src/collect/sample.ts";
@@ -39,7 +40,7 @@ function record(store: Store, attribution: ProcessAttribution, ts: number, perGp
       fieldErrors: processes === null ? { compute_processes: "NVML_ERROR_NO_PERMISSION" } : {},
     }),
   );
-  const ticks = attribution.tick(ts, PERIOD, interval, gpus);
+  const ticks = attribution.tick(ts, interval, gpus);
   store.samples.writeTick(ts, gpus.map((gpu, i) => ({ identity: gpuValues(gpu), values: sampleValues(gpu), processes: ticks[i]! })));
 }
 
@@ -56,6 +57,9 @@ describe("who used each GPU, per window", () => {
         i >= 5 ? [proc(20, "infer", bob, 2000, null)] : [],
       ]);
     }
+    // Nothing shows until the window closes: then its ticks become its rows.
+    expect(store.processes.processesBetween(T0, T0 + PERIOD)).toEqual([]);
+    store.processes.fold(T0, T0 + PERIOD);
     const processes = store.processes.processesBetween(T0, T0 + PERIOD);
     expect(processes.map((p) => [p.gpuId, p.pid, p.user, p.gpuSeconds, p.smSeconds, p.memoryMax, p.firstSeen - T0, p.lastSeen - T0])).toEqual([
       [1, 10, "alice", 600, 300, 1009, 0, 540],
@@ -87,6 +91,7 @@ describe("who used each GPU, per window", () => {
       [proc(9, "fake", outside, 1, 0)],
     ];
     ticks.forEach((processes, i) => record(store, attribution, T0 + i * 60, [processes]));
+    store.processes.fold(T0, T0 + PERIOD);
     const rows = store.processes.processesBetween(T0, T0 + PERIOD);
     expect(rows.map((p) => [p.pid, p.name, p.user, p.gpuSeconds, p.firstSeen - T0, p.note])).toEqual([
       [7, "a", "alice", 120, 0, null],
@@ -102,6 +107,7 @@ describe("who used each GPU, per window", () => {
     const attribution = new ProcessAttribution("on", (v) => v);
     record(store, attribution, T0, [null]);
     record(store, attribution, T0 + 60, [null]);
+    store.processes.fold(T0, T0 + PERIOD);
     expect(store.processes.listsBetween(T0, T0 + PERIOD)).toEqual([
       { windowStart: T0, gpuId: 1, listedSeconds: 0, refusedSeconds: 120, refusedCode: "NVML_ERROR_NO_PERMISSION" },
     ]);
@@ -119,6 +125,7 @@ describe("who used each GPU, per window", () => {
     const attribution = new ProcessAttribution("hashed", hash);
     const tenant = owner("tenant-secret-user", 4321, 77, { containerId: "d".repeat(64), podUid: "11111111-2222-3333-4444-555555555555" });
     for (let i = 0; i < 3; i++) record(store, attribution, T0 + i * 60, [[proc(5, "secret-model-trainer", tenant, 10, 20)]]);
+    store.processes.fold(T0, T0 + PERIOD);
     const [row] = store.processes.processesBetween(T0, T0 + PERIOD);
     expect(row).toMatchObject({ name: hash("secret-model-trainer"), user: hash("tenant-secret-user"), uid: null, containerId: hash("d".repeat(64)), gpuSeconds: 180 });
     expect(row!.name).toMatch(/^[0-9a-f]{16}$/);
@@ -130,11 +137,37 @@ describe("who used each GPU, per window", () => {
     expect(bytes.includes(Buffer.from(hash("tenant-secret-user")))).toBe(true);
   });
 
+  test("a tick's processes are one row per GPU until the window folds them; folding again adds nothing", () => {
+    const file = tempDatabase();
+    const store = Store.open(file);
+    const attribution = new ProcessAttribution("on", (v) => v);
+    const many = Array.from({ length: 50 }, (_, i) => proc(100 + i, `job${i}`, owner(`u${i % 5}`, 2000 + (i % 5), 1000 + i), 1 << 20, 10));
+    for (let i = 0; i < 3; i++) record(store, attribution, T0 + i * 60, [many, many.slice(0, 10)]);
+    const ticks = () => new Database(file, { readonly: true }).query("SELECT count(*) AS n FROM process_ticks").get();
+    expect(ticks()).toEqual({ n: 6 });
+    store.processes.fold(T0, T0 + PERIOD);
+    store.processes.fold(T0, T0 + PERIOD);
+    expect(ticks()).toEqual({ n: 0 });
+    const rows = store.processes.processesBetween(T0, T0 + PERIOD);
+    expect(rows).toHaveLength(60);
+    expect(rows.every((row) => row.gpuSeconds === 180 && row.smSeconds === 18)).toBe(true);
+    expect(store.processes.usersBetween(T0, T0 + PERIOD, 1).map((u) => [u.user, u.gpuSeconds, u.memoryMax])).toEqual([
+      ["u0", 180, 10 << 20],
+      ["u1", 180, 10 << 20],
+      ["u2", 180, 10 << 20],
+      ["u3", 180, 10 << 20],
+      ["u4", 180, 10 << 20],
+    ]);
+    store.close();
+  });
+
   test("retention: a window's rows go with it, and processes no window names", () => {
     const store = Store.open(tempDatabase());
     const attribution = new ProcessAttribution("on", (v) => v);
     record(store, attribution, T0, [[proc(1, "old", owner("alice", 1001, 1), 1, 1)]]);
     record(store, attribution, T0 + PERIOD, [[proc(2, "new", owner("alice", 1001, 2), 1, 1)]]);
+    store.processes.fold(T0, T0 + PERIOD);
+    store.processes.fold(T0 + PERIOD, T0 + 2 * PERIOD);
     expect(store.processes.prune(T0 + PERIOD)).toBe(3);
     expect(store.processes.processesBetween(0, T0 + 2 * PERIOD).map((p) => p.name)).toEqual(["new"]);
     store.close();

@@ -83,7 +83,7 @@ export function writeMonth(file: string, options: MonthOptions): number[] {
           }),
         );
       }
-      const processes = attribution?.tick(ts, PERIOD_SECONDS, INTERVAL_SECONDS, gpus);
+      const processes = attribution?.tick(ts, INTERVAL_SECONDS, gpus);
       ticks.push({ ts, gpus: tickGpus(gpus).map((gpu, i) => (processes ? { ...gpu, processes: processes[i]! } : gpu)) });
       if (ticks.length >= 500) flush();
     }

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { CHART_GEOMETRY } from "../../src/report/charts.ts";
 import { compiledBinary, runBinary } from "../helpers/binary.ts";
 import { CHROMIUM, openPage, type PageSession } from "../helpers/chromium.ts";
 import { fakeNvmlLibrary, scenarioFile } from "../helpers/fakeNvml.ts";
@@ -169,6 +170,16 @@ describe("a month of 8 GPUs with gaps, a lost GPU, XIDs, ECC errors and failed u
     const tip = await page.evaluate<{ hidden: boolean; text: string }>(`(() => { const t = document.querySelector('.hovertip'); return { hidden: t.hidden, text: t.textContent }; })()`);
     expect(tip.hidden).toBe(false);
     expect(tip.text).toMatch(/^2026-11-\d\d \d\d:00\nUtilization %: [\d.]+\nMin %: \d+\nMax %: \d+\nCoverage %: [\d.]+$/);
+    // Over the heat map: the cell's day and hour, from the matrix beside it (Tue 11-03 at 14:00 here).
+    const heat = await page.evaluate<{ x: number; y: number; width: number; height: number }>(
+      `(() => { const svg = document.querySelector('#gpu-0 svg.heat'); svg.scrollIntoView(); const r = svg.getBoundingClientRect(); return { x: r.x, y: r.y, width: r.width, height: r.height }; })()`,
+    );
+    const scale = heat.width / 1000;
+    const { left, top, plotWidth, hourHeight } = CHART_GEOMETRY;
+    await page.mouseMove(heat.x + (left + 2.5 * (plotWidth / 30)) * scale, heat.y + (top + 14.5 * hourHeight) * scale);
+    const cell = await page.evaluate<string>(`document.querySelector('.hovertip').textContent`);
+    const expected = await page.evaluate<string>(`document.querySelector('#gpu-0 table.heat').tBodies[0].rows[2].cells[15].textContent`);
+    expect(cell).toBe(`Tue 11-03 14:00\nutilization: ${expected} %`);
     expect(page.errors).toEqual([]);
 
     await page.setColorScheme("dark");

@@ -35,6 +35,8 @@ const GPU_IS_LOST_CODE = 15;
 class Reporter {
   private lastProblem: string | null = null;
   private readonly gpuProblems = new Map<number, string>();
+  /** Each GPU's UUID by index, as last read: a lost GPU no longer tells it, and its events should name it. */
+  private readonly uuids = new Map<number, string>();
 
   constructor(
     private readonly log: Logger,
@@ -57,6 +59,7 @@ class Reporter {
       this.log.info(`NVML ready: ${result.opened.libraryPath}, driver ${result.opened.driverVersion ?? "unknown"}, ${result.opened.gpuCount} GPU(s)`);
       this.lastProblem = null;
     }
+    for (const gpu of result.gpus) if (gpu.parentUuid === null) this.uuids.set(gpu.index, gpu.uuid);
     this.reportGpus(result.failures);
     this.reportDriverEvents(result.events, result.eventsDropped);
     if (result.reinitialised) this.problem(`every GPU failed with ${result.reinitialised}; reinitialising NVML`, "nvml_reinit");
@@ -107,14 +110,15 @@ class Reporter {
         this.log.error(failure.message);
         const lost = failure.code === "NVML_ERROR_GPU_IS_LOST";
         const kind = lost ? "gpu_lost" : failure.unreadable ? "gpu_unreadable" : "gpu_failed";
-        this.onEvent(kind, failure.index, failure.message, lost ? { code: GPU_IS_LOST_CODE } : {});
+        const uuid = failure.unreadable?.uuid ?? this.uuids.get(failure.index) ?? null;
+        this.onEvent(kind, failure.index, failure.message, { uuid, code: lost ? GPU_IS_LOST_CODE : null });
       }
       this.gpuProblems.set(failure.index, failure.code);
     }
     for (const index of this.gpuProblems.keys()) {
       if (!failing.has(index)) {
         this.log.info(`GPU ${index} is readable again`);
-        this.onEvent("gpu_recovered", index, `GPU ${index} is readable again`);
+        this.onEvent("gpu_recovered", index, `GPU ${index} is readable again`, { uuid: this.uuids.get(index) ?? null });
         this.gpuProblems.delete(index);
       }
     }

@@ -49,10 +49,12 @@ test("the driver not loaded at start: the agent waits, logs it once, and samples
   expect(query<{ kind: string }>("SELECT kind FROM events ORDER BY id").map((e) => e.kind)).toEqual(["nvml_unavailable", "nvml_ready"]);
 }, 20_000);
 
-test("a GPU lost and back: the others go on, the event is logged and stored, and it is sampled again", async () => {
+test("a GPU lost and back: the others go on, the event is logged and stored with its UUID, and it is sampled again", async () => {
   const twoGpus = (lost: number) =>
     `reload_on_change = 1\n# lost = ${lost}\ngpu0.name = NVIDIA A100-SXM4-80GB\ngpu0.uuid = GPU-aaaa\ngpu1.name = NVIDIA A100-SXM4-80GB\ngpu1.uuid = GPU-bbbb\ngpu1.lost = ${lost}\n`;
-  const { scenario, stop, query, dbFile } = agentWith(twoGpus(1));
+  const { scenario, stop, query, dbFile } = agentWith(twoGpus(0));
+  await Bun.sleep(2500);
+  writeFileSync(scenario, twoGpus(1));
   await Bun.sleep(3500);
   writeFileSync(scenario, twoGpus(0) + "# the GPU came back after a reset\n");
   await Bun.sleep(3000);
@@ -69,7 +71,13 @@ test("a GPU lost and back: the others go on, the event is logged and stored, and
   expect(events).toEqual([
     { kind: "nvml_ready", gpu_index: null },
     { kind: "gpu_lost", gpu_index: 1 }, // NVML_ERROR_GPU_IS_LOST: the event says lost, with code 15
+    { kind: "gpu_unavailable", gpu_index: null }, // the event set's wait answered GPU_IS_LOST too; it names no GPU
     { kind: "gpu_recovered", gpu_index: 1 },
   ]);
   expect(query<{ code: number | null }>("SELECT code FROM events WHERE kind = 'gpu_lost'")).toEqual([{ code: 15 }]);
-}, 20_000);
+  // A lost GPU cannot tell its UUID any more: the event names the one it had.
+  expect(query<{ gpu_uuid: string | null }>("SELECT gpu_uuid FROM events WHERE kind IN ('gpu_lost', 'gpu_recovered') ORDER BY id")).toEqual([
+    { gpu_uuid: "GPU-bbbb" },
+    { gpu_uuid: "GPU-bbbb" },
+  ]);
+}, 25_000);

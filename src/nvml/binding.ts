@@ -216,6 +216,7 @@ class FfiNvml implements Nvml {
   private readonly slots = new Map<number, DeviceSlot>();
   private hostInfo: HostInfo | null = null;
   private driverVersionText: string | null | undefined;
+  private nvmlVersionText: string | null | undefined;
   /** Whether this driver writes 32-byte _v3 process entries; decided once. */
   private wideV3Entries: boolean | null = null;
   // Shared scratch for calls that are not per device (count, handles, versions).
@@ -257,11 +258,17 @@ class FfiNvml implements Nvml {
     return this.driverVersionText;
   }
 
+  nvmlVersion(): string | null {
+    this.ensureOpen();
+    if (this.nvmlVersionText === undefined) this.nvmlVersionText = this.systemString(this.fn.nvmlVersion, BUFFER_SIZE.systemNvmlVersion);
+    return this.nvmlVersionText;
+  }
+
   host(): HostInfo {
     this.ensureOpen();
     this.hostInfo ??= {
       driverVersion: this.driverVersion(),
-      nvmlVersion: this.systemString(this.fn.nvmlVersion, BUFFER_SIZE.systemNvmlVersion),
+      nvmlVersion: this.nvmlVersion(),
       cudaDriverVersion: this.cudaVersion(),
     };
     return this.hostInfo;

@@ -131,6 +131,8 @@ export interface Nvml {
   readonly boundSymbols: Readonly<Record<string, string | null>>;
   /** The driver's version alone: what the agent needs, without host()'s CUDA query. */
   driverVersion(): string | null;
+  /** The NVML library's version alone, likewise (for the agent's build info). */
+  nvmlVersion?(): string | null;
   /**
    * Driver, NVML and CUDA versions. NVML answers the CUDA version by loading
    * libcuda.so.1 into this process and calling cuDriverGetVersion (nvml.h); on an

@@ -13,6 +13,7 @@ export class MetricsRecorder {
   private lastSampleTs: number | null = null;
   private tickDurationSeconds: number | null = null;
   private driverVersion: string | null = null;
+  private nvmlVersion: string | null = null;
   private readonly lastXid = new Map<string, number>();
   private readonly nvmlErrors = new Map<string, number>();
   private windowsPending: number | null = null;
@@ -23,7 +24,6 @@ export class MetricsRecorder {
   constructor(
     private readonly hostname: string,
     private readonly version: string,
-    private readonly nvmlVersion: string | null = null,
   ) {}
 
   /** A tick's readings, and NVML's errors in it (per metric, and per GPU that could not be read). */
@@ -39,8 +39,10 @@ export class MetricsRecorder {
     this.tickDurationSeconds = seconds;
   }
 
-  driver(version: string | null): void {
+  /** The versions NVML gave when it opened: the driver's and its own. */
+  driver(version: string | null, nvmlVersion: string | null = null): void {
     this.driverVersion = version;
+    this.nvmlVersion = nvmlVersion;
   }
 
   xid(uuid: string, code: number): void {

@@ -363,8 +363,8 @@ export class Agent {
   private openSampler(): TickSampler {
     const { options } = this;
     const nvmlLog = options.logger.withTag("nvml");
-    const onReady = (driverVersion: string | null) => {
-      options.metrics?.driver(driverVersion);
+    const onReady = (driverVersion: string | null, nvmlVersion: string | null) => {
+      options.metrics?.driver(driverVersion, nvmlVersion);
       try {
         if (driverVersion) this.store.ledger.setMeta("driver_version", driverVersion);
       } catch (error) {

@@ -40,7 +40,7 @@ class Reporter {
 
   constructor(
     private readonly log: Logger,
-    private readonly onReady: (driverVersion: string | null) => void,
+    private readonly onReady: (driverVersion: string | null, nvmlVersion: string | null) => void,
     private readonly onEvent: EventSink = () => {},
   ) {}
 
@@ -54,7 +54,7 @@ class Reporter {
       return null;
     }
     if (result.opened) {
-      this.onReady(result.opened.driverVersion);
+      this.onReady(result.opened.driverVersion, result.opened.nvmlVersion);
       this.onEvent("nvml_ready", null, `${result.opened.libraryPath}, driver ${result.opened.driverVersion ?? "unknown"}, ${result.opened.gpuCount} GPU(s)`);
       this.log.info(`NVML ready: ${result.opened.libraryPath}, driver ${result.opened.driverVersion ?? "unknown"}, ${result.opened.gpuCount} GPU(s)`);
       this.lastProblem = null;
@@ -133,7 +133,7 @@ export class InProcessSampler implements TickSampler {
   constructor(
     open: () => Nvml,
     log: Logger,
-    onReady: (driverVersion: string | null) => void,
+    onReady: (driverVersion: string | null, nvmlVersion: string | null) => void,
     onEvent?: EventSink,
     private readonly intervalMs = Infinity,
     lookUpOwners = false,
@@ -155,7 +155,7 @@ export class InProcessSampler implements TickSampler {
 export interface WorkerSamplerOptions {
   libraryPath: string | undefined;
   log: Logger;
-  onReady: (driverVersion: string | null) => void;
+  onReady: (driverVersion: string | null, nvmlVersion: string | null) => void;
   /** How long a tick waits for NVML before it is skipped. */
   deadlineMs: number;
   /** The collection interval: GPM activity over a longer span (a missed tick) is dropped. */

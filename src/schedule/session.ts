@@ -22,7 +22,7 @@ export type SessionResult =
       gpus: GpuSample[];
       failures: GpuFailure[];
       /** Set on the tick that opened the session. */
-      opened: { libraryPath: string; driverVersion: string | null; gpuCount: number } | null;
+      opened: { libraryPath: string; driverVersion: string | null; nvmlVersion: string | null; gpuCount: number } | null;
       /** Set when every GPU reported a driver-level error: the session was closed. */
       reinitialised: string | null;
       /** Driver events since the last tick, oldest first. */
@@ -83,7 +83,7 @@ export class NvmlSession {
         this.owners = this.lookUpOwners && process.platform === "linux" ? new ProcessOwners() : null;
         this.buffers = new DriverSampling();
         nvml.watchEvents?.();
-        opened = { libraryPath: nvml.libraryPath, driverVersion: nvml.driverVersion(), gpuCount: nvml.deviceCount() };
+        opened = { libraryPath: nvml.libraryPath, driverVersion: nvml.driverVersion(), nvmlVersion: nvml.nvmlVersion?.() ?? null, gpuCount: nvml.deviceCount() };
       } catch (error) {
         this.close();
         return { kind: "unavailable", message: (error as Error).message };

@@ -184,8 +184,13 @@ describe("an endpoint other hosts can reach", () => {
       stderr: "pipe",
     });
     try {
-      const page = await waitFor("the endpoint", async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), 10_000);
-      expect(page).toContain("gpu_monitor_build_info");
+      // Once NVML has opened, the build info names the driver and NVML the agent reads.
+      const buildInfo = await waitFor(
+        "the build info with NVML's versions",
+        async () => (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).match(/^gpu_monitor_build_info\{.*nvml_version=.*$/m)?.[0] ?? null,
+        10_000,
+      );
+      expect(buildInfo).toMatch(/^gpu_monitor_build_info\{version="[^"]+",driver_version="550\.54\.15",nvml_version="12\.550\.54\.15"\} 1$/);
     } finally {
       open.kill("SIGTERM");
       await open.exited;

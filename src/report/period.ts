@@ -13,12 +13,21 @@ export function monthStart(epochSeconds: number, monthsBack = 0): number {
 }
 
 /**
+ * When the store's data begins: the first window's start or the first raw sample,
+ * whichever is earlier (an agent started this hour has samples but no window yet).
+ */
+export function firstStored(firstWindowStart: number | null, firstSampleTs: number | null): number | null {
+  if (firstWindowStart === null) return firstSampleTs;
+  return firstSampleTs === null ? firstWindowStart : Math.min(firstWindowStart, firstSampleTs);
+}
+
+/**
  * The last full calendar month before `now`; or, where nothing was stored before
  * this month began (an agent installed this month), the month so far.
  */
-export function defaultPeriod(now: number, firstWindowStart: number | null): Period {
+export function defaultPeriod(now: number, firstStoredAt: number | null): Period {
   const thisMonth = monthStart(now);
-  if (firstWindowStart !== null && firstWindowStart >= thisMonth) return { from: thisMonth, to: Math.floor(now) };
+  if (firstStoredAt !== null && firstStoredAt >= thisMonth) return { from: thisMonth, to: Math.floor(now) };
   return { from: monthStart(now, 1), to: thisMonth };
 }
 

@@ -1,7 +1,7 @@
 // Which period a report covers by default, and the file it is written to.
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { defaultPeriod, defaultReportFile, monthStart, periodFileLabel } from "../../src/report/period.ts";
+import { defaultPeriod, defaultReportFile, firstStored, monthStart, periodFileLabel } from "../../src/report/period.ts";
 
 // Local time is Berlin's for every figure worked out here (set before any is).
 const savedTz = process.env.TZ;
@@ -31,6 +31,15 @@ describe("the default period", () => {
   test("is the month so far when nothing was stored before this month", () => {
     const now = local(2026, 12, 6, 20, 30);
     expect(defaultPeriod(now, local(2026, 12, 2, 9))).toEqual({ from: local(2026, 12, 1), to: now });
+  });
+
+  test("is the month so far when only raw samples were stored (no hour closed yet); the earlier of window and sample counts", () => {
+    const now = local(2026, 12, 6, 20, 30);
+    expect(defaultPeriod(now, firstStored(null, local(2026, 12, 6, 20, 10)))).toEqual({ from: local(2026, 12, 1), to: now });
+    expect(firstStored(local(2026, 12, 2), local(2026, 11, 20))).toBe(local(2026, 11, 20));
+    expect(firstStored(local(2026, 11, 2), local(2026, 12, 6))).toBe(local(2026, 11, 2));
+    expect(firstStored(null, null)).toBeNull();
+    expect(defaultPeriod(now, firstStored(local(2026, 12, 2), local(2026, 11, 20)))).toEqual({ from: local(2026, 11, 1), to: local(2026, 12, 1) });
   });
 
   test("is last month when the database is empty (the page then says there is nothing)", () => {

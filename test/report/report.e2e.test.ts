@@ -371,3 +371,35 @@ describe("an H100 in MIG mode beside an A100, recorded by the compiled agent on 
     expect(await page.evaluate<string>(`document.querySelector('dl.facts').textContent`)).toContain("GPUs1 × NVIDIA H100 80GB HBM3, 1 × NVIDIA A100-SXM4-80GB, with 3 MIG devices");
   }, 60_000);
 });
+
+describe("an agent started minutes ago (raw samples, no hour closed yet)", () => {
+  test("a plain `report` covers this month so far with its GPUs, not last month's empty page", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gpu-monitor-report-fresh-"));
+    const env = { TZ, GPU_MONITOR_NVML_LIBRARY: fakeNvmlLibrary("current"), FAKE_NVML_SCENARIO: scenarioFile("h100") };
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ collection: { interval_seconds: 1 }, database: { file: "gpu_metrics.db" } }));
+    const cli = (...args: string[]) => runBinary([...args, "-c", join(dir, "config.json")], env, dir);
+    const agent = Bun.spawn([compiledBinary(), "run", "-o", "-c", join(dir, "config.json")], { cwd: dir, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, stdout: "ignore", stderr: "ignore" });
+    try {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        await Bun.sleep(500);
+        const raw = cli("export", "--from", "-10m", "--level", "raw");
+        if (raw.exitCode === 0 && raw.stdout.trim().split("\n").filter(Boolean).length >= 3) break;
+        if (Date.now() > deadline) throw new Error(`no raw samples in 30 s: ${raw.stdout}${raw.stderr}`);
+      }
+    } finally {
+      agent.kill("SIGTERM");
+      await agent.exited;
+    }
+    // Hourly windows: none is closed a few seconds after the start (unless the hour turned meanwhile).
+    const run = cli("report", "--format", "json", "--out", "-");
+    expect(run).toMatchObject({ exitCode: 0, stderr: "" });
+    const report = JSON.parse(run.stdout);
+    const thisMonth = berlinMonthStart(new Date(), 0);
+    const day = (d: Date) => new Intl.DateTimeFormat("en-CA", { timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit" }).format(d);
+    expect(day(new Date(report.from * 1000))).toBe(day(thisMonth));
+    expect(report.to).toBeGreaterThan(Date.now() / 1000 - 60);
+    expect(report.devices.map((device: { name: string }) => device.name)).toEqual(["NVIDIA H100 80GB HBM3"]);
+    expect(report.devices[0].hours.length).toBeGreaterThan(0);
+  }, 60_000);
+});

@@ -7,7 +7,7 @@ import { aggregationPeriodSeconds } from "../../aggregate/aggregator.ts";
 import { gatherReport } from "../../report/gather.ts";
 import { renderReportHtml } from "../../report/html.ts";
 import { renderReportJson } from "../../report/json.ts";
-import { defaultPeriod, defaultReportFile, type Period } from "../../report/period.ts";
+import { defaultPeriod, defaultReportFile, firstStored, type Period } from "../../report/period.ts";
 import { Store } from "../../store/store.ts";
 import { formatTime, parseTime } from "../../util/time.ts";
 import { VERSION } from "../../version.ts";
@@ -51,7 +51,7 @@ export default defineCommand({
       aggregation: { periodSeconds: aggregationPeriodSeconds(config.collection), intervalSeconds: config.collection.interval_seconds },
     };
     const { period, data } = await Store.using(config.database.file, { readonly: true }, (store) => {
-      const period = given ?? defaultPeriod(now, store.windows.firstStart());
+      const period = given ?? defaultPeriod(now, firstStored(store.windows.firstStart(), store.samples.firstTs()));
       return { period, data: gatherReport(store, period, facts) };
     });
     const text = format === "html" ? renderReportHtml(data) : renderReportJson(data);

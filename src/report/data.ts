@@ -216,17 +216,22 @@ export function buildReport(input: ReportInput): ReportData {
   const { from, to } = input.period;
   const days = localDays(from, to);
   const byGpu = new Map<number, StoredWindowGpu[]>();
-  const open = new Set(input.openWindows);
-  for (const window of [...input.windows, ...input.openWindows]) {
+  // An open window no device had a sample in says nothing: no device, no "not aggregated yet".
+  const openWindows = input.openWindows.filter((window) => window.sampleCount > 0);
+  const open = new Set(openWindows);
+  for (const window of [...input.windows, ...openWindows]) {
     let list = byGpu.get(window.gpuId);
     if (!list) byGpu.set(window.gpuId, (list = []));
     list.push(window);
   }
   const usageByUid = new Map(input.usage.rows.map((row) => [row.key, row]));
   const gpuEvents = eventsByGpu(input.events, input.gpus, [...byGpu.keys()]);
-  // Past the last stored window, time is only observed as far as raw samples were read.
+  // Past the last stored window, time is only observed as far as raw samples were read
+  // (read whether or not any were found: a read without samples is a gap).
   const openEnd = input.openWindows.length > 0 ? Math.min(to, input.generatedAt) : from;
-  const observedEnd = Math.min(to, Math.max(input.closedUntil ?? from, from, openEnd));
+  const observedEnd = Math.min(to, input.generatedAt, Math.max(input.closedUntil ?? from, from, openEnd));
+  // The part of the period that has happened: the future is no missing coverage.
+  const elapsed = Math.max(Math.min(to, input.generatedAt) - from, 0);
 
   const devices = namedInOrder([...byGpu.keys()], input.gpus).map(({ gpuId, label, anchor }) => {
       const gpu = input.gpus.get(gpuId);
@@ -244,7 +249,7 @@ export function buildReport(input: ReportInput): ReportData {
         pciBusId: stringOrNull(gpu?.identity.pci_bus_id),
         memoryTotalGib: numberOrNull(gpu?.identity.memory_total) === null ? null : round(Number(gpu!.identity.memory_total) / GIB, 2),
         usage: usageByUid.get(uid) ?? null,
-        coverage: share(windows.reduce((sum, window) => sum + presentSeconds(window), 0), to - from),
+        coverage: share(windows.reduce((sum, window) => sum + presentSeconds(window), 0), elapsed),
         hours,
         days: dayPoints(windows, days, to),
         heat: heatMap(windows, days, to),
@@ -265,8 +270,8 @@ export function buildReport(input: ReportInput): ReportData {
     timeZone: timeZoneName(from),
     closedUntil: input.closedUntil,
     openWindows: {
-      count: new Set(input.openWindows.map((window) => window.windowStart)).size,
-      from: input.openWindows.length === 0 ? null : Math.min(...input.openWindows.map((window) => window.windowStart)),
+      count: new Set(openWindows.map((window) => window.windowStart)).size,
+      from: openWindows.length === 0 ? null : Math.min(...openWindows.map((window) => window.windowStart)),
     },
     days,
     totals: {
@@ -279,15 +284,15 @@ export function buildReport(input: ReportInput): ReportData {
       utilizationAverage: total.utilizationAverage,
       energyKwh: total.energyMj === null ? null : round(total.energyMj / KWH_MJ, 6),
       memoryPeakGib: total.memoryPeakBytes === null ? null : round(total.memoryPeakBytes / GIB, 2),
-      coverage: hostCoverage(input.windows, to - from),
-      deviceCoverage: gpuCount === 0 ? 0 : share(total.gpuSeconds, gpuCount * (to - from)),
+      coverage: hostCoverage(input.windows, elapsed),
+      deviceCoverage: gpuCount === 0 ? 0 : share(total.gpuSeconds, gpuCount * elapsed),
     },
     uploads: uploadReport(input.ledger, input.uploadsConfigured),
     devices,
     attribution: input.attribution
       .filter((summary) => summary.rows.length > 0)
       .map((summary) => ({ by: summary.by, rows: summary.rows.map(attributionRow), total: attributionRow(summary.total) })),
-    hostGaps: coverageGaps(bestCoveredPerWindow([...input.windows, ...input.openWindows]), from, observedEnd, input.generatedAt),
+    hostGaps: coverageGaps(bestCoveredPerWindow([...input.windows, ...openWindows]), from, observedEnd, input.generatedAt),
     hostHealth: input.events
       .filter((event) => DRIVER_EVENTS.has(event.kind) || (event.kind in GPU_EVENTS && event.gpu_index === null && event.gpu_uuid === null))
       .map((event) => ({ ts: event.ts, kind: "driver" as const, text: `${event.kind}: ${event.detail}` })),

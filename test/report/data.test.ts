@@ -258,6 +258,42 @@ describe("open windows (not aggregated yet, read from raw samples)", () => {
   });
 });
 
+describe("a period with no samples, and one running into the future", () => {
+  test("open windows without a sample list no GPU and no window not aggregated yet; the time is a gap", () => {
+    const from = local(2026, 11, 2);
+    const empty = [window(from, 1, {}, 0), window(from, 2, {}, 0), window(from + HOUR, 1, {}, 0)];
+    const data = buildReport(input([], { period: { from, to: from + 2 * HOUR }, openWindows: empty, closedUntil: null, generatedAt: from + 2 * HOUR }));
+    expect(data.devices).toEqual([]);
+    expect(data.openWindows).toEqual({ count: 0, from: null });
+    expect(data.totals.coverage).toBe(0);
+    expect(data.hostGaps).toEqual([{ from, to: from + 2 * HOUR, kind: "missing", share: null }]);
+  });
+
+  test("a GPU with no sample in the open windows keeps its stored ones; its empty open hours are not listed", () => {
+    const from = local(2026, 11, 2);
+    const data = buildReport(input([window(from, 1)], { period: { from, to: from + 3 * HOUR }, openWindows: [window(from + HOUR, 1, {}, 0), window(from + HOUR, 2, {}, 0)], closedUntil: from + HOUR, generatedAt: from + 3 * HOUR }));
+    expect(data.devices.map((device) => device.gpuId)).toEqual([1]);
+    expect(data.devices[0]!.hours.map((h) => h.start)).toEqual([from]);
+    expect(data.devices[0]!.gaps).toEqual([{ from: from + HOUR, to: from + 3 * HOUR, kind: "missing", share: null }]);
+  });
+
+  test("coverage and gaps count the period up to now: the future is neither missing nor a gap", () => {
+    const from = local(2026, 11, 2);
+    const windows = [window(from, 1), window(from + HOUR, 1)];
+    // A day asked for, two hours of it past, both covered.
+    const data = buildReport(input(windows, { period: { from, to: from + 24 * HOUR }, closedUntil: from + 2 * HOUR, generatedAt: from + 2 * HOUR }));
+    expect(data.totals.coverage).toBe(1);
+    expect(data.totals.deviceCoverage).toBe(1);
+    expect(data.devices[0]!.coverage).toBe(1);
+    expect(data.devices[0]!.gaps).toEqual([]);
+    expect(data.hostGaps).toEqual([]);
+    // Raw samples read up to now, none after the first hour: the half hour since is a gap, the rest of the day is not.
+    const late = buildReport(input([window(from, 1)], { period: { from, to: from + 24 * HOUR }, openWindows: [window(from + HOUR, 1, {}, 0)], closedUntil: from + HOUR, generatedAt: from + 90 * 60 }));
+    expect(late.hostGaps).toEqual([{ from: from + HOUR, to: from + 90 * 60, kind: "missing", share: null }]);
+    expect(late.totals.coverage).toBe(Math.round((1 / 1.5) * 10000) / 10000);
+  });
+});
+
 test("attribution: the usage module's rows by user and container, in hours and kWh; none without rows", () => {
   const summary = (by: "user" | "container", keys: string[]) => ({
     from: 0,

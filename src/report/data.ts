@@ -29,12 +29,15 @@ export interface ReportInput {
   /** Events in the period, any kind, oldest first. */
   events: readonly StoredEvent[];
   /** The send ledger's windows starting in the period, any order. */
-  ledger: readonly WindowSummary[];
+  ledger: readonly LedgerWindow[];
   /** Whether a server is configured: without one, pending windows wait for nothing. */
   uploadsConfigured: boolean;
   /** The usage module's figures by user and by container (empty rows: no attribution data). */
   attribution: readonly UsageSummary[];
 }
+
+/** A window's uploads, and its latest failed attempt where the ledger was asked (the last attempt's error alone is null once it was sent). */
+export type LedgerWindow = WindowSummary & { lastFailure?: { at: number; error: string } | null };
 
 /** One window of one device. Rounded as shown: the page and the JSON carry the same figures. */
 export interface HourPoint {
@@ -581,7 +584,7 @@ function eventsByGpu(events: readonly StoredEvent[], gpus: ReadonlyMap<number, S
   return marks;
 }
 
-function uploadReport(ledger: readonly WindowSummary[], configured: boolean): UploadReport {
+function uploadReport(ledger: readonly LedgerWindow[], configured: boolean): UploadReport {
   const report: UploadReport = { configured, windows: ledger.length, delivered: 0, pending: 0, failed: 0, retried: 0, attempts: 0, lastFailure: null, problems: [] };
   for (const window of ledger) {
     if (window.send_state === "sent") report.delivered++;
@@ -590,8 +593,9 @@ function uploadReport(ledger: readonly WindowSummary[], configured: boolean): Up
     report.attempts += window.attempts;
     const retried = window.attempts > 1;
     if (retried) report.retried++;
-    if (window.last_error && window.last_attempt !== null && (report.lastFailure === null || window.last_attempt > report.lastFailure.at)) {
-      report.lastFailure = { at: window.last_attempt, windowStart: window.start, error: window.last_error };
+    const failure = window.lastFailure ?? (window.last_error && window.last_attempt !== null ? { at: window.last_attempt, error: window.last_error } : null);
+    if (failure && (report.lastFailure === null || failure.at > report.lastFailure.at)) {
+      report.lastFailure = { at: failure.at, windowStart: window.start, error: failure.error };
     }
     if (retried || window.send_state === "failed") {
       report.problems.push({
@@ -599,7 +603,7 @@ function uploadReport(ledger: readonly WindowSummary[], configured: boolean): Up
         state: window.send_state,
         attempts: window.attempts,
         lastAttempt: window.last_attempt,
-        lastError: window.last_error,
+        lastError: window.last_error ?? failure?.error ?? null,
       });
     }
   }

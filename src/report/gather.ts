@@ -8,7 +8,7 @@ import { AGGREGATE_COLUMNS } from "../store/schema.ts";
 import type { StoredWindowGpu } from "../store/windows.ts";
 import type { StoredEvent } from "../store/events.ts";
 import type { Store } from "../store/store.ts";
-import { buildReport, type ReportData } from "./data.ts";
+import { buildReport, type LedgerWindow, type ReportData } from "./data.ts";
 import type { Period } from "./period.ts";
 
 /** Events a report marks: a GPU's trouble, and the driver's. */
@@ -38,9 +38,15 @@ export function gatherReport(store: Store, period: Period, facts: ReportFacts): 
     gpus,
     usage: usageByGpu(windows, gpus, period.from, period.to),
     events,
-    ledger: store.ledger.summaries(period.from, period.to),
+    ledger: withLastFailures(store, period),
     attribution: (["user", "container"] as const).map((by) => readUsage(store, period.from, period.to, by)),
   });
+}
+
+/** The period's send ledger, each window with its latest failed attempt (a window retried and then sent has one too). */
+function withLastFailures(store: Store, period: Period): LedgerWindow[] {
+  const failures = new Map(store.ledger.lastFailures(period.from, period.to).map((failure) => [failure.start, { at: failure.at, error: failure.error }]));
+  return store.ledger.summaries(period.from, period.to).map((summary) => ({ ...summary, lastFailure: failures.get(summary.start) ?? null }));
 }
 
 /**

@@ -119,6 +119,18 @@ export class Ledger {
       .all(from, to) as WindowSummary[];
   }
 
+  /** Per window starting in [from, to), its latest failed attempt (retried, or refused for good): when, and why. */
+  lastFailures(from = -Infinity, to = Infinity): Array<{ start: number; at: number; error: string }> {
+    return this.db
+      .query(
+        `SELECT a.window_start AS start, a.attempted_at AS at, coalesce(a.error, CASE WHEN a.http_status IS NULL THEN a.outcome ELSE 'HTTP ' || a.http_status END) AS error
+         FROM send_attempts a
+         WHERE a.window_start >= ? AND a.window_start < ? AND a.outcome != 'sent'
+           AND a.id = (SELECT x.id FROM send_attempts x WHERE x.window_start = a.window_start AND x.outcome != 'sent' ORDER BY x.attempted_at DESC, x.id DESC LIMIT 1)`,
+      )
+      .all(from, to) as Array<{ start: number; at: number; error: string }>;
+  }
+
   summary(start: number): WindowSummary | null {
     return this.summaries().find((row) => row.start === start) ?? null;
   }

@@ -207,6 +207,17 @@ describe("uploads", () => {
     expect(uploads.lastFailure).toEqual({ at: t + 20_000, windowStart: t + 2 * HOUR, error: "HTTP 422: contract unknown" });
     expect(uploads.problems.map((p) => p.windowStart)).toEqual([t + 3 * HOUR, t + 2 * HOUR, t + HOUR]);
   });
+
+  test("a window retried and then sent shows its last failure's reason", () => {
+    const t = local(2026, 11, 2);
+    const ledger = [
+      { ...summary(t, "sent", 3, t + 9000, null), lastFailure: { at: t + 8000, error: "HTTP 503: Service Unavailable" } },
+      { ...summary(t + HOUR, "sent", 1, t + 9500, null), lastFailure: null },
+    ];
+    const uploads = buildReport(input([], { ledger })).uploads;
+    expect(uploads.problems).toEqual([{ windowStart: t, state: "sent", attempts: 3, lastAttempt: t + 9000, lastError: "HTTP 503: Service Unavailable" }]);
+    expect(uploads.lastFailure).toEqual({ at: t + 8000, windowStart: t, error: "HTTP 503: Service Unavailable" });
+  });
 });
 
 describe("MIG devices", () => {

@@ -38,6 +38,7 @@ svg text{fill:var(--muted)}
 .power{stroke:var(--power)}.powermax{stroke:var(--powermax);stroke-width:1}
 .temp{stroke:var(--temp)}.tempmax{stroke:var(--tempmax);stroke-width:1}
 .bar{fill:var(--bar)}.ownerhours{fill:var(--accent)}
+.dot{stroke:none}.util.dot{fill:var(--accent)}.mem.dot{fill:var(--mem)}.memmax.dot{fill:var(--memmax)}.power.dot{fill:var(--power)}.powermax.dot{fill:var(--powermax)}.temp.dot{fill:var(--temp)}.tempmax.dot{fill:var(--tempmax)}
 .mark path{stroke-width:1.5;fill:none}.mark .tip{stroke:none}
 .mark.xid path{stroke:var(--xid)}.mark.xid .tip{fill:var(--xid)}
 .mark.ecc path{stroke:var(--ecc)}.mark.ecc .tip{fill:var(--ecc)}

@@ -64,10 +64,11 @@ export function timeChart(options: TimeChartOptions): string {
   parts.push(`<rect class="plot" x="${LEFT}" y="${TOP}" width="${PLOT_WIDTH}" height="${height}"/>`);
   parts.push(gapRects(options.gaps, x, TOP, height));
   parts.push(dayGrid(axis, x, TOP, height));
-  for (const tick of options.yTicks) {
+  const tickTexts = tickLabels(options.yTicks);
+  options.yTicks.forEach((tick, i) => {
     const at = r(y(tick));
-    parts.push(`<path class="grid" d="M${LEFT} ${at}h${PLOT_WIDTH}"/><text class="yl" x="${LEFT - 6}" y="${r(at + 4)}">${formatTick(tick)}</text>`);
-  }
+    parts.push(`<path class="grid" d="M${LEFT} ${at}h${PLOT_WIDTH}"/><text class="yl" x="${LEFT - 6}" y="${r(at + 4)}">${tickTexts[i]}</text>`);
+  });
   parts.push(`<text class="yu" x="${LEFT}" y="${TOP - 5}">${escapeHtml(options.yUnit)}</text>`);
   // The data in hours since the period's start, stretched onto the plot: whole-hour
   // steps write as "1", a third of the bytes of a step in plot units.
@@ -77,6 +78,12 @@ export function timeChart(options: TimeChartOptions): string {
   if (options.band) parts.push(`<path class="${options.band.className}" d="${bandPath(options.band.points, hours, y)}"/>`);
   for (const line of options.lines) parts.push(`<path class="${line.className}" d="${linePath(line.points, hours, y)}"/>`);
   parts.push("</g>");
+  // A window alone (no neighbour to draw a line to) is a dot a few units wide, not a speck.
+  for (const line of options.lines) {
+    for (const point of lonePoints(line.points)) {
+      parts.push(`<circle class="${line.className} dot" cx="${r(x(point.start + point.periodSeconds / 2))}" cy="${r(y(point.value))}" r="3"/>`);
+    }
+  }
   parts.push(healthMarks(options.marks, x, TOP, height));
   parts.push(dayLabels(axis, x, TOP + height + 16));
   parts.push(`<path class="cursor" d="M0 ${TOP}v${height}"/>`);
@@ -93,10 +100,11 @@ export function dayBars(axis: TimeAxis, bars: readonly DailyBar[], height: numbe
   const x = xScale(axis);
   const y = (value: number) => (Math.min(value, yMax) / yMax) * height;
   const parts: string[] = [`<rect class="plot" x="${LEFT}" y="${TOP}" width="${PLOT_WIDTH}" height="${height}"/>`];
-  for (const tick of yTicks) {
+  const tickTexts = tickLabels(yTicks);
+  yTicks.forEach((tick, i) => {
     const at = r(TOP + height - y(tick));
-    parts.push(`<path class="grid" d="M${LEFT} ${at}h${PLOT_WIDTH}"/><text class="yl" x="${LEFT - 6}" y="${r(at + 4)}">${formatTick(tick)}</text>`);
-  }
+    parts.push(`<path class="grid" d="M${LEFT} ${at}h${PLOT_WIDTH}"/><text class="yl" x="${LEFT - 6}" y="${r(at + 4)}">${tickTexts[i]}</text>`);
+  });
   parts.push(`<text class="yu" x="${LEFT}" y="${TOP - 5}">${escapeHtml(yUnit)}</text>`);
   let d = "";
   bars.forEach((bar, i) => {
@@ -181,7 +189,8 @@ export function ownerBars(owners: readonly OwnerBar[], label: string): string {
     hours += `M${barsLeft} ${top}h${r(Math.max(hoursWidth, 0.5))}v10h${r(-Math.max(hoursWidth, 0.5))}z`;
     if (owner.energyKwh !== null) energy += `M${barsLeft} ${top + 11}h${r(Math.max(energyWidth, 0.5))}v8h${r(-Math.max(energyWidth, 0.5))}z`;
     const name = shortName(owner.name);
-    texts.push(`<text class="yl" x="${NAME_WIDTH}" y="${top + 14}">${escapeHtml(name)}</text>`);
+    const text = `<text class="yl" x="${NAME_WIDTH}" y="${top + 14}">${escapeHtml(name)}</text>`;
+    texts.push(name === owner.name ? text : `<g><title>${escapeHtml(owner.name)}</title>${text}</g>`);
     texts.push(`<text x="${r(barsLeft + Math.max(hoursWidth, energyWidth) + 6)}" y="${top + 14}">${owner.gpuHours.toFixed(1)} h${owner.energyKwh === null ? "" : ` · ${owner.energyKwh.toFixed(1)} kWh`}</text>`);
   });
   const more = owners.length > shown.length ? `<text x="${barsLeft}" y="${TOP + shown.length * rowHeight + 14}">and ${owners.length - shown.length} more in the table</text>` : "";
@@ -189,10 +198,40 @@ export function ownerBars(owners: readonly OwnerBar[], label: string): string {
   return svg(height, label, `<path class="ownerhours" d="${hours}"/><path class="bar" d="${energy}"/>${texts.join("")}${more}`, `class="owners"`);
 }
 
-/** A name that fits beside a bar: a 64-hex container id as its first 12 (as docker ps shows it), others cut at 28. */
-function shortName(name: string): string {
+/**
+ * A name that fits left of the bars: a 64-hex container id as its first 12 (as
+ * docker ps shows it); others cut, with an ellipsis, where their width (as
+ * estimated, on the wide side) would pass the room there is.
+ */
+export function shortName(name: string): string {
   if (/^[0-9a-f]{64}$/.test(name)) return name.slice(0, 12);
-  return name.length > 28 ? `${name.slice(0, 27)}…` : name;
+  const budget = NAME_WIDTH - NAME_MARGIN;
+  const chars = [...name];
+  if (textWidth(chars) <= budget) return name;
+  const ellipsis = textWidth(["…"]);
+  let width = 0;
+  let kept = 0;
+  while (kept < chars.length && width + charWidth(chars[kept]!) + ellipsis <= budget) width += charWidth(chars[kept++]!);
+  return `${chars.slice(0, kept).join("")}…`;
+}
+
+/** Room kept free at the SVG's left edge, in user units. */
+const NAME_MARGIN = 6;
+/** The font size of chart text (svg{font-size} in the style), in user units. */
+const FONT_SIZE = 13;
+
+function textWidth(chars: readonly string[]): number {
+  return chars.reduce((sum, c) => sum + charWidth(c), 0);
+}
+
+/** A character's width in user units, estimated generously for a sans-serif face (wide and East Asian glyphs a full em). */
+function charWidth(c: string): number {
+  const code = c.codePointAt(0)!;
+  if (code >= 0x1100) return FONT_SIZE * 1.05;
+  if ("iljtfrI.,:;'|!()[] ".includes(c)) return FONT_SIZE * 0.4;
+  if ("mwMW@%&".includes(c)) return FONT_SIZE * 0.95;
+  if (c >= "A" && c <= "Z") return FONT_SIZE * 0.75;
+  return FONT_SIZE * 0.62;
 }
 
 /** A strip of coverage and health marks alone: for the host, and the top of each device. */
@@ -244,6 +283,20 @@ function linePath(points: readonly TimePoint[], x: (t: number) => number, y: (v:
   }
   endRun();
   return path.text();
+}
+
+/** The points with a value whose neighbours (the windows just before and after) have none. */
+function lonePoints(points: readonly TimePoint[]): Array<TimePoint & { value: number }> {
+  const lone: Array<TimePoint & { value: number }> = [];
+  points.forEach((point, i) => {
+    if (point.value === null) return;
+    const before = points[i - 1];
+    const after = points[i + 1];
+    const joinedBefore = before !== undefined && before.value !== null && before.start + before.periodSeconds === point.start;
+    const joinedAfter = after !== undefined && after.value !== null && point.start + point.periodSeconds === after.start;
+    if (!joinedBefore && !joinedAfter) lone.push(point as TimePoint & { value: number });
+  });
+  return lone;
 }
 
 /** The area between low and high, one closed shape per run of adjacent windows. */
@@ -379,8 +432,15 @@ function dayLabel(day: number): string {
   return `${String(date.getMonth() + 1).padStart(2, "0")}-${String(date.getDate()).padStart(2, "0")}`;
 }
 
-function formatTick(value: number): string {
-  return Number.isInteger(value) ? String(value) : value.toFixed(1);
+/**
+ * Tick labels with as many decimals as the step between ticks needs (0.25 steps
+ * as 0.25, 0.50, ...; 0.02 steps as 0.02, 0.04, ...), so no two read the same.
+ */
+export function tickLabels(ticks: readonly number[]): string[] {
+  const step = ticks.length > 1 ? Math.abs(ticks[1]! - ticks[0]!) : 1;
+  let decimals = 0;
+  while (decimals < 6 && Math.abs(Math.round(step * 10 ** decimals) - step * 10 ** decimals) > 1e-6 * 10 ** decimals) decimals++;
+  return ticks.map((tick) => tick.toFixed(decimals));
 }
 
 /** A round scale for values up to `max`: its top and four or five ticks. */
@@ -391,7 +451,7 @@ export function niceScale(max: number | null, floor = 1): { yMax: number; ticks:
   const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= rough)!;
   const yMax = Math.ceil(top / step) * step;
   const ticks: number[] = [];
-  for (let tick = 0; tick <= yMax + step / 1000; tick += step) ticks.push(Math.round(tick * 1000) / 1000);
+  for (let i = 0; i * step <= yMax + step / 1000; i++) ticks.push(Number((i * step).toPrecision(12)));
   return { yMax, ticks };
 }
 

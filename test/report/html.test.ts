@@ -3,7 +3,7 @@
 
 import { afterAll, describe, expect, test } from "bun:test";
 import { usageByGpu } from "../../src/query/usage.ts";
-import { timeChart } from "../../src/report/charts.ts";
+import { niceScale, ownerBars, shortName, tickLabels, timeChart } from "../../src/report/charts.ts";
 import { buildReport } from "../../src/report/data.ts";
 import { renderReportHtml } from "../../src/report/html.ts";
 import { renderReportJson } from "../../src/report/json.ts";
@@ -108,4 +108,51 @@ test("a line breaks where a window is missing or has no value; the band closes e
   expect(line).toStartWith("M");
   const band = /class="band" d="([^"]*)"/.exec(svg)![1]!;
   expect(band.match(/z/g)).toHaveLength(3);
+});
+
+test("tick labels take their decimals from the step: none repeats, none is rounded off", () => {
+  expect(tickLabels(niceScale(0.3, 0.1).ticks)).toEqual(["0.0", "0.1", "0.2", "0.3"]);
+  expect(tickLabels(niceScale(1).ticks)).toEqual(["0.00", "0.25", "0.50", "0.75", "1.00"]);
+  expect(tickLabels(niceScale(0.02, 0.01).ticks)).toEqual(["0.000", "0.005", "0.010", "0.015", "0.020"]);
+  expect(tickLabels(niceScale(700, 10).ticks)).toEqual(["0", "200", "400", "600", "800"]);
+  expect(tickLabels(niceScale(9, 10).ticks)).toEqual(["0.0", "2.5", "5.0", "7.5", "10.0"]);
+  for (const max of [0.013, 0.07, 0.4, 3, 45, 1234]) {
+    const labels = tickLabels(niceScale(max, 0.001).ticks);
+    expect(new Set(labels).size).toBe(labels.length);
+  }
+});
+
+test("a window alone is drawn as a dot a few units wide", () => {
+  const points = [0, 5, 6].map((i) => ({ start: FROM + i * 3600, periodSeconds: 3600, value: 40 }));
+  const svg = timeChart({
+    axis: { from: FROM, to: FROM + 24 * 3600, days: [FROM] },
+    height: 100,
+    yMax: 100,
+    yTicks: [0, 100],
+    yUnit: "%",
+    lines: [{ className: "util", points }],
+    gaps: [],
+    marks: [],
+    label: "test",
+    hover: "1",
+  });
+  const dots = [...svg.matchAll(/<circle class="util dot" cx="([\d.]+)" cy="([\d.]+)" r="(\d+)"\/>/g)];
+  // Only the first window is alone; 5 and 6 make a line.
+  expect(dots).toHaveLength(1);
+  expect(Number(dots[0]![3])).toBeGreaterThanOrEqual(3);
+  expect(Number(dots[0]![1])).toBeCloseTo(52 + (0.5 / 24) * 938, 0);
+  expect(Number(dots[0]![2])).toBe(18 + 60);
+});
+
+test("a long owner name is cut to the room left of the bars, the whole name in a tooltip", () => {
+  expect(shortName("alice")).toBe("alice");
+  expect(shortName("a".repeat(64))).toBe("a".repeat(12));
+  const long = "W".repeat(40);
+  const cut = shortName(long);
+  expect(cut.endsWith("…")).toBe(true);
+  expect(cut.length).toBeLessThan(20);
+  const svg = ownerBars([{ name: long, gpuHours: 2, energyKwh: 1 }, { name: "bob", gpuHours: 1, energyKwh: null }], "test");
+  expect(svg).toContain(`<g><title>${long}</title><text class="yl" x="200" y="32">${cut}</text></g>`);
+  expect(svg).toContain(`>bob</text>`);
+  expect(svg).not.toContain("<title>bob</title>");
 });

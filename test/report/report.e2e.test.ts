@@ -10,7 +10,8 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { CHART_GEOMETRY } from "../../src/report/charts.ts";
+import { CHART_GEOMETRY, ownerBars } from "../../src/report/charts.ts";
+import { STYLE } from "../../src/report/assets.ts";
 import { compiledBinary, runBinary } from "../helpers/binary.ts";
 import { CHROMIUM, openPage, type PageSession } from "../helpers/chromium.ts";
 import { fakeNvmlLibrary, scenarioFile } from "../helpers/fakeNvml.ts";
@@ -216,6 +217,12 @@ describe("a month of 8 GPUs with gaps, a lost GPU, XIDs, ECC errors and failed u
     expect(document.devices).toHaveLength(8);
     expect(document.devices[0].hours[0]).toHaveProperty("utilization_min");
     expect(document.uploads.failed).toBe(1);
+    // A window retried and then sent names its last failure, not the success's empty error.
+    const retried = document.uploads.problems.filter((p: { state: string }) => p.state === "sent");
+    expect(retried.map((p: { window_start: number; last_error: string }) => [p.window_start, p.last_error])).toEqual([
+      [at(3, 6), "connection refused"],
+      [at(3, 5), "connection refused"],
+    ]);
     const byUser = JSON.parse(full.cli("usage", "--by", "user", "--from", "2026-11-01", "--to", "2026-12-01", "--format", "json").stdout);
     expect(document.attribution[0].by).toBe("user");
     expect(document.attribution[0].total.gpu_hours).toBe(byUser.total.gpu_hours);
@@ -403,3 +410,21 @@ describe("an agent started minutes ago (raw samples, no hour closed yet)", () =>
     expect(report.devices[0].hours.length).toBeGreaterThan(0);
   }, 60_000);
 });
+
+test("long user and container names fit left of the bars in the browser, cut with the whole name as a tooltip", async () => {
+  const names = ["W".repeat(60), "M@%&".repeat(15), "漢字のユーザー名".repeat(6), "😀".repeat(40), "a-very-long-service-account-name-for-the-batch-scheduler", "bob"];
+  const svg = ownerBars(names.map((name, i) => ({ name, gpuHours: 10 - i, energyKwh: 1 })), "names");
+  const dir = mkdtempSync(join(tmpdir(), "gpu-monitor-report-names-"));
+  const path = join(dir, "names.html");
+  writeFileSync(path, `<!doctype html><html><head><meta charset="utf-8"><style>${STYLE}</style></head><body style="width:1000px">${svg}</body></html>`);
+  const page = await openPage(pathToFileURL(path).href);
+  pages.push(page);
+  expect(page.errors).toEqual([]);
+  const boxes = await page.evaluate<Array<{ text: string; x: number; title: string | null }>>(
+    `[...document.querySelectorAll('svg.owners text.yl')].map(t => ({ text: t.textContent, x: t.getBBox().x, title: t.previousElementSibling?.tagName === 'title' ? t.previousElementSibling.textContent : null }))`,
+  );
+  expect(boxes).toHaveLength(names.length);
+  for (const box of boxes) expect(box.x).toBeGreaterThanOrEqual(0);
+  expect(boxes.map((box) => box.title ?? box.text)).toEqual(names);
+  expect(boxes.at(-1)).toEqual({ text: "bob", x: boxes.at(-1)!.x, title: null });
+}, 60_000);

@@ -20,6 +20,10 @@ export interface TickProcess {
   containerId: string | null;
   podUid: string | null;
   note: string | null;
+  /** The boot the process runs in (start keys restart at each boot); "" where unknown. */
+  bootId: string;
+  /** Stored under "hashed": never the same identity as the plain row of the same process. */
+  hashed: boolean;
   memoryBytes: number | null;
   /** SM time share over the tick, 0 to 1; null when the GPU cannot tell. */
   smShare: number | null;
@@ -48,6 +52,7 @@ export class ProcessAttribution {
   constructor(
     private readonly mode: Exclude<ProcessMode, "off">,
     hash: (value: string) => string,
+    private readonly bootId = "",
   ) {
     this.protect = mode === "hashed" ? (value) => (value === null ? null : hash(value)) : (value) => value;
   }
@@ -86,6 +91,8 @@ export class ProcessAttribution {
           containerId: this.protect(owner?.containerId ?? null),
           podUid: this.protect(owner?.podUid ?? null),
           note: owner?.note ?? null,
+          bootId: this.bootId,
+          hashed: this.mode === "hashed",
           memoryBytes: process.usedMemoryBytes,
           smShare: process.smPercent === null ? null : process.smPercent / 100,
         });

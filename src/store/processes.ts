@@ -114,8 +114,8 @@ export class ProcessStore {
     userWindow: Statement;
     list: Statement;
   } | null = null;
-  /** Ids known to be stored, by pid then start key; forgotten when a transaction rolls back. */
-  private readonly processIds = new Map<number, Map<number, number>>();
+  /** Ids known to be stored, by pid then start key, boot and mode; forgotten when a transaction rolls back. */
+  private readonly processIds = new Map<number, Map<string, number>>();
   private readonly userIds = new Map<string, number>();
   /** A database of an older schema opened read-only has none of these tables: it reads as none recorded. */
   private tablesPresent: boolean | null = null;
@@ -340,7 +340,10 @@ export class ProcessStore {
         // Ticks of a window never aggregated (the window length changed, the clock went back).
         changes += this.db.query("DELETE FROM process_ticks WHERE ts < ?").run(before).changes;
         if (changes > 0) {
-          this.db.query("DELETE FROM processes WHERE id NOT IN (SELECT DISTINCT process_id FROM process_windows)").run();
+          // An identity the open window's ticks name stays: its id is in their blobs, not in a column.
+          this.db
+            .query("DELETE FROM processes WHERE id NOT IN (SELECT DISTINCT process_id FROM process_windows) AND id NOT IN (SELECT value FROM json_each(?))")
+            .run(JSON.stringify(this.tickedProcessIds()));
           this.forgetIds();
         }
         return changes;
@@ -348,6 +351,16 @@ export class ProcessStore {
     } catch (error) {
       throw asStoreError(error, this.file);
     }
+  }
+
+  /** The process ids named by the ticks not yet folded. */
+  private tickedProcessIds(): number[] {
+    const ids = new Set<number>();
+    for (const [entries] of this.db.query("SELECT entries FROM process_ticks WHERE entries IS NOT NULL").values() as Array<[Uint8Array]>) {
+      const values = new Float64Array(entries.buffer.slice(entries.byteOffset, entries.byteOffset + entries.byteLength));
+      for (let at = 0; at < values.length; at += TICK_ENTRY_VALUES) ids.add(values[at]!);
+    }
+    return [...ids];
   }
 
   /**
@@ -420,12 +433,14 @@ export class ProcessStore {
   private processId(process: TickProcess, userId: number): number {
     let byStart = this.processIds.get(process.pid);
     if (!byStart) this.processIds.set(process.pid, (byStart = new Map()));
-    let id = byStart.get(process.startKey);
+    const key = `${process.startKey}/${process.bootId}/${process.hashed ? 1 : 0}`;
+    let id = byStart.get(key);
     if (id === undefined) {
       const s = this.statements!;
-      s.process.run(process.pid, process.startKey, process.startedAt, process.name, process.uid, userId, process.containerId, process.podUid, process.note);
-      id = (s.processId.get(process.pid, process.startKey) as { id: number }).id;
-      byStart.set(process.startKey, id);
+      const hashed = process.hashed ? 1 : 0;
+      s.process.run(process.pid, process.startKey, process.startedAt, process.name, process.uid, userId, process.containerId, process.podUid, process.note, process.bootId, hashed);
+      id = (s.processId.get(process.pid, process.startKey, process.bootId, hashed) as { id: number }).id;
+      byStart.set(key, id);
     }
     return id;
   }
@@ -436,10 +451,10 @@ export class ProcessStore {
       user: db.prepare("INSERT OR IGNORE INTO process_users (name) VALUES (?)"),
       userId: db.prepare("SELECT id FROM process_users WHERE name = ?"),
       process: db.prepare(
-        `INSERT OR IGNORE INTO processes (pid, start_key, started_at, name, uid, user_id, container_id, pod_uid, note)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR IGNORE INTO processes (pid, start_key, started_at, name, uid, user_id, container_id, pod_uid, note, boot_id, hashed)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      processId: db.prepare("SELECT id FROM processes WHERE pid = ? AND start_key = ?"),
+      processId: db.prepare("SELECT id FROM processes WHERE pid = ? AND start_key = ? AND boot_id = ? AND hashed = ?"),
       tick: db.prepare("INSERT OR REPLACE INTO process_ticks (ts, gpu_id, seconds, refused_code, entries) VALUES (?, ?, ?, ?, ?)"),
       processWindow: db.prepare(
         `INSERT INTO process_windows (window_start, gpu_id, process_id, gpu_seconds, sm_seconds, memory_max, first_seen, last_seen)

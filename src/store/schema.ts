@@ -169,8 +169,11 @@ export const ALONGSIDE: Readonly<Record<number, readonly string[]>> = {
     `CREATE TABLE process_users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)`,
     // start_key: the start time in clock ticks after boot (/proc/<pid>/stat), which tells a reused
     // pid from its predecessor; minus the first tick's time for a process whose start is unknown.
+    // boot_id: the boot it ran in (start_key restarts at each boot). hashed: a row of "hashed" mode
+    // never matches a plain one, so no plain name reaches a hashed window. AUTOINCREMENT: an id
+    // is never reused, so a tick kept for a pruned identity can never land on another process.
     `CREATE TABLE processes (
-      id INTEGER PRIMARY KEY,
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
       pid INTEGER NOT NULL,
       start_key INTEGER NOT NULL,
       started_at INTEGER,
@@ -180,7 +183,9 @@ export const ALONGSIDE: Readonly<Record<number, readonly string[]>> = {
       container_id TEXT,
       pod_uid TEXT,
       note TEXT,
-      UNIQUE (pid, start_key)
+      boot_id TEXT NOT NULL DEFAULT '',
+      hashed INTEGER NOT NULL DEFAULT 0,
+      UNIQUE (pid, start_key, boot_id, hashed)
     )`,
     // user_id 0: the owner is unknown (e.g. a process outside the agent's pid namespace).
     `CREATE TABLE process_windows (

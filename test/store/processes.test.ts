@@ -172,4 +172,49 @@ describe("who used each GPU, per window", () => {
     expect(store.processes.processesBetween(0, T0 + 2 * PERIOD).map((p) => p.name)).toEqual(["new"]);
     store.close();
   });
+
+  test("retention during an open window keeps the identities its ticks name, and an id is never given to another process", () => {
+    const file = tempDatabase();
+    const store = Store.open(file);
+    const attribution = new ProcessAttribution("on", (v) => v);
+    record(store, attribution, T0, [[proc(5, "old", owner("alice", 1001, 1), 1, 50)]]);
+    store.processes.fold(T0, T0 + PERIOD);
+    const W = T0 + 10 * PERIOD;
+    for (let i = 0; i < 3; i++) record(store, attribution, W + i * 60, [[proc(7, "newjob", owner("bob", 1002, 2), 1, 50)]]);
+    expect(store.processes.prune(T0 + PERIOD)).toBeGreaterThan(0);
+    for (let i = 3; i < 6; i++) {
+      record(store, attribution, W + i * 60, [[proc(7, "newjob", owner("bob", 1002, 2), 1, 50), proc(8, "other", owner("carol", 1003, 3), 1, 50)]]);
+    }
+    store.processes.fold(W, W + PERIOD);
+    const rows = store.processes.processesBetween(W, W + 1);
+    expect(rows.map((r) => [r.pid, r.name, r.user, r.gpuSeconds])).toEqual([
+      [7, "newjob", "bob", 360],
+      [8, "other", "carol", 180],
+    ]);
+    // The pruned identity's id (the first) is not handed out again.
+    const ids = new Database(file, { readonly: true }).query("SELECT id FROM processes ORDER BY id").values().flat();
+    expect(ids).toHaveLength(2);
+    expect(ids).not.toContain(1);
+    store.close();
+  });
+
+  test("switching a database from on to hashed: the windows after the switch carry only hashes", () => {
+    const file = tempDatabase();
+    const store = Store.open(file);
+    const alice = owner("alice-plain", 1001, 500, { containerId: "e".repeat(64) });
+    const plain = new ProcessAttribution("on", (v) => v);
+    for (let i = 0; i < 2; i++) record(store, plain, T0 + i * 60, [[proc(10, "plain-trainer", alice, 1, 50)]]);
+    store.processes.fold(T0, T0 + PERIOD);
+    const hash = saltedHash(store.processes.salt());
+    const hashed = new ProcessAttribution("hashed", hash);
+    // The same process (same pid and start) goes on running after the restart in hashed mode.
+    for (let i = 0; i < 2; i++) record(store, hashed, T0 + PERIOD + i * 60, [[proc(10, "plain-trainer", alice, 1, 50)]]);
+    store.processes.fold(T0 + PERIOD, T0 + 2 * PERIOD);
+    const [row] = store.processes.processesBetween(T0 + PERIOD, T0 + 2 * PERIOD);
+    expect(row).toMatchObject({ pid: 10, name: hash("plain-trainer"), user: hash("alice-plain"), containerId: hash("e".repeat(64)), uid: null, gpuSeconds: 120 });
+    const window = JSON.stringify([...store.processes.window(T0 + PERIOD).processes.values(), ...store.processes.window(T0 + PERIOD).users.values()]);
+    for (const secret of ["plain-trainer", "alice-plain", "e".repeat(64), "1001"]) expect(window.includes(secret)).toBe(false);
+    expect(store.processes.usageBy("user", T0 + PERIOD, T0 + 2 * PERIOD).map((u) => u.key)).toEqual([hash("alice-plain")]);
+    store.close();
+  });
 });

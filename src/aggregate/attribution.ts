@@ -61,6 +61,8 @@ export class ProcessAttribution {
   tick(ts: number, intervalSeconds: number, gpus: readonly GpuSample[]): TickProcesses[] {
     const unknownNow = new Map<number, number>();
     const result = gpus.map((gpu): TickProcesses => {
+      // A GPU in MIG mode lists all its MIG devices' processes (nvml.h): they count on the devices only, once.
+      if (gpu.migMode === true && gpu.parentUuid === null) return { seconds: intervalSeconds, processes: [], refusedCode: null };
       if (gpu.processes === null) {
         const refusedCode = gpu.fieldErrors.compute_processes ?? gpu.fieldErrors.graphics_processes ?? null;
         return { seconds: intervalSeconds, processes: null, refusedCode };

@@ -280,6 +280,29 @@ describe("usage", () => {
   });
 });
 
+describe("usage by who", () => {
+  test("a GPU in MIG mode lists its MIG devices' processes (as real NVML does): usage counts them on the MIG devices only, never twice", () => {
+    // Windows ending well before now are all closed: both commands read the same ones.
+    const span = ["--from", range()[1]!, "--to", new Date(Date.now() - 10_000).toISOString()];
+    const exported = cli("export", "--level", "hourly", ...span);
+    expect(exported.exitCode).toBe(0);
+    const windows = JSON.parse(exported.stdout).flatMap((group: any) => group.gpus);
+    // The GPU's own window names no process: they are its MIG devices'.
+    expect(windows.filter((w: any) => w.uid === H100).flatMap((w: any) => w.processes ?? [])).toEqual([]);
+    const onSlices = windows.filter((w: any) => w.parent_uid === H100).flatMap((w: any) => w.processes ?? []);
+    const secondsOf = (pid: number) => onSlices.filter((p: any) => p.pid === pid).reduce((sum: number, p: any) => sum + p.gpu_seconds, 0);
+    expect(secondsOf(4242)).toBeGreaterThan(0);
+    const byProcess = JSON.parse(cli("usage", ...span, "--by", "process", "-f", "json").stdout);
+    expect(byProcess.rows.map((row: any) => [row.pid, row.gpu_seconds]).sort()).toEqual([
+      [4242, secondsOf(4242)],
+      [5151, secondsOf(5151)],
+    ]);
+    const byUser = JSON.parse(cli("usage", ...span, "--by", "user", "-f", "json").stdout);
+    const userSeconds = windows.filter((w: any) => w.parent_uid === H100).flatMap((w: any) => w.users ?? []).reduce((sum: number, u: any) => sum + u.gpu_seconds, 0);
+    expect(byUser.total.gpu_seconds).toBe(userSeconds);
+  });
+});
+
 describe("upload and /metrics", () => {
   test("the upload body has one entry per MIG device with its GPU, profile, memory and GPM activity", () => {
     const bodies = server!.received.map((upload) => upload.body);

@@ -53,6 +53,7 @@
  * "<GPU name> MIG <profile>", "gi" and "ci" are its GPU and compute instance ids,
  * and uuid, memory.* and processes.* work as on a GPU; everything else on a slice
  * answers NOT_SUPPORTED. Slices are distinct handles (not GPUs of g_gpus).
+ * As on real NVML, a GPU in MIG mode lists its slices' running processes after its own.
  * GPM (Hopper and later): "gpuN.gpm.supported = 1"; "gpuN.gpm.<metric>" and, per
  * GPU instance, "gpuN.migM.gpm.<metric>" (graphics_util, sm_util, sm_occupancy,
  * any_tensor_util, dram_bw_util; percent, default 0) are what nvmlGpmMetricsGet
@@ -1530,6 +1531,21 @@ static unsigned int running_now(const nvmlProcessInfo_v2_t *list, const unsigned
 
 static nvmlProcessInfo_v2_t g_running[FAKE_MAX_PROCS];
 
+/* A GPU in MIG mode: its slices' running processes of one kind, appended to g_running after n. */
+static unsigned int with_slices_processes(const struct nvmlDevice_st *d, int compute, unsigned int n) {
+    static nvmlProcessInfo_v2_t slice_running[FAKE_MAX_PROCS];
+    unsigned int m, i, k;
+    if (d->is_mig || !d->mig_capable || !d->mig_current) return n;
+    for (m = 0; m < g_mig_slots[d->index]; m++) {
+        const struct nvmlDevice_st *s = &g_migs[d->index][m];
+        if (!s->present) continue;
+        k = compute ? running_now(s->compute, s->compute_from, s->compute_to, s->compute_listed, slice_running)
+                    : running_now(s->graphics, s->graphics_from, s->graphics_to, s->graphics_listed, slice_running);
+        for (i = 0; i < k && n < FAKE_MAX_PROCS; i++) g_running[n++] = slice_running[i];
+    }
+    return n;
+}
+
 static nvmlReturn_t running_processes(nvmlDevice_t d, int compute, unsigned int *infoCount, void *infos,
                                       unsigned int width) {
     const nvmlProcessInfo_v2_t *list;
@@ -1549,6 +1565,7 @@ static nvmlReturn_t running_processes(nvmlDevice_t d, int compute, unsigned int 
         SLOT(d, S_PROC_GRAPHICS);
         n = running_now(d->graphics, d->graphics_from, d->graphics_to, d->graphics_listed, g_running);
     }
+    n = with_slices_processes(d, compute, n);
     list = g_running;
     if (n > *infoCount) {
         *infoCount = n;

@@ -217,4 +217,29 @@ describe("who used each GPU, per window", () => {
     expect(store.processes.usageBy("user", T0 + PERIOD, T0 + 2 * PERIOD).map((u) => u.key)).toEqual([hash("alice-plain")]);
     store.close();
   });
+
+  test("a GPU in MIG mode lists its MIG devices' processes too: they count on the MIG devices only, never twice", () => {
+    const store = Store.open(tempDatabase());
+    const attribution = new ProcessAttribution("on", (v) => v);
+    const train = proc(4242, "train", owner("alice", 1001, 1), 100, null);
+    const infer = proc(5151, "infer", owner("alice", 1001, 2), 50, null);
+    for (let i = 0; i < 3; i++) {
+      const gpus = [
+        gpuSample({ index: 0, uuid: "GPU-0", migMode: true, processes: [train, infer], fieldErrors: {} }),
+        gpuSample({ index: 0, uuid: "MIG-a", parentUuid: "GPU-0", processes: [train], fieldErrors: {} }),
+        gpuSample({ index: 0, uuid: "MIG-b", parentUuid: "GPU-0", processes: [infer], fieldErrors: {} }),
+      ];
+      const ticks = attribution.tick(T0 + i * 60, 60, gpus);
+      store.samples.writeTick(T0 + i * 60, gpus.map((gpu, g) => ({ identity: gpuValues(gpu), values: sampleValues(gpu), processes: ticks[g]! })));
+    }
+    store.processes.fold(T0, T0 + PERIOD);
+    const rows = store.processes.processesBetween(T0, T0 + PERIOD);
+    expect(rows.map((r) => [r.pid, r.gpuSeconds])).toEqual([
+      [4242, 180],
+      [5151, 180],
+    ]);
+    // alice: 180 s on each MIG device, 360 s in all (the sum over the slices), not 720.
+    expect(store.processes.usageBy("user", T0, T0 + PERIOD).map((u) => [u.key, u.gpuSeconds])).toEqual([["alice", 360]]);
+    store.close();
+  });
 });

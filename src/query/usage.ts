@@ -37,7 +37,8 @@ export interface UsageRow {
   busySeconds: number | null;
   /** mJ over the range; null when no window had an energy figure. */
   energyMj: number | null;
-  energyBasis: EnergyBasis;
+  /** null with no energy figure. */
+  energyBasis: EnergyBasis | null;
   /** Average utilization in percent, weighted by samples; null without one. */
   utilizationAverage: number | null;
   /** Highest memory used, bytes; null without one. */
@@ -108,7 +109,7 @@ class Tally {
       gpuSeconds: roundMs(this.gpuSeconds),
       busySeconds: this.busySeconds === null ? null : roundMs(this.busySeconds),
       energyMj: this.energyMj === null ? null : Math.round(this.energyMj),
-      energyBasis: "measured",
+      energyBasis: this.energyMj === null ? null : "measured",
       utilizationAverage: this.utilizationSamples > 0 ? Math.round((this.utilizationSum / this.utilizationSamples) * 100) / 100 : null,
       memoryPeakBytes: this.memoryPeakBytes,
       windows: this.windows,
@@ -205,7 +206,7 @@ function ownerRow(owner: OwnerUsage, by: Owner): UsageRow {
     gpuSeconds: roundMs(owner.gpuSeconds),
     busySeconds: owner.smSeconds === null ? null : roundMs(owner.smSeconds),
     energyMj: owner.energyMj === null ? null : Math.round(owner.energyMj),
-    energyBasis: owner.energyByTime === 0 ? "sm_share" : owner.energyBySm === 0 ? "time_present" : "mixed",
+    energyBasis: owner.energyMj === null ? null : owner.energyByTime === 0 ? "sm_share" : owner.energyBySm === 0 ? "time_present" : "mixed",
     utilizationAverage: owner.smSeconds !== null && owner.smKnownSeconds > 0 ? Math.round((owner.smSeconds / owner.smKnownSeconds) * 10000) / 100 : null,
     memoryPeakBytes: owner.memoryMax,
     windows: owner.windows,

@@ -151,7 +151,7 @@ export interface AttributionRow {
   busyHours: number | null;
   energyKwh: number | null;
   /** How the GPU energy was split among those on it: by SM share, by time present, or both. */
-  energyBasis: string;
+  energyBasis: string | null;
   utilizationAverage: number | null;
   memoryPeakGib: number | null;
 }

@@ -320,7 +320,7 @@ function attributionSection(data: ReportData): string {
 function attributionFigure(attribution: Attribution): string {
   const word = OWNER_WORDS[attribution.by] ?? attribution.by;
   const cells = (row: Attribution["total"]) =>
-    `<td>${figure(row.gpuHours, 2)}<td>${figure(row.busyHours, 2)}<td>${figure(row.energyKwh, 3)}<td>${escapeHtml(row.energyBasis.replace("_", " "))}<td>${figure(row.memoryPeakGib, 2)}`;
+    `<td>${figure(row.gpuHours, 2)}<td>${figure(row.busyHours, 2)}<td>${figure(row.energyKwh, 3)}<td>${escapeHtml(row.energyBasis?.replace("_", " ") ?? "—")}<td>${figure(row.memoryPeakGib, 2)}`;
   const table = `<div class="box"><table class="owners" data-by="${escapeHtml(attribution.by)}"><caption>Use by ${word}</caption><thead><tr><th>${word[0]!.toUpperCase()}${word.slice(1)}<th>GPU-hours<th>SM-busy h<th>Energy kWh<th>Split by<th>Peak GiB</thead><tbody>${attribution.rows
     .map((row) => `<tr><td title="${escapeHtml(row.key)}">${escapeHtml(row.key)}${cells(row)}`)
     .join("")}</tbody><tfoot><tr><th>total${cells(attribution.total)}</tfoot></table></div>`;

@@ -173,19 +173,20 @@ export class ProcessStore {
           .query("SELECT ts, gpu_id, seconds, refused_code, entries FROM process_ticks WHERE ts >= ? AND ts < ? ORDER BY gpu_id, ts")
           .values(from, to) as Array<[number, number, number, string | null, Uint8Array | null]>;
         if (ticks.length === 0) return;
-        const lists = new Map<number, { listed: number; refused: number; code: string | null }>();
+        const lists = new Map<number, { listed: number; refused: number; occupied: number; code: string | null }>();
         // Keyed by GPU id × 2^32 + process or user id: numbers, not strings, for the hour's thousands of entries.
         const processes = new Map<number, FoldedRow & { gpuId: number; processId: number; first: number; last: number }>();
         const users = new Map<number, FoldedRow & { gpuId: number; userId: number }>();
         for (const [ts, gpuId, seconds, code, entries] of ticks) {
           let list = lists.get(gpuId);
-          if (!list) lists.set(gpuId, (list = { listed: 0, refused: 0, code: null }));
+          if (!list) lists.set(gpuId, (list = { listed: 0, refused: 0, occupied: 0, code: null }));
           if (entries === null) {
             list.refused += seconds;
             list.code = code ?? list.code;
             continue;
           }
           list.listed += seconds;
+          if (entries.byteLength > 0) list.occupied += seconds;
           const values = new Float64Array(entries.buffer.slice(entries.byteOffset, entries.byteOffset + entries.byteLength));
           const tickUsers = new Map<number, { sm: number | null; memory: number | null }>();
           for (let at = 0; at < values.length; at += TICK_ENTRY_VALUES) {
@@ -220,7 +221,7 @@ export class ProcessStore {
             }
           }
         }
-        for (const [gpuId, list] of lists) s.list.run(from, gpuId, list.listed, list.refused, list.code);
+        for (const [gpuId, list] of lists) s.list.run(from, gpuId, list.listed, list.refused, list.code, list.occupied);
         for (const row of processes.values()) s.processWindow.run(from, row.gpuId, row.processId, row.seconds, row.sm, row.memory, row.first, row.last);
         for (const row of users.values()) s.userWindow.run(from, row.gpuId, row.userId, row.seconds, row.sm, row.memory);
         this.db.query("DELETE FROM process_ticks WHERE ts >= ? AND ts < ?").run(from, to);
@@ -365,9 +366,11 @@ export class ProcessStore {
 
   /**
    * Usage per owner over windows starting in [from, to), summed in SQL (a year of
-   * hourly rows is read once, never into memory row by row). Each window's GPU
-   * energy is split among the owners on that GPU then: by SM share when every one
-   * of them has it and it is above zero, else by time present.
+   * hourly rows is read once, never into memory row by row). Of each window's GPU
+   * energy, the part of the window with at least one process on the GPU (occupied
+   * seconds / seconds the list was read) is billed, the rest (idle) is no one's;
+   * that part is split among the owners there: by SM share when every one of them
+   * has it and it is above zero, else by time present.
    */
   usageBy(owner: Owner, from: number, to: number): OwnerUsage[] {
     if (!this.present()) return [];
@@ -388,10 +391,12 @@ export class ProcessStore {
            SELECT u.window_start, u.gpu_id, sum(u.gpu_seconds) AS seconds, sum(u.sm_seconds) AS sm, count(u.sm_seconds) = count(*) AS all_sm
            FROM ${source} WHERE u.window_start >= ?1 AND u.window_start < ?2 GROUP BY u.window_start, u.gpu_id
          ), r AS (
-           SELECT ${key} AS owner_key, u.*, a.energy_mj AS energy, (t.all_sm AND t.sm > 0) AS by_sm, t.sm AS sm_total, t.seconds AS seconds_total
+           SELECT ${key} AS owner_key, u.*, a.energy_mj * 1.0 * l.occupied_seconds / nullif(l.listed_seconds + l.refused_seconds, 0) AS energy,
+             (t.all_sm AND t.sm > 0) AS by_sm, t.sm AS sm_total, t.seconds AS seconds_total
            FROM ${source}
            JOIN t ON t.window_start = u.window_start AND t.gpu_id = u.gpu_id
            LEFT JOIN aggregates a ON a.window_start = u.window_start AND a.gpu_id = u.gpu_id
+           LEFT JOIN process_lists l ON l.window_start = u.window_start AND l.gpu_id = u.gpu_id
            WHERE u.window_start >= ?1 AND u.window_start < ?2
          )
          SELECT ${label},
@@ -468,9 +473,10 @@ export class ProcessStore {
          ON CONFLICT (window_start, gpu_id, user_id) DO UPDATE SET gpu_seconds = gpu_seconds + excluded.gpu_seconds, ${ADD_SM}, ${MAX_MEMORY}`,
       ),
       list: db.prepare(
-        `INSERT INTO process_lists (window_start, gpu_id, listed_seconds, refused_seconds, refused_code) VALUES (?, ?, ?, ?, ?)
+        `INSERT INTO process_lists (window_start, gpu_id, listed_seconds, refused_seconds, refused_code, occupied_seconds) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (window_start, gpu_id) DO UPDATE SET
            listed_seconds = listed_seconds + excluded.listed_seconds, refused_seconds = refused_seconds + excluded.refused_seconds,
+           occupied_seconds = occupied_seconds + excluded.occupied_seconds,
            refused_code = coalesce(excluded.refused_code, refused_code)`,
       ),
     };

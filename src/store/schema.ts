@@ -219,13 +219,15 @@ export const ALONGSIDE: Readonly<Record<number, readonly string[]>> = {
       entries BLOB,
       PRIMARY KEY (ts, gpu_id)
     )`,
-    // Seconds each GPU's process list was read, and refused (with NVML's code), per window.
+    // Seconds each GPU's process list was read, and refused (with NVML's code), per window;
+    // occupied: seconds its list held at least one process (the share of the energy billed).
     `CREATE TABLE process_lists (
       window_start INTEGER NOT NULL,
       gpu_id INTEGER NOT NULL,
       listed_seconds INTEGER NOT NULL,
       refused_seconds INTEGER NOT NULL,
       refused_code TEXT,
+      occupied_seconds INTEGER NOT NULL DEFAULT 0,
       PRIMARY KEY (window_start, gpu_id)
     ) WITHOUT ROWID`,
   ],

@@ -158,7 +158,7 @@ describe("gpu_monitor usage", () => {
     // alice's 50 % and bob's 25 % SM on GPU 0 split its energy 2 : 1 (bob's GPU 1 energy is his alone).
     expect(document.rows[1]).toMatchObject({ busy_seconds: 3.5, energy_basis: "sm_share" });
     const csv = on.cli("usage", "--from", iso(T), "--to", iso(T + WINDOW), "--by", "user", "-f", "csv");
-    expect(csv.stdout.split("\n")[2]).toStartWith(`${alice.user},,7,`);
+    expect(csv.stdout.split("\n")[2]).toStartWith(`${alice.user},7,`);
   });
 
   test("--by process and --by container; hashed users are billed under their hash", () => {

@@ -4,7 +4,7 @@ import { ProcessAttribution } from "../../src/aggregate/attribution.ts";
 import type { NamedProcess } from "../../src/collect/sample.ts";
 import { usageCsv, usageJson, usageTable } from "../../src/cli/format/usage.ts";
 import { gpuValues, sampleValues } from "../../src/metrics/catalog.ts";
-import { readUsage } from "../../src/query/usage.ts";
+import { readUsage, type UsageRow } from "../../src/query/usage.ts";
 import { Store } from "../../src/store/store.ts";
 import { gpuSample, tempDatabase } from "../helpers/samples.ts";
 
@@ -66,11 +66,11 @@ describe("usage by who used the GPU", () => {
       ["carol", 1800, null, null, "time_present", 1],
     ]);
     const [alice, bob, carol] = usage.rows;
-    // GPU 0's energy goes 3 : 1 by SM share; GPU 1's first hour all to carol, the only one there
-    // (its second hour, with nobody on it, to no one).
+    // GPU 0's energy goes 3 : 1 by SM share; of GPU 1's first hour carol, the only one there but for
+    // 30 minutes of it, pays half: the idle half and the second hour, with nobody on it, are no one's.
     expect(alice!.energyMj! + bob!.energyMj!).toBeCloseTo(energy(0), -1);
     expect(alice!.energyMj! / bob!.energyMj!).toBeCloseTo(3, 3);
-    expect(carol!.energyMj).toBeCloseTo(energy(1, T0 + 3600), -1);
+    expect(carol!.energyMj).toBeCloseTo(energy(1, T0 + 3600) / 2, -1);
     expect(energy(1)).toBeGreaterThan(energy(1, T0 + 3600));
     expect(usage.total).toMatchObject({ key: "total", gpuSeconds: 16200, energyBasis: "mixed" });
   });
@@ -104,12 +104,72 @@ describe("usage by who used the GPU", () => {
     const document = JSON.parse(usageJson(byProcess));
     expect(document.rows[0]).toMatchObject({ pid: 10, name: "train", user: "alice", started_at: "2025-12-31T23:59:00Z", gpu_seconds: 7200, energy_basis: "sm_share" });
     const csv = usageCsv(readUsage(s, T0, T0 + 7200, "user")).trimEnd().split("\n");
-    expect(csv[0]).toBe("user,name,gpu_seconds,gpu_hours,busy_seconds,busy_gpu_hours,energy_kwh,energy_basis,utilization_avg,memory_peak_bytes,windows");
-    expect(csv[3]).toMatch(/^carol,,1800,0\.5,,,[\d.]+,time_present,,30000,1$/);
+    expect(csv[0]).toBe("user,gpu_seconds,gpu_hours,busy_seconds,busy_gpu_hours,energy_kwh,energy_basis,utilization_avg,memory_peak_bytes,windows");
+    expect(csv[3]).toMatch(/^carol,1800,0\.5,,,[\d.]+,time_present,,30000,1$/);
+    // CSV's columns are JSON's keys, for every grouping: a process's user and start too.
+    const processCsv = usageCsv(byProcess).trimEnd().split("\n");
+    expect(processCsv[0]).toBe("pid,name,user,started_at,gpu_seconds,gpu_hours,busy_seconds,busy_gpu_hours,energy_kwh,energy_basis,utilization_avg,memory_peak_bytes,windows");
+    expect(processCsv[1]).toStartWith("10,train,alice,2025-12-31T23:59:00Z,7200,");
+    for (const by of ["gpu", "user", "process", "container", "pod"] as const) {
+      const summary = readUsage(s, T0, T0 + 7200, by);
+      const json = JSON.parse(usageJson(summary));
+      expect(Object.keys(json.rows[0])).toEqual(usageCsv(summary).split("\n")[0]!.split(","));
+      expect(Object.keys(json.total)).toEqual(Object.keys(json.rows[0]));
+      if (by !== "gpu" && by !== "process") expect(json.rows[0]).not.toHaveProperty("name");
+    }
     for (const by of ["user", "process", "container", "pod"] as const) {
       const lines = usageTable(readUsage(s, T0, T0 + 7200, by)).trimEnd().split("\n");
       for (const line of lines) expect(Bun.stringWidth(line)).toBeLessThanOrEqual(80);
     }
     expect(usageTable(readUsage(s, T0, T0 + 7200, "container"))).toContain(CONTAINER.slice(0, 12));
+  });
+
+  test("energy: a 5-minute job in an otherwise idle hour pays for its 5 minutes, not the hour; no energy, no basis", () => {
+    const idle = Store.open(tempDatabase());
+    const attribution = new ProcessAttribution("on", (v) => v);
+    for (let tick = 0; tick < 60; tick++) {
+      const ts = T0 + tick * 60;
+      const gpus = [
+        gpuSample({ index: 0, uuid: "GPU-0", energyMillijoules: 1_000_000 * tick, processes: tick < 5 ? [proc(40, "quick", "dave", 90)] : [] }),
+        gpuSample({ index: 1, uuid: "GPU-1", energyMillijoules: null, powerUsageMilliwatts: null, processes: [proc(50, "nometer", "erin", 10)] }),
+      ];
+      const ticks = attribution.tick(ts, 60, gpus);
+      idle.samples.writeTick(ts, gpus.map((gpu, i) => ({ identity: gpuValues(gpu), values: sampleValues(gpu), processes: ticks[i]! })));
+    }
+    aggregateClosedWindows(idle, T0 + 3600 + 60, { periodSeconds: 3600, intervalSeconds: 60 });
+    const hour = [...idle.windows.between(T0, T0 + 3600)].find((w) => w.gpuId === 1)!.values.energy_mj as number;
+    expect(hour).toBeGreaterThan(0);
+    const usage = readUsage(idle, T0, T0 + 3600, "user");
+    const dave = usage.rows.find((r) => r.key === "dave")!;
+    expect(dave.gpuSeconds).toBe(300);
+    expect(dave.energyMj!).toBeCloseTo((hour * 300) / 3600, -1);
+    expect(dave.energyBasis).toBe("sm_share");
+    const erin = usage.rows.find((r) => r.key === "erin")!;
+    expect(erin.energyMj).toBeNull();
+    expect(erin.energyBasis).toBeNull();
+    expect(JSON.parse(usageJson(usage)).rows.find((r: any) => r.user === "erin").energy_basis).toBeNull();
+    idle.close();
+  });
+
+  test("the table fits 80 columns for a year of 8 big GPUs: 70080 GPU-h, 49056 kWh, 141 GiB, long keys and names", () => {
+    const year = 8 * 365 * 86400;
+    const row = (key: string, label: string, parent: string | null = null): UsageRow => ({
+      key,
+      label,
+      gpuSeconds: year,
+      busySeconds: year,
+      energyMj: 8 * 700 * 365 * 86400 * 1000,
+      energyBasis: "time_present",
+      utilizationAverage: 100,
+      memoryPeakBytes: 141 * 2 ** 30,
+      windows: 70080,
+      parent,
+    });
+    for (const by of ["gpu", "user", "process", "container", "pod"] as const) {
+      const rows = [row("4194304", "python3-train-very-long-name"), row("averyveryverylongusername", "x"), row("MIG-4a1e8f3c-5b2d-5e6f-9a7b-1c2d3e4f5a6b", "MIG 3g.40gb", "GPU-0")];
+      const table = usageTable({ from: T0, to: T0 + 365 * 86400, by, rows, total: row("total", "") });
+      expect(table).toContain(" 49056 ");
+      for (const line of table.trimEnd().split("\n")) expect(Bun.stringWidth(line)).toBeLessThanOrEqual(80);
+    }
   });
 });

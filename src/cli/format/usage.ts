@@ -11,13 +11,16 @@ const TABLE_KEY_HEADER = { gpu: "GPU", user: "USER", process: "PID", container: 
 /** The table's second column: a GPU's model, a process's name, else how its energy was apportioned. */
 const LABEL_HEADER = { gpu: "Model", user: "kWh by", process: "Process", container: "kWh by", pod: "kWh by" } as const;
 
-/** A row's fields for JSON and CSV, in column order. */
+/** The columns after the key that mean something for the grouping: a GPU's model; a process's name, user and start. */
+const DETAIL_COLUMNS = { gpu: ["name"], user: [], process: ["name", "user", "started_at"], container: [], pod: [] } as const;
+
+/** A row's fields for JSON and CSV, in column order: the same columns for every row of a grouping, the total's too. */
 function fields(summary: UsageSummary, row: UsageRow): Record<string, CsvValue> {
   const key = summary.by === "process" && /^\d+$/.test(row.key) ? Number(row.key) : row.key;
+  const detail = Object.fromEntries(DETAIL_COLUMNS[summary.by].map((column) => [column, column === "name" ? row.label : (row.detail?.[column] ?? null)]));
   return {
     [KEY_HEADER[summary.by]]: key,
-    name: row.label,
-    ...row.detail,
+    ...detail,
     gpu_seconds: row.gpuSeconds,
     gpu_hours: hours(row.gpuSeconds),
     busy_seconds: row.busySeconds,
@@ -58,16 +61,16 @@ export function usageTable(summary: UsageSummary): string {
     label,
     fixed(hours(row.gpuSeconds), 2),
     row.busySeconds === null ? "-" : fixed(hours(row.busySeconds), 2),
-    row.energyMj === null ? "-" : fixed(kilowattHours(row.energyMj), 3),
+    row.energyMj === null ? "-" : kilowattHoursText(kilowattHours(row.energyMj)),
     row.utilizationAverage === null ? "-" : fixed(row.utilizationAverage, 1),
     row.memoryPeakBytes === null ? "-" : `${fixed(row.memoryPeakBytes / 2 ** 30, 1)} GiB`,
   ];
-  const label = (row: UsageRow) => (LABEL_HEADER[summary.by] === "kWh by" ? row.energyBasis.replace("_", " ") : (row.label ?? ""));
+  const label = (row: UsageRow) => (LABEL_HEADER[summary.by] === "kWh by" ? (row.energyBasis?.replace("_", " ") ?? "-") : (row.label ?? ""));
   // A MIG device indented under its GPU.
   const rows = summary.rows.map((row) =>
     row.parent === null
-      ? line(row, shortKey(row.key, summary.by), clip(label(row), 16))
-      : line(row, `└ ${shortKey(row.key, summary.by)}`, clip(label(row), 16)),
+      ? line(row, shortKey(row.key, summary.by), clip(label(row), LABEL_WIDTH))
+      : line(row, `└ ${shortKey(row.key, summary.by)}`, clip(label(row), LABEL_WIDTH)),
   );
   rows.push(line(summary.total, "total", ""));
   const columns = [
@@ -88,6 +91,18 @@ function hours(seconds: number): number {
 
 function kilowattHours(millijoules: number): number {
   return Math.round((millijoules / 3.6e9) * 1e6) / 1e6;
+}
+
+/** The table's label column (a GPU's model, a process's name, the energy basis). */
+const LABEL_WIDTH = 16;
+
+/**
+ * Watt-hours where they matter, fewer decimals where the figure is large: at most 6
+ * characters up to 999,999 kWh, so a year of 8 big GPUs (70080.00 GPU-h, 49056 kWh,
+ * 141.0 GiB) with MIG rows still fits 80 columns.
+ */
+function kilowattHoursText(kilowattHours: number): string {
+  return kilowattHours.toFixed(kilowattHours >= 10_000 ? 0 : kilowattHours >= 100 ? 1 : 3);
 }
 
 function fixed(value: number, digits: number): string {

@@ -28,6 +28,8 @@ export interface ProcSource {
   passwd(): string | null;
   /** Unix seconds of the boot (/proc/stat btime), or null. */
   bootTime(): number | null;
+  /** The agent's own /proc/self/status, or null (then its pid namespace is taken as the host's). */
+  selfStatus?(): string | null;
 }
 
 export const NOT_IN_NAMESPACE = "not in the agent's pid namespace";
@@ -48,7 +50,28 @@ export function linuxProcSource(root = "/proc", passwdPath = "/etc/passwd"): Pro
     read: (pid, file) => read(`${root}/${pid}/${file}`),
     passwd: () => read(passwdPath),
     bootTime: () => parseBootTime(read(`${root}/stat`) ?? ""),
+    selfStatus: () => read(`${root}/self/status`),
   };
+}
+
+/** This boot's id (start times restart at each boot, so a process identity names its boot); "" when unknown. */
+export function readBootId(path = "/proc/sys/kernel/random/boot_id"): string {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Whether a /proc/<pid>/status is of a process in a child pid namespace: its NSpid
+ * line lists its pid in each namespace from the outermost, so more than one entry.
+ * NVML gives the pids of the outermost namespace; in a child one /proc/<pid> may be
+ * another process that happens to hold the same number.
+ */
+export function inChildPidNamespace(status: string): boolean {
+  const match = /^NSpid:\s*(.*)$/m.exec(status);
+  return match !== null && match[1]!.trim().split(/\s+/).length > 1;
 }
 
 /** The start time (field 22) of /proc/<pid>/stat; the name (field 2) may hold spaces and parentheses. */
@@ -128,12 +151,20 @@ export class ProcessOwners {
   private readonly byPid = new Map<number, ProcessOwner>();
   private users: Map<number, string> | null = null;
   private bootTime: number | null | undefined;
+  /** The agent runs in a child pid namespace: no NVML pid can be looked up in its /proc. */
+  private childNamespace: boolean | undefined;
 
   constructor(private readonly source: ProcSource = linuxProcSource()) {}
 
   owner(pid: number): ProcessOwner {
     const known = this.byPid.get(pid);
     if (known) return known;
+    this.childNamespace ??= inChildPidNamespace(this.source.selfStatus?.() ?? "");
+    if (this.childNamespace) {
+      const owner = unknownOwner(NOT_IN_NAMESPACE);
+      this.byPid.set(pid, owner);
+      return owner;
+    }
     const stat = this.source.read(pid, "stat");
     const startTicks = stat === null ? null : parseStartTicks(stat);
     const owner = startTicks === null ? unknownOwner(NOT_IN_NAMESPACE) : this.lookUp(pid, startTicks);

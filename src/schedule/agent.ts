@@ -7,6 +7,7 @@
 
 import { aggregateClosedWindows, aggregationPeriodSeconds, type AggregationSettings } from "../aggregate/aggregator.ts";
 import { ProcessAttribution, saltedHash } from "../aggregate/attribution.ts";
+import { readBootId } from "../collect/processOwners.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import { gpuValues, sampleValues } from "../metrics/catalog.ts";
@@ -103,7 +104,7 @@ export class Agent {
     this.backlog = new TickBacklog(backlogCapacity(this.settings.intervalSeconds));
     this.lastTickTs = store.samples.latestTs() ?? 0;
     const mode = config.collection.processes;
-    this.attribution = mode === "off" ? null : new ProcessAttribution(mode, mode === "hashed" ? saltedHash(store.processes.salt()) : (value) => value);
+    this.attribution = mode === "off" ? null : new ProcessAttribution(mode, mode === "hashed" ? saltedHash(store.processes.salt()) : (value) => value, readBootId());
     const offline = options.offline === true || !config.server.url;
     this.log.info(
       `started: database ${config.database.file}, sample every ${this.settings.intervalSeconds} s, windows of ${this.settings.periodSeconds} s, ${shippingMode(config, options.offline === true)}`,

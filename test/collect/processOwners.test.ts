@@ -1,13 +1,16 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  inChildPidNamespace,
   NOT_IN_NAMESPACE,
   parseCgroup,
   parsePasswd,
   parseStartTicks,
   parseStatusUid,
   ProcessOwners,
+  readBootId,
   type ProcSource,
 } from "../../src/collect/processOwners.ts";
 
@@ -128,5 +131,40 @@ describe("real processes", () => {
     const owner = new ProcessOwners().owner(child.pid);
     expect(owner.uid).toBe(65534);
     expect(owner.user).toBe(parsePasswd(readFileSync("/etc/passwd", "utf8")).get(65534) ?? "65534");
+  });
+});
+
+describe("the agent's pid namespace and boot", () => {
+  const status = (nspid: string) => `Name:\tgpu_monitor\nTgid:\t${nspid.split("\t").at(-1)}\nPid:\t${nspid.split("\t").at(-1)}\nNSpid:\t${nspid}\nUid:\t0\t0\t0\t0\n`;
+
+  test("NSpid with more than one entry: the agent is in a child pid namespace", () => {
+    expect(inChildPidNamespace(status("26992"))).toBe(false);
+    expect(inChildPidNamespace(status("412807\t1"))).toBe(true);
+    expect(inChildPidNamespace(status("412807\t2001\t7"))).toBe(true);
+    // A kernel without NSpid (before 4.1): taken as the host's namespace.
+    expect(inChildPidNamespace("Name:\tx\nPid:\t5\n")).toBe(false);
+  });
+
+  test("in a child pid namespace no NVML pid is looked up in /proc: another process may hold the number", () => {
+    const reads: string[] = [];
+    const source: ProcSource = {
+      read: (pid, file) => {
+        reads.push(`${pid}/${file}`);
+        return `77 (someone-else) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0`;
+      },
+      passwd: () => "",
+      bootTime: () => 1_700_000_000,
+      selfStatus: () => status("412807\t1"),
+    };
+    const owner = new ProcessOwners(source).owner(77);
+    expect(owner).toMatchObject({ startTicks: null, user: null, note: NOT_IN_NAMESPACE });
+    expect(reads).toEqual([]);
+  });
+
+  test("the boot id is read once and trimmed; none when it cannot be read", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "boot-id-")), "boot_id");
+    writeFileSync(file, "3f1c9a4e-2b7d-4e8f-9a0b-1c2d3e4f5a6b\n");
+    expect(readBootId(file)).toBe("3f1c9a4e-2b7d-4e8f-9a0b-1c2d3e4f5a6b");
+    expect(readBootId(`${file}.missing`)).toBe("");
   });
 });

@@ -242,4 +242,17 @@ describe("who used each GPU, per window", () => {
     expect(store.processes.usageBy("user", T0, T0 + PERIOD).map((u) => [u.key, u.gpuSeconds])).toEqual([["alice", 360]]);
     store.close();
   });
+
+  test("start times restart at each boot: the same pid and start after a reboot is a new process", () => {
+    const store = Store.open(tempDatabase());
+    const job = proc(10, "train", owner("alice", 1001, 500), 1, 50);
+    record(store, new ProcessAttribution("on", (v) => v, "boot-a"), T0, [[job]]);
+    record(store, new ProcessAttribution("on", (v) => v, "boot-b"), T0 + 60, [[job]]);
+    store.processes.fold(T0, T0 + PERIOD);
+    expect(store.processes.processesBetween(T0, T0 + PERIOD).map((p) => [p.pid, p.gpuSeconds, p.firstSeen - T0])).toEqual([
+      [10, 60, 0],
+      [10, 60, 60],
+    ]);
+    store.close();
+  });
 });

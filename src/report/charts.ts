@@ -381,9 +381,12 @@ function pair(a: number, b: number): string {
 function gapRects(gaps: readonly CoverageGap[], x: (t: number) => number, top: number, height: number): string {
   let missing = "";
   let partial = "";
+  // Clipped to the plot: a gap may begin before the stretch drawn.
   for (const gap of gaps) {
-    const left = x(gap.from);
-    const width = Math.max(x(gap.to) - left, 0.6);
+    const left = Math.max(x(gap.from), LEFT);
+    const right = Math.min(x(gap.to), LEFT + PLOT_WIDTH);
+    if (right < LEFT || left > LEFT + PLOT_WIDTH) continue;
+    const width = Math.max(right - left, 0.6);
     const d = `M${r(left)} ${top}h${r(width)}v${height}h${r(-width)}z`;
     if (gap.kind === "missing") missing += d;
     else partial += d;
@@ -394,6 +397,7 @@ function gapRects(gaps: readonly CoverageGap[], x: (t: number) => number, top: n
 /** A tick and a triangle per event, with its text as a tooltip (no script needed). */
 function healthMarks(marks: readonly HealthMark[], x: (t: number) => number, top: number, height: number): string {
   return marks
+    .filter((mark) => x(mark.ts) >= LEFT && x(mark.ts) <= LEFT + PLOT_WIDTH)
     .map((mark) => {
       const at = r(x(mark.ts));
       return `<g class="mark ${mark.kind}"><title>${escapeHtml(`${mark.text}`)}</title><path d="M${at} ${top}v${height}"/><path class="tip" d="M${r(at - 5)} ${top - 2}h10l-5 8z"/></g>`;

@@ -190,7 +190,14 @@ export interface ReportData {
   closedUntil: number | null;
   /** How many of the period's windows are open (read from raw samples), and where they start. */
   openWindows: { count: number; from: number | null };
-  /** Local midnights of the days the period touches. */
+  /**
+   * The stretch the charts and per-day tables draw: the period from the local day
+   * of its first data (window or event) to now or its end, whichever is first, so
+   * the page grows with the data, not with the days asked for. The header and
+   * totals are the whole period's.
+   */
+  shown: Period;
+  /** Local midnights of the days `shown` touches. */
   days: number[];
   totals: ReportTotals;
   uploads: UploadReport;
@@ -217,10 +224,11 @@ const DRIVER_EVENTS = new Set(["nvml_unavailable", "nvml_lost", "nvml_reinit", "
 
 export function buildReport(input: ReportInput): ReportData {
   const { from, to } = input.period;
-  const days = localDays(from, to);
   const byGpu = new Map<number, StoredWindowGpu[]>();
   // An open window no device had a sample in says nothing: no device, no "not aggregated yet".
   const openWindows = input.openWindows.filter((window) => window.sampleCount > 0);
+  const shown = shownPeriod(input.period, input.generatedAt, [...input.windows, ...openWindows], input.events);
+  const days = localDays(shown.from, shown.to);
   const open = new Set(openWindows);
   for (const window of [...input.windows, ...openWindows]) {
     let list = byGpu.get(window.gpuId);
@@ -254,8 +262,8 @@ export function buildReport(input: ReportInput): ReportData {
         usage: usageByUid.get(uid) ?? null,
         coverage: share(windows.reduce((sum, window) => sum + presentSeconds(window), 0), elapsed),
         hours,
-        days: dayPoints(windows, days, to),
-        heat: heatMap(windows, days, to),
+        days: dayPoints(windows, days, shown.to),
+        heat: heatMap(windows, days, shown.to),
         gaps: coverageGaps(windows, from, observedEnd, input.generatedAt),
         health: [...windowHealth(windows), ...(gpuEvents.get(gpuId) ?? [])].sort((a, b) => a.ts - b.ts),
       } satisfies DeviceReport;
@@ -272,6 +280,7 @@ export function buildReport(input: ReportInput): ReportData {
     to,
     timeZone: timeZoneName(from),
     closedUntil: input.closedUntil,
+    shown,
     openWindows: {
       count: new Set(openWindows.map((window) => window.windowStart)).size,
       from: openWindows.length === 0 ? null : Math.min(...openWindows.map((window) => window.windowStart)),
@@ -303,8 +312,27 @@ export function buildReport(input: ReportInput): ReportData {
 }
 
 /**
- * The devices in page order with their names: GPUs by PCI bus id, numbered as
- * NVML numbers them; each GPU's MIG devices right after it, by GPU instance.
+ * A number for every GPU ever stored, the same in every period: the rank of its
+ * PCI bus id among the bus ids of all stored GPUs (as nvidia-smi numbers a host's
+ * GPUs), so a GPU that later took another's slot gets that slot's number; GPUs
+ * without a bus id after those, by id. MIG devices get none.
+ */
+export function gpuNumbers(gpus: ReadonlyMap<number, StoredGpu>): Map<number, number> {
+  const whole = [...gpus.values()].filter((gpu) => parentOf(gpu) === null);
+  const busIds = [...new Set(whole.map((gpu) => stringOrNull(gpu.identity.pci_bus_id)).filter((bus): bus is string => bus !== null))].sort((a, b) => a.localeCompare(b));
+  const rank = new Map(busIds.map((bus, i) => [bus, i]));
+  const numbers = new Map<number, number>();
+  let next = busIds.length;
+  for (const gpu of whole.sort((a, b) => a.id - b.id)) {
+    const bus = stringOrNull(gpu.identity.pci_bus_id);
+    numbers.set(gpu.id, bus === null ? next++ : rank.get(bus)!);
+  }
+  return numbers;
+}
+
+/**
+ * The devices in page order with their names: GPUs by PCI bus id, numbered by
+ * gpuNumbers (stable over periods); each GPU's MIG devices right after it, by GPU instance.
  */
 function namedInOrder(gpuIds: readonly number[], gpus: ReadonlyMap<number, StoredGpu>): Array<{ gpuId: number; label: string; anchor: string }> {
   const present = new Set(gpuIds.map((id) => String(gpus.get(id)?.identity.uid ?? `gpu ${id}`)));
@@ -317,12 +345,16 @@ function namedInOrder(gpuIds: readonly number[], gpus: ReadonlyMap<number, Store
     else top.push(id);
   }
   const named: Array<{ gpuId: number; label: string; anchor: string }> = [];
-  let index = 0;
-  for (const id of top.sort(byOrder)) {
+  const numbers = gpuNumbers(gpus);
+  const anchors = new Set<string>();
+  for (const id of top.sort((a, b) => (numbers.get(a) ?? Infinity) - (numbers.get(b) ?? Infinity) || byOrder(a, b))) {
     const gpu = gpus.get(id);
     const parent = parentOf(gpu);
-    const own = parent === null ? `GPU ${index++}` : `MIG device of ${parent}`;
-    const anchor = parent === null ? `gpu-${index - 1}` : `mig-${id}`;
+    const number = numbers.get(id) ?? id;
+    const own = parent === null ? `GPU ${number}` : `MIG device of ${parent}`;
+    // Two GPUs of one slot in one period (one replaced the other) share the number, not the anchor.
+    const anchor = parent !== null ? `mig-${id}` : anchors.has(`gpu-${number}`) ? `gpu-${number}-${id}` : `gpu-${number}`;
+    anchors.add(anchor);
     named.push({ gpuId: id, label: parent === null ? own : `${own} · MIG ${gpu?.identity.mig_profile ?? ""}`.trim(), anchor });
     const slices = (children.get(String(gpu?.identity.uid)) ?? []).sort(
       (a, b) => Number(gpus.get(a)?.identity.gpu_instance_id ?? 0) - Number(gpus.get(b)?.identity.gpu_instance_id ?? 0) || byOrder(a, b),
@@ -471,6 +503,33 @@ function forEachDay(windows: readonly StoredWindowGpu[], days: readonly number[]
     while (day + 1 < days.length && window.windowStart >= days[day + 1]!) day++;
     if (window.windowStart < to && window.windowStart >= days[0]!) visit(day, window);
   }
+}
+
+/**
+ * What the charts draw of a period: from the local midnight before its first
+ * window or event (not before the period's start) to now, or to the period's end
+ * where that comes first; later data (a clock set back) still shown. Without any
+ * data, the period up to now, or its first day where it lies ahead.
+ */
+export function shownPeriod(period: Period, now: number, windows: readonly StoredWindowGpu[], events: readonly StoredEvent[]): Period {
+  let first = Infinity;
+  let last = -Infinity;
+  for (const window of windows) {
+    first = Math.min(first, window.windowStart);
+    last = Math.max(last, window.windowStart + window.periodSeconds);
+  }
+  for (const event of events) {
+    first = Math.min(first, event.ts);
+    last = Math.max(last, event.ts + 1);
+  }
+  const start = first === Infinity ? period.from : Math.min(Math.max(period.from, localMidnight(first)), period.to);
+  const end = Math.min(period.to, Math.max(now, last));
+  return end > start ? { from: start, to: end } : { from: start, to: Math.min(period.to, start + 86_400) };
+}
+
+function localMidnight(epochSeconds: number): number {
+  const date = new Date(epochSeconds * 1000);
+  return new Date(date.getFullYear(), date.getMonth(), date.getDate()).getTime() / 1000;
 }
 
 /** Local midnights from the one on or before `from` up to before `to` (23- and 25-hour days included). */

@@ -30,7 +30,7 @@ const HOURLY_COLUMNS = [
 const COLUMN = Object.fromEntries(HOURLY_COLUMNS.map((name, i) => [name, i])) as Record<(typeof HOURLY_COLUMNS)[number], number>;
 
 export function renderReportHtml(data: ReportData): string {
-  const axis: TimeAxis = { from: data.from, to: data.to, days: data.days };
+  const axis: TimeAxis = { from: data.shown.from, to: data.shown.to, days: data.days };
   const title = `GPU usage on ${data.host}, ${dayOrMinute(data.from)} to ${dayOrMinute(data.to)}`;
   const csp = [
     "default-src 'none'",
@@ -48,7 +48,7 @@ export function renderReportHtml(data: ReportData): string {
     `<meta name="viewport" content="width=device-width,initial-scale=1"><meta name="color-scheme" content="light dark">`,
     `<meta name="generator" content="gpu_monitor ${escapeHtml(data.agentVersion)}">`,
     `<title>${escapeHtml(title)}</title><style>${STYLE}</style></head>`,
-    `<body data-from="${data.from}" data-to="${data.to}" data-geometry="${geometry}">`,
+    `<body data-from="${data.shown.from}" data-to="${data.shown.to}" data-geometry="${geometry}">`,
     header(data, title),
     nav(data),
     devicesSummary(data),
@@ -275,7 +275,7 @@ function heatTable(device: DeviceReport, name: string): string {
 
 /** Every window of the device: what a person copies into a spreadsheet, and what the hover reads. */
 function hourlyTable(device: DeviceReport, name: string, data: ReportData): string {
-  const starts = device.hours.map((h) => Math.round((h.start - data.from) / 60)).join(",");
+  const starts = device.hours.map((h) => Math.round((h.start - data.shown.from) / 60)).join(",");
   const periods = device.hours.map((h) => Math.round(h.periodSeconds / 60)).join(",");
   const rows = device.hours
     .map(

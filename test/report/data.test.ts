@@ -112,6 +112,26 @@ describe("devices", () => {
     expect(data.devices[0]!.memoryTotalGib).toBe(80);
   });
 
+  test("are numbered by their slot among all stored GPUs, the same in every period", () => {
+    const from = local(2026, 11, 2);
+    const gpus = new Map([
+      [1, gpu(1, "GPU-b", "00000000:3B:00.0")],
+      [2, gpu(2, "GPU-a", "00000000:18:00.0")],
+      [3, gpu(3, "GPU-c", "00000000:86:00.0")],
+      // GPU-a's slot, after it was replaced.
+      [4, gpu(4, "GPU-d", "00000000:18:00.0")],
+    ]);
+    const only = (windows: StoredWindowGpu[]) => buildReport(input(windows, { gpus, usage: usageByGpu(windows, gpus, from, from + 2 * 86_400) })).devices;
+    expect(only([window(from, 3)]).map((d) => [d.label, d.anchor])).toEqual([["GPU 2", "gpu-2"]]);
+    expect(only([window(from, 1), window(from, 3)]).map((d) => d.label)).toEqual(["GPU 1", "GPU 2"]);
+    expect(only([window(from, 4), window(from, 1)]).map((d) => d.label)).toEqual(["GPU 0", "GPU 1"]);
+    // Both GPUs of slot 0 in one period: one number, two sections.
+    expect(only([window(from, 2), window(from, 4)]).map((d) => [d.label, d.anchor])).toEqual([
+      ["GPU 0", "gpu-0"],
+      ["GPU 0", "gpu-0-4"],
+    ]);
+  });
+
   test("days and the heat map follow local time", () => {
     // 23:00 local on 2 November is 22:00 UTC: it belongs to the 2nd, hour 23.
     const late = local(2026, 11, 2, 23);

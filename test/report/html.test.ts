@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { usageByGpu } from "../../src/query/usage.ts";
 import { niceScale, ownerBars, shortName, tickLabels, timeChart } from "../../src/report/charts.ts";
-import { buildReport } from "../../src/report/data.ts";
+import { buildReport, shownPeriod } from "../../src/report/data.ts";
 import { renderReportHtml } from "../../src/report/html.ts";
 import { renderReportJson } from "../../src/report/json.ts";
 import type { StoredGpu } from "../../src/store/gpus.ts";
@@ -155,4 +155,49 @@ test("a long owner name is cut to the room left of the bars, the whole name in a
   expect(svg).toContain(`<g><title>${long}</title><text class="yl" x="200" y="32">${cut}</text></g>`);
   expect(svg).toContain(`>bob</text>`);
   expect(svg).not.toContain("<title>bob</title>");
+});
+
+describe("a period far longer than its data", () => {
+  const day = [...Array(24).keys()].map((i) => hour(i, 50));
+  const gpus = new Map<number, StoredGpu>([[1, { id: 1, firstSeen: 0, lastSeen: 0, identity: { uid: "GPU-1", name: "H100", pci_bus_id: "0:18", memory_total: 85e9 } }]]);
+  const from = Date.UTC(1970, 0, 2) / 1000;
+  const to = Date.UTC(2020, 0, 1) / 1000;
+  const fifty = buildReport({
+    host: "h",
+    driverVersion: null,
+    agentVersion: "1.0.0",
+    generatedAt: TO + 3600,
+    period: { from, to: TO + 50 * 365 * 86_400 },
+    closedUntil: TO,
+    windows: day,
+    openWindows: [],
+    attribution: [],
+    gpus,
+    usage: usageByGpu(day, gpus, from, TO + 50 * 365 * 86_400),
+    events: [],
+    ledger: [],
+    uploadsConfigured: false,
+  });
+
+  test("draws the days with data up to now, not the fifty years asked for; the header keeps the period and the totals", () => {
+    expect(fifty.shown).toEqual({ from: FROM, to: TO + 3600 });
+    expect(fifty.days).toEqual([FROM, FROM + 86_400, FROM + 2 * 86_400]);
+    expect(fifty.devices[0]!.days).toHaveLength(3);
+    expect(fifty.from).toBe(from);
+    expect(fifty.totals.gpuHours).toBe(24);
+    const html = renderReportHtml(fifty);
+    expect(html.length).toBeLessThan(1_500_000);
+    expect(html.length).toBeLessThan(200_000);
+    expect(html).toContain(`data-from="${FROM}" data-to="${TO + 3600}"`);
+    expect(html).toContain("1970-01-02 00:00 to");
+  });
+
+  test("the stretch drawn: from the first data's local day to now or the end; without data the period to now, or a day ahead", () => {
+    const w = (start: number) => ({ ...hour(0, 1), windowStart: start });
+    expect(shownPeriod({ from, to: TO }, TO + 5, [w(FROM + 7200)], [])).toEqual({ from: FROM, to: TO });
+    expect(shownPeriod({ from: FROM + 3600, to: TO }, TO + 99, [w(FROM + 7200)], [])).toEqual({ from: FROM + 3600, to: TO });
+    expect(shownPeriod({ from, to: TO + 86_400 }, TO, [w(FROM)], [{ ts: FROM - 86_400 + 5, kind: "nvml_lost", gpu_index: null, gpu_uuid: null, code: null, detail: "" }])).toEqual({ from: FROM - 86_400, to: TO });
+    expect(shownPeriod({ from, to: TO }, FROM, [], [])).toEqual({ from, to: FROM });
+    expect(shownPeriod({ from: TO, to: TO + 10 * 86_400 }, FROM, [], [])).toEqual({ from: TO, to: TO + 86_400 });
+  });
 });

@@ -84,11 +84,15 @@ export class GpuStore {
   /**
    * GPUs a window should account for even without samples: those seen in the day
    * before it. A GPU that was lost gets coverage 0 rather than vanishing; one
-   * taken out of the host drops off after a day.
+   * taken out of the host drops off after a day. A MIG device (it has a parent) is
+   * never expected: a layout change or MIG turned off destroys it for good, so it is
+   * in the windows it was sampled in and no other (no day-long false outage).
    */
   seenBefore(ts: number, withinSeconds: number): number[] {
+    // A database older than the MIG columns (read-only, not migrated) has no MIG devices.
+    const notMig = tableColumns(this.db, "gpus").has("parent_uid") ? " AND parent_uid IS NULL" : "";
     return (
-      this.db.query("SELECT id FROM gpus WHERE first_seen < ? AND last_seen >= ? ORDER BY id").all(ts, ts - withinSeconds) as Array<{ id: number }>
+      this.db.query(`SELECT id FROM gpus WHERE first_seen < ? AND last_seen >= ?${notMig} ORDER BY id`).all(ts, ts - withinSeconds) as Array<{ id: number }>
     ).map((row) => row.id);
   }
 }

@@ -247,17 +247,23 @@ describe("windows", () => {
     expect(replacement).toMatchObject({ parent_uid: H100, mig_profile: "2g.20gb", gpu_instance_id: 11, memory_used: 3221225472, sm_activity: 44, graphics_activity: 50 });
     // The devices that stayed go on without a gap.
     expect(records(TRAINING, "raw").filter((sample) => Date.parse(sample.timestamp) / 1000 > changedAt).length).toBeGreaterThanOrEqual(5);
+    // The destroyed device is in no window after its last sample: gone, not an outage of a day.
+    const windowsAfter = records(IDLE, "hourly").filter((w) => Date.parse(w.timestamp) / 1000 > idleEnds);
+    expect(windowsAfter).toEqual([]);
+    expect(records(IDLE, "hourly").every((w) => w.sample_count > 0)).toBe(true);
   });
 });
 
 describe("status", () => {
-  test("counts GPUs as GPUs and the MIG devices apart, each naming its GPU in JSON", () => {
+  test("counts GPUs as GPUs and the MIG devices of the current layout apart, each naming its GPU in JSON", () => {
     const text = cli("status").stdout;
-    expect(text).toContain("GPUs seen:    2 (NVIDIA H100 80GB HBM3, NVIDIA A100-SXM4-80GB), and 4 MIG device(s) of them\n");
+    // three: the destroyed 1g.10gb (GI 10) is no device any more
+    expect(text).toContain("GPUs seen:    2 (NVIDIA H100 80GB HBM3, NVIDIA A100-SXM4-80GB), and 3 MIG device(s) of them\n");
     expect(text).toContain("Utilization:  averaged from driver samples on 1 of 2 GPU(s)");
     const report = JSON.parse(cli("status", "-f", "json").stdout);
     expect(report.gpus.find((gpu: any) => gpu.uid === REPLACEMENT).parent_uid).toBe(H100);
     expect(report.gpus.find((gpu: any) => gpu.uid === A100).parent_uid).toBeNull();
+    expect(report.gpus.map((gpu: any) => gpu.uid).sort()).toEqual([H100, A100, TRAINING, INFERENCE, REPLACEMENT].sort());
   });
 });
 

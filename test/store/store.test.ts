@@ -190,6 +190,26 @@ describe("windows", () => {
     store.close();
   });
 
+  test("a MIG device gone from the layout is in no window after its last sample: a destroyed slice is not an outage", () => {
+    const store = Store.open(tempDatabase());
+    const gpu = gpuSample({ uuid: "GPU-00000000-0000-0000-0000-000000000000", migMode: true });
+    const slice = gpuSample({ uuid: "MIG-11111111-2222-5333-8444-555555555555", parentUuid: gpu.uuid, gpuInstanceId: 9, computeInstanceId: 0, migProfile: "1g.10gb" });
+    // the slice destroyed at 1015 (layout change or MIG turned off); the GPU goes on, then the agent is down from 1025
+    for (let t = 1000; t < 1025; t++) writeTick(store, t, t < 1015 ? [gpu, slice] : [gpu]);
+    aggregateClosedWindows(store, 1040, { periodSeconds: 10, intervalSeconds: 1 });
+    const rows = sql(store.file).query("SELECT window_start, uid, sample_count, coverage FROM aggregates JOIN gpus ON gpus.id = gpu_id ORDER BY 1, 2").all();
+    expect(rows).toEqual([
+      { window_start: 1000, uid: gpu.uuid, sample_count: 10, coverage: 1 },
+      { window_start: 1000, uid: slice.uuid, sample_count: 10, coverage: 1 },
+      { window_start: 1010, uid: gpu.uuid, sample_count: 10, coverage: 1 },
+      { window_start: 1010, uid: slice.uuid, sample_count: 5, coverage: 0.5 },
+      // the GPU itself is still expected while the agent is down; the slice is not
+      { window_start: 1020, uid: gpu.uuid, sample_count: 5, coverage: 0.5 },
+      { window_start: 1030, uid: gpu.uuid, sample_count: 0, coverage: 0 },
+    ]);
+    store.close();
+  });
+
   test("a new window length starts after the last stored window: no sample is counted twice", () => {
     const store = Store.open(tempDatabase());
     for (let t = 1000; t < 1100; t++) writeTick(store, t, eightGpus(t).slice(0, 1));

@@ -44,7 +44,9 @@ export default defineCommand({
       await Store.using(file, { readonly: true }, (store) => {
         const { ledger } = store;
         const last = store.samples.latestTs();
-        const gpus = [...store.gpus.all().values()];
+        // A MIG device gone from the layout is destroyed for good (its windows keep its history):
+        // the MIG devices listed are those of the latest tick.
+        const gpus = [...store.gpus.all().values()].filter((gpu) => !gpu.identity.parent_uid || (last !== null && gpu.lastSeen >= last));
         const attempt = ledger.lastAttempt();
         report.last_sample = last === null ? null : formatTime(last);
         const sources = last === null ? new Map() : utilizationSources(store.samples.series(last, last + 1));

@@ -101,6 +101,12 @@ interface GpmPair {
   next: number;
   /** When `previous` was taken (monotonic ms); null until one was. */
   previousAtMs: number | null;
+  /**
+   * The uuid of the device the samples were taken for (a GPU instance's: its first MIG
+   * device): a GPU instance destroyed and made again between two readings keeps its id
+   * but not its MIG devices, and its first sample must not pair with the old one's.
+   */
+  takenFor: string;
 }
 
 /** What a MIG device is, read with its handle: kept while the same uuid answers at its index. */
@@ -778,6 +784,10 @@ class FfiNvml implements Nvml {
   private readGpm(slot: DeviceSlot, source: number, report: DeviceSlot = slot): GpmActivity | null {
     const pair = this.gpmPair(slot, source, report);
     if (!pair) return null;
+    if (pair.takenFor !== report.uuid) {
+      pair.previousAtMs = null;
+      pair.takenFor = report.uuid;
+    }
     const take = source === WHOLE_GPU ? this.fn.gpmSampleGet! : this.fn.gpmMigSampleGet!;
     const code = source === WHOLE_GPU ? take.call(slot.handle, pair.next) : take.call(slot.handle, source, pair.next);
     const atMs = performance.now();
@@ -820,7 +830,7 @@ class FfiNvml implements Nvml {
       }
       handles.push(Number(this.scratchView.getBigUint64(0, true)));
     }
-    const pair: GpmPair = { previous: handles[0]!, next: handles[1]!, previousAtMs: null };
+    const pair: GpmPair = { previous: handles[0]!, next: handles[1]!, previousAtMs: null, takenFor: report.uuid };
     (slot.gpm ??= new Map()).set(source, pair);
     return pair;
   }

@@ -2390,6 +2390,7 @@ struct nvmlGpmSample_st {
     int taken;
     unsigned int gpu;
     int gpu_instance; /* -1: the whole GPU */
+    char instance_uuid[FAKE_STR]; /* which GPU instance (its first MIG device): one destroyed and made again has another */
     unsigned long long t_us;
     double values[FAKE_GPM_IDS];
 };
@@ -2430,6 +2431,7 @@ static nvmlReturn_t gpm_take(nvmlGpmSample_t sample, const struct nvmlDevice_st 
     sample->taken = 1;
     sample->gpu = gpu;
     sample->gpu_instance = gpu_instance;
+    snprintf(sample->instance_uuid, sizeof sample->instance_uuid, "%s", gpu_instance < 0 ? "" : source->uuid);
     sample->t_us = fake_now_us();
     memcpy(sample->values, source->gpm, sizeof sample->values);
     return NVML_SUCCESS;
@@ -2469,6 +2471,7 @@ FAKE_API nvmlReturn_t nvmlGpmMetricsGet(nvmlGpmMetricsGet_t *metricsGet) {
         return NVML_ERROR_INVALID_ARGUMENT;
     /* Two samples of one source, in time order (a benchmark may take both in one microsecond): anything else has no meaning. */
     if (a->gpu != b->gpu || a->gpu_instance != b->gpu_instance || b->t_us < a->t_us) return NVML_ERROR_INVALID_ARGUMENT;
+    if (strcmp(a->instance_uuid, b->instance_uuid) != 0) return NVML_ERROR_INVALID_ARGUMENT;
     for (i = 0; i < metricsGet->numMetrics; i++) {
         nvmlGpmMetric_t *metric = &metricsGet->metrics[i];
         metric->metricInfo.shortName = NULL;

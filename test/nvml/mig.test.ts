@@ -164,6 +164,26 @@ describe("GPM activity", () => {
       [10, false],
     ]);
   });
+  test("a GPU instance destroyed and made again between two readings (same id, new MIG device) starts afresh: no value over the old instance's sample", async () => {
+    const { nvml, path } = nvmlWith(MIG_SCENARIO);
+    nvml.readGpu(0);
+    nvml.readMigDevices!(0);
+    await tick();
+    nvml.readGpu(0);
+    expect(nvml.readMigDevices!(0)[1]!.gpm?.smActivityPercent).toBe(12.5);
+    await Bun.sleep(1100);
+    writeFileSync(path, MIG_SCENARIO.replace("MIG-7b2c9d4e-6f3a-5b1c-8d2e-3f4a5b6c7d8e", "MIG-7b2c9d4e-0000-5000-8000-0000000000aa"));
+    nvml.deviceCount();
+    nvml.readGpu(0);
+    const [training, remade] = nvml.readMigDevices!(0);
+    expect([remade!.uuid, remade!.gpuInstanceId]).toEqual(["MIG-7b2c9d4e-0000-5000-8000-0000000000aa", 9]);
+    // the first reading of the new instance has none, and is no error (NVML was never asked for a span across two instances)
+    expect([remade!.gpm, remade!.fieldErrors]).toEqual([null, {}]);
+    expect(training!.gpm?.smActivityPercent).toBe(71.5);
+    await tick();
+    nvml.readGpu(0);
+    expect(nvml.readMigDevices!(0)[1]!.gpm?.smActivityPercent).toBe(12.5);
+  });
 });
 
 describe("an old driver", () => {

@@ -70,6 +70,7 @@ function nvmlChecks(libraryPath: string | undefined, processMode: ProcessMode): 
     const sample = takeSample(nvml, new ProcessNameCache(() => null, () => null), undefined, owners);
     if (sample.gpuCount === 0) checks.push(fail("gpus", "NVML reports no GPU: check that the driver sees them (nvidia-smi -L)"));
     const perGpu: Array<{ index: number; check: Check }> = [];
+    const driverApi = { mig: nvml.boundSymbols.migMode != null, gpmPerGpuInstance: nvml.boundSymbols.gpmMigSampleGet != null };
     for (const gpu of sample.gpus) {
       if (gpu.parentUuid !== null) continue; // a MIG device: told on its GPU's line
       const record = gpuRecord(gpu);
@@ -78,7 +79,7 @@ function nvmlChecks(libraryPath: string | undefined, processMode: ProcessMode): 
       const unsupported = counted.filter(([, value]) => value === null).map(([key]) => key);
       const total = counted.length;
       const errors = Object.entries(gpu.fieldErrors).map(([field, code]) => `${field}: ${code}`);
-      const usage = usageMeasure(gpu, sample.gpus.filter((device) => device.parentUuid === gpu.uuid), nvml.gpmSupported?.(gpu.index) ?? null);
+      const usage = usageMeasure(gpu, sample.gpus.filter((device) => device.parentUuid === gpu.uuid), nvml.gpmSupported?.(gpu.index) ?? null, driverApi);
       perGpu.push({
         index: gpu.index,
         check: (errors.length || !usage.measurable ? warn : pass)(
@@ -114,17 +115,26 @@ export function usageMeasure(
   gpu: { migMode: boolean | null; migModePending: boolean | null; gpuUtilizationPercent: number | null },
   migDevices: ReadonlyArray<{ migProfile: string | null }>,
   gpmSupported: boolean | null,
+  /** What the driver's NVML has: the MIG functions (CUDA 11, R450), GPM per GPU instance (NVML 12.0, driver 525). */
+  driverApi: { mig: boolean; gpmPerGpuInstance: boolean },
 ): { measurable: boolean; text: string } {
   const pending = gpu.migModePending !== null && gpu.migModePending !== gpu.migMode ? ` (${gpu.migModePending ? "on" : "off"} after the next GPU reset)` : "";
   const profiles = migDevices.map((device) => device.migProfile ?? "?").join(", ");
   const mig =
     gpu.migMode === null
-      ? "MIG not supported"
+      ? driverApi.mig
+        ? "MIG not supported"
+        : "this driver has no MIG API"
       : gpu.migMode
         ? `MIG on${pending}, ${migDevices.length} MIG device(s)${profiles ? ` (${profiles})` : ""}`
         : `MIG off${pending}`;
   const ways: string[] = [];
   if (gpu.gpuUtilizationPercent !== null) ways.push("utilization");
+  if (gpmSupported && gpu.migMode && !driverApi.gpmPerGpuInstance) {
+    // Driver 520: GPM on the GPU only; its MIG devices (where the usage is billed) get none.
+    const why = "this driver has no per-GPU-instance GPM (nvmlGpmMigSampleGet), so their windows carry no usage; update to driver 525 or later";
+    return { measurable: false, text: `${mig}; activity measured by GPM on the GPU as a whole, but cannot be measured on its MIG devices: ${why}` };
+  }
   if (gpmSupported) ways.push(gpu.migMode ? "GPM per GPU instance" : "GPM");
   if (ways.length > 0) return { measurable: true, text: `${mig}; activity measured by ${ways.join(" and ")}` };
   const why = gpu.migMode ? "NVML gives no utilization in MIG mode and this GPU has no GPM (Hopper or later, driver 520+)" : "neither utilization nor GPM answers";

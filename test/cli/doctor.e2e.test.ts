@@ -1,19 +1,19 @@
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runBinaryAsync } from "../helpers/binary.ts";
-import { fakeNvmlLibrary, scenarioFile } from "../helpers/fakeNvml.ts";
+import { fakeNvmlLibrary, scenarioFile, type DriverVariant } from "../helpers/fakeNvml.ts";
 import { privateCa, refusedUrl, startServer } from "../helpers/server.ts";
 
 const server = startServer(() => new Response("use POST", { status: 405 }));
 afterAll(() => server.stop());
 
-async function doctor(scenario: string, url: string, server: Record<string, unknown> = {}, flags: string[] = []) {
+async function doctor(scenario: string, url: string, server: Record<string, unknown> = {}, flags: string[] = [], variant: DriverVariant = "current") {
   const dir = mkdtempSync(join(tmpdir(), "gpu-monitor-doctor-"));
   writeFileSync(join(dir, "config.json"), JSON.stringify({ server: { url, ...server }, database: { file: "state/g.db" } }), { mode: 0o600 });
   return runBinaryAsync(["doctor", "-c", join(dir, "config.json"), ...flags], {
-    GPU_MONITOR_NVML_LIBRARY: fakeNvmlLibrary("current"),
+    GPU_MONITOR_NVML_LIBRARY: fakeNvmlLibrary(variant),
     FAKE_NVML_SCENARIO: scenarioFile(scenario),
   }, dir);
 }
@@ -80,4 +80,27 @@ test("doctor --format json: the same checks as one document for scripts; the exi
   const bad = await doctor("rtx4090", server.url, {}, ["--format", "yaml"]);
   expect(bad.stderr).toBe("gpu_monitor: usage error: --format must be text or json, not 'yaml'\n");
   expect(bad.exitCode).toBe(2);
+});
+
+describe("doctor on a GPU in MIG mode", () => {
+  test("with GPM per GPU instance (driver 525+): MIG on with its MIG devices, activity measured per GPU instance", async () => {
+    const run = await doctor("h100_mig", server.url);
+    expect(run.stdout).toMatch(/PASS  gpu 0 +NVIDIA H100 80GB HBM3 .*; MIG on, 3 MIG device\(s\) \(3g\.40gb, 1g\.10gb, 1g\.10gb\); activity measured by GPM per GPU instance\n/);
+  });
+
+  test("driver 520 has GPM but not per GPU instance: a warning that the MIG devices' activity cannot be measured, with what to do", async () => {
+    const run = await doctor("h100_mig", server.url, {}, [], "r520");
+    expect(run.stdout).toMatch(
+      /WARN  gpu 0 +NVIDIA H100 80GB HBM3 .*; MIG on, 3 MIG device\(s\) \(3g\.40gb, 1g\.10gb, 1g\.10gb\); activity measured by GPM on the GPU as a whole, but cannot be measured on its MIG devices: this driver has no per-GPU-instance GPM \(nvmlGpmMigSampleGet\), so their windows carry no usage; update to driver 525 or later\n/,
+    );
+    expect(run.stdout).not.toContain("GPM per GPU instance");
+  });
+
+  test("a driver without the MIG API says so, not that the GPU has no MIG", async () => {
+    const run = await doctor("h100_mig", server.url, {}, [], "old");
+    expect(run.stdout).toMatch(/gpu 0 +NVIDIA H100 80GB HBM3 .*; this driver has no MIG API; /);
+    expect(run.stdout).not.toContain("MIG not supported");
+    const current = await doctor("rtx4090", server.url);
+    expect(current.stdout).toMatch(/PASS  gpu 0 +.*; MIG not supported; activity measured by utilization\n/);
+  });
 });

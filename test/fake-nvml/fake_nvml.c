@@ -13,6 +13,8 @@
  *                     -o nvml.dll test/fake-nvml/fake_nvml.c
  * Add -DFAKE_NVML_OLD_DRIVER for a library shaped like an old driver's: the
  * newer entry points (nvmlInit_v2, *_v2/_v3, NumFans, ...) are then absent.
+ * Add -DFAKE_NVML_DRIVER_520 for driver 520 (NVML 11.8): GPM per GPU, but no
+ * nvmlGpmMigSampleGet (NVML 12.0, driver 525).
  *
  * Scenario file: UTF-8 text, one "key = value" per line, '#' starts a comment
  * line, blank lines and unknown keys are ignored. Integers are decimal or 0x
@@ -2444,6 +2446,7 @@ FAKE_API nvmlReturn_t nvmlGpmSampleGet(nvmlDevice_t device, nvmlGpmSample_t gpmS
     return gpm_take(gpmSample, device, device->index, -1);
 }
 
+#ifndef FAKE_NVML_DRIVER_520
 FAKE_API nvmlReturn_t nvmlGpmMigSampleGet(nvmlDevice_t device, unsigned int gpuInstanceId, nvmlGpmSample_t gpmSample) {
     unsigned int m;
     DEVICE_CALL(device);
@@ -2456,6 +2459,7 @@ FAKE_API nvmlReturn_t nvmlGpmMigSampleGet(nvmlDevice_t device, unsigned int gpuI
     }
     return NVML_ERROR_INVALID_ARGUMENT;
 }
+#endif
 
 FAKE_API nvmlReturn_t nvmlGpmMetricsGet(nvmlGpmMetricsGet_t *metricsGet) {
     static char k_unit[] = "%";

@@ -14,7 +14,9 @@ export const REPO = resolve(import.meta.dir, "../..");
 const SOURCE = join(REPO, "test/fake-nvml/fake_nvml.c");
 export const SCENARIOS = join(REPO, "test/fake-nvml/scenarios");
 
-export type DriverVariant = "current" | "old";
+/** "r520": driver 520 (NVML 11.8), GPM per GPU but not per GPU instance. */
+export type DriverVariant = "current" | "old" | "r520";
+const VARIANT_FLAGS: Record<DriverVariant, string[]> = { current: [], old: ["-DFAKE_NVML_OLD_DRIVER"], r520: ["-DFAKE_NVML_DRIVER_520"] };
 
 /** Compiles (once per source version) and returns the path of libnvidia-ml.so.1. */
 export function fakeNvmlLibrary(variant: DriverVariant = "current"): string {
@@ -25,7 +27,7 @@ export function fakeNvmlLibrary(variant: DriverVariant = "current"): string {
   if (existsSync(library)) return library;
   mkdirSync(folder, { recursive: true });
   const partial = `${library}.${process.pid}.tmp`;
-  const flags = variant === "old" ? ["-DFAKE_NVML_OLD_DRIVER"] : [];
+  const flags = VARIANT_FLAGS[variant];
   const result = Bun.spawnSync(
     ["cc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", ...flags, "-o", partial, SOURCE],
     { stderr: "pipe" },
@@ -68,11 +70,12 @@ export function writeScenario(text: string): string {
  * opener (a scenario file, by name or path).
  */
 export function fakeNvmlSessions(): (scenario: string, variant?: DriverVariant) => Nvml {
-  const libraries: Record<DriverVariant, string> = { current: "", old: "" };
+  const libraries: Record<DriverVariant, string> = { current: "", old: "", r520: "" };
   let open: Nvml | null = null;
   beforeAll(() => {
     libraries.current = fakeNvmlLibrary("current");
     libraries.old = fakeNvmlLibrary("old");
+    libraries.r520 = fakeNvmlLibrary("r520");
   });
   afterEach(() => {
     open?.close();

@@ -198,6 +198,24 @@ describe("an old driver", () => {
   });
 });
 
+describe("driver 520 (NVML 11.8): GPM, but no nvmlGpmMigSampleGet", () => {
+  test("the GPU has its GPM activity, the MIG devices none and no error", async () => {
+    const { nvml } = nvmlWith(MIG_SCENARIO, "r520");
+    expect([nvml.boundSymbols.gpmSampleGet, nvml.boundSymbols.gpmMigSampleGet]).toEqual(["nvmlGpmSampleGet", null]);
+    expect(nvml.gpmSupported!(0)).toBe(true);
+    nvml.readGpu(0);
+    nvml.readMigDevices!(0);
+    await tick();
+    expect(nvml.readGpu(0).gpm?.smActivityPercent).toBe(35.5);
+    const slices = nvml.readMigDevices!(0);
+    expect(slices.map((slice) => [slice.migProfile, slice.gpm, slice.fieldErrors])).toEqual([
+      ["3g.40gb", null, {}],
+      ["1g.10gb", null, {}],
+      ["1g.10gb", null, {}],
+    ]);
+  });
+});
+
 describe("the fake's nvmlGpmMetricsGet", () => {
   test("checks the struct version and answers in nvmlGpmMetricsGet_t's layout", async () => {
     const library = dlopen(fakeNvmlLibrary("current"), {

@@ -27,6 +27,7 @@ import {
   decodeGpmMetrics,
   decodeSamples,
   encodeGpmMetricsGet,
+  gpmPercent,
   GPM_METRIC,
   GPM_METRICS_GET_SIZE,
   GPM_SUPPORT_VERSION,
@@ -805,7 +806,7 @@ class FfiNvml implements Nvml {
     encodeGpmMetricsGet(request.view, 0, older, newer, GPM_METRIC_IDS);
     const metricsGet = this.fn.gpmMetricsGet!;
     if (!this.called(report, metricsGet, metricsGet.call(request.base), "gpm")) return null;
-    const [sm, occupancy, tensor, dram, graphics] = decodeGpmMetrics(request.view, 0, GPM_METRIC_IDS.length);
+    const [sm, occupancy, tensor, dram, graphics] = decodeGpmMetrics(request.view, 0, GPM_METRIC_IDS.length).map((value) => gpmPercent(value ?? null));
     return {
       spanMs: atMs - previousAtMs,
       smActivityPercent: sm ?? null,

@@ -430,6 +430,14 @@ export function decodeGpmMetrics(view: DataView, offset: number, count: number):
   return values;
 }
 
+/**
+ * A GPM utilization metric held to 0–100 %: it is a ratio of two counter deltas that
+ * can stray a little past either end, and the exporter's ratios must stay within 0–1.
+ */
+export function gpmPercent(value: number | null): number | null {
+  return value === null ? null : Math.min(100, Math.max(0, value));
+}
+
 /** A MIG device's profile from its name ("NVIDIA H100 80GB HBM3 MIG 1g.10gb" -> "1g.10gb"), or null. */
 export function migProfileFromName(name: string | null): string | null {
   const match = name?.match(/\bMIG\s+(\S+)\s*$/);

@@ -109,6 +109,18 @@ describe("GPM activity", () => {
     expect(idle!.gpm).toMatchObject({ smActivityPercent: 0, graphicsActivityPercent: 0 });
   });
 
+  test("a value strayed past 100 % or below 0 is held to 0–100, on the GPU and on a GPU instance", async () => {
+    const strayed = MIG_SCENARIO.replace(/^gpu0\.gpm\.sm_util = .*$/m, "gpu0.gpm.sm_util = 100.4").replace(/^gpu0\.mig0\.gpm\.sm_util = .*$/m, "gpu0.mig0.gpm.sm_util = -0.3");
+    expect(strayed).toContain("gpu0.gpm.sm_util = 100.4");
+    expect(strayed).toContain("gpu0.mig0.gpm.sm_util = -0.3");
+    const { nvml } = nvmlWith(strayed);
+    nvml.readGpu(0);
+    nvml.readMigDevices!(0);
+    await tick();
+    expect(nvml.readGpu(0).gpm?.smActivityPercent).toBe(100);
+    expect(nvml.readMigDevices!(0)[0]!.gpm?.smActivityPercent).toBe(0);
+  });
+
   test("compute instances of one GPU instance share its activity, read once", async () => {
     const shared = MIG_SCENARIO.replace("gpu0.mig2.gi = 10\ngpu0.mig2.ci = 0", "gpu0.mig2.gi = 9\ngpu0.mig2.ci = 1");
     const { nvml } = nvmlWith(shared);

@@ -4,6 +4,7 @@ import {
   PROCESS_UTILIZATION_SAMPLE_SIZE,
   decodeEventData,
   decodeGpmMetrics,
+  gpmPercent,
   encodeGpmMetricsGet,
   GPM_METRICS_GET_SIZE,
   migProfileFromName,
@@ -317,6 +318,10 @@ describe("GPM and MIG", () => {
     view.setUint32(64 + 4, 3, true);
     view.setFloat64(64 + 8, 99, true);
     expect(decodeGpmMetrics(view, 0, 2)).toEqual([42.125, null]);
+  });
+
+  test("a GPM percentage strayed past either end is held to 0–100 (the exporter's ratios stay within 0–1); none stays none", () => {
+    expect([gpmPercent(100.37), gpmPercent(-0.02), gpmPercent(42.5), gpmPercent(0), gpmPercent(100), gpmPercent(null)]).toEqual([100, 0, 42.5, 0, 100, null]);
   });
 
   test("a MIG device's profile is the last word of its name after MIG", () => {

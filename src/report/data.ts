@@ -185,7 +185,7 @@ export interface ReportData {
   generatedAt: number;
   from: number;
   to: number;
-  /** The local time's offset at the period's start, e.g. +01:00, and its zone name where known. */
+  /** The local time's offset at the period's start, and at its end where that differs (DST), e.g. "+02:00 to +01:00", and the zone's name where known. */
   timeZone: string;
   closedUntil: number | null;
   /** How many of the period's windows are open (read from raw samples), and where they start. */
@@ -278,7 +278,7 @@ export function buildReport(input: ReportInput): ReportData {
     generatedAt: input.generatedAt,
     from,
     to,
-    timeZone: timeZoneName(from),
+    timeZone: timeZoneName(from, to),
     closedUntil: input.closedUntil,
     shown,
     openWindows: {
@@ -670,13 +670,20 @@ function uploadReport(ledger: readonly LedgerWindow[], configured: boolean): Upl
   return report;
 }
 
-/** "+01:00 (Europe/Berlin)": the offset at `at`, and the zone's name where the runtime knows it. */
-function timeZoneName(at: number): string {
-  const offset = -new Date(at * 1000).getTimezoneOffset();
-  const sign = offset < 0 ? "-" : "+";
-  const hhmm = `${sign}${String(Math.floor(Math.abs(offset) / 60)).padStart(2, "0")}:${String(Math.abs(offset) % 60).padStart(2, "0")}`;
+/**
+ * "+01:00 (Europe/Berlin)": the offset at `from`, and the zone's name where the
+ * runtime knows it; "+02:00 to +01:00 (Europe/Berlin)" where the offset at `to` differs.
+ */
+export function timeZoneName(from: number, to: number): string {
+  const offsetText = (at: number) => {
+    const offset = -new Date(at * 1000).getTimezoneOffset();
+    const sign = offset < 0 ? "-" : "+";
+    return `${sign}${String(Math.floor(Math.abs(offset) / 60)).padStart(2, "0")}:${String(Math.abs(offset) % 60).padStart(2, "0")}`;
+  };
+  const [start, end] = [offsetText(from), offsetText(to)];
+  const offsets = start === end ? start : `${start} to ${end}`;
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  return zone ? `${hhmm} (${zone})` : hhmm;
+  return zone ? `${offsets} (${zone})` : offsets;
 }
 
 function share(part: number, whole: number): number {

@@ -4,7 +4,7 @@
 
 import { afterAll, describe, expect, test } from "bun:test";
 import { usageByGpu } from "../../src/query/usage.ts";
-import { buildReport, coverageGaps, localDays, type ReportInput } from "../../src/report/data.ts";
+import { buildReport, coverageGaps, localDays, timeZoneName, type ReportInput } from "../../src/report/data.ts";
 import type { StoredEvent } from "../../src/store/events.ts";
 import type { StoredGpu } from "../../src/store/gpus.ts";
 import type { WindowSummary } from "../../src/store/ledger.ts";
@@ -193,6 +193,12 @@ describe("coverage gaps", () => {
     expect(data.devices[0]!.gaps).toEqual([]);
     expect(data.hostGaps).toEqual([]);
   });
+});
+
+test("the period's time zone names both offsets where DST changes within it", () => {
+  expect(timeZoneName(local(2026, 10, 1), local(2026, 11, 1))).toBe("+02:00 to +01:00 (Europe/Berlin)");
+  expect(timeZoneName(local(2026, 11, 1), local(2026, 12, 1))).toBe("+01:00 (Europe/Berlin)");
+  expect(buildReport(input([], { period: { from: local(2026, 3, 1), to: local(2026, 4, 1) } })).timeZone).toBe("+01:00 to +02:00 (Europe/Berlin)");
 });
 
 test("local days include 23- and 25-hour days", () => {

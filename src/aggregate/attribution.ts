@@ -64,7 +64,7 @@ export class ProcessAttribution {
       // A GPU in MIG mode lists all its MIG devices' processes (nvml.h): they count on the devices only, once.
       if (gpu.migMode === true && gpu.parentUuid === null) return { seconds: intervalSeconds, processes: [], refusedCode: null };
       if (gpu.processes === null) {
-        const refusedCode = gpu.fieldErrors.compute_processes ?? gpu.fieldErrors.graphics_processes ?? null;
+        const refusedCode = gpu.fieldErrors.compute_processes ?? gpu.fieldErrors.graphics_processes ?? gpu.fieldErrors.mps_processes ?? null;
         return { seconds: intervalSeconds, processes: null, refusedCode };
       }
       // A process in both the compute and graphics lists is one process on this GPU.

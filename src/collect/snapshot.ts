@@ -8,7 +8,7 @@ import type { GpuSample, HostSummary, Sample } from "./sample.ts";
 
 export interface ProcessRecord {
   pid: number;
-  type: "compute" | "graphics";
+  type: "compute" | "graphics" | "mps";
   name: string | null;
   used_memory: number | null;
   gpu_instance_id: number | null;

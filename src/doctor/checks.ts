@@ -149,7 +149,7 @@ export function usageMeasure(
 export function processesCheck(gpus: readonly GpuSample[], mode: ProcessMode): Check {
   const refusal = "NVML_ERROR_NO_PERMISSION";
   const refused = gpus.filter(
-    (gpu) => gpu.processes === null && (gpu.fieldErrors.compute_processes === refusal || gpu.fieldErrors.graphics_processes === refusal),
+    (gpu) => gpu.processes === null && (gpu.fieldErrors.compute_processes === refusal || gpu.fieldErrors.graphics_processes === refusal || gpu.fieldErrors.mps_processes === refusal),
   );
   if (refused.length > 0) {
     return warn(

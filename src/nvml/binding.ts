@@ -150,6 +150,7 @@ interface DeviceSlot {
   clockEventReasons: BoundFunction | null;
   computeProcesses: BoundFunction | null;
   graphicsProcesses: BoundFunction | null;
+  mpsProcesses: BoundFunction | null;
   /** Bytes of the process buffer the last decode read; zeroed again before the next call. */
   processBytesUsed: number;
   /** Errors met reading the static parts; repeated in every reading. */
@@ -472,6 +473,7 @@ class FfiNvml implements Nvml {
       clockEventReasons: this.fn.clockEventReasons,
       computeProcesses: this.fn.computeProcesses,
       graphicsProcesses: this.fn.graphicsProcesses,
+      mpsProcesses: this.fn.mpsProcesses,
       processBytesUsed: 0,
       staticErrors: null,
       errors: null,
@@ -937,13 +939,16 @@ class FfiNvml implements Nvml {
     return this.called(slot, bound, code, field) ? readU64(slot.view, OUT_A) : null;
   }
 
-  /** A device's compute and graphics processes; null when NVML refused a list (the refusal stays in fieldErrors) or has none. */
+  /** A device's compute, graphics and MPS client processes; null when NVML refused a list (the refusal stays in fieldErrors) or has none. */
   private processList(slot: DeviceSlot): GpuProcess[] | null {
     const compute = slot.computeProcesses ? this.readProcesses(slot, slot.computeProcesses, "compute", null) : null;
-    const processes = slot.graphicsProcesses ? this.readProcesses(slot, slot.graphicsProcesses, "graphics", compute) : compute;
+    const withGraphics = slot.graphicsProcesses ? this.readProcesses(slot, slot.graphicsProcesses, "graphics", compute) : compute;
+    const processes = slot.mpsProcesses ? this.readProcesses(slot, slot.mpsProcesses, "mps", withGraphics) : withGraphics;
     // A list NVML refused is not an empty list: no list at all.
     const errors = slot.errors;
-    const refused = errors !== null && (errors.compute_processes === NO_PERMISSION_NAME || errors.graphics_processes === NO_PERMISSION_NAME);
+    const refused =
+      errors !== null &&
+      (errors.compute_processes === NO_PERMISSION_NAME || errors.graphics_processes === NO_PERMISSION_NAME || errors.mps_processes === NO_PERMISSION_NAME);
     return refused ? null : processes;
   }
 
@@ -954,7 +959,7 @@ class FfiNvml implements Nvml {
     kind: ProcessKind,
     into: GpuProcess[] | null,
   ): GpuProcess[] | null {
-    const field = kind === "compute" ? "compute_processes" : "graphics_processes";
+    const field = `${kind}_processes`;
     let bound = first;
     // Every pid slot is 0 before each call (the last decode clears the pids it read),
     // so entries a driver did not write decode as pid 0 and are dropped.
@@ -965,7 +970,8 @@ class FfiNvml implements Nvml {
       if (code !== 0 && bound.older && DEMOTE_ON.has(code)) {
         bound = bound.older;
         if (kind === "compute") slot.computeProcesses = bound;
-        else slot.graphicsProcesses = bound;
+        else if (kind === "graphics") slot.graphicsProcesses = bound;
+        else slot.mpsProcesses = bound;
         continue;
       }
       if (code === INSUFFICIENT_SIZE) {

@@ -75,6 +75,15 @@ export const NVML_FUNCTIONS = {
     ],
     args: [ptr, ptr, ptr],
   },
+  // Clients of an MPS server (same entries as the compute list); drivers before 470 have none.
+  mpsProcesses: {
+    symbols: [
+      "nvmlDeviceGetMPSComputeRunningProcesses_v3",
+      "nvmlDeviceGetMPSComputeRunningProcesses_v2",
+      "nvmlDeviceGetMPSComputeRunningProcesses",
+    ],
+    args: [ptr, ptr, ptr],
+  },
   // MIG (Ampere and later, Linux): a GPU's mode and its MIG devices, which answer like devices of their own.
   migMode: { symbols: ["nvmlDeviceGetMigMode"], args: [ptr, ptr, ptr] },
   maxMigDeviceCount: { symbols: ["nvmlDeviceGetMaxMigDeviceCount"], args: [ptr, ptr] },

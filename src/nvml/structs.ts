@@ -137,7 +137,8 @@ export function utilizationMemory(view: DataView, offset: number): number {
 
 // ---- nvmlProcessInfo_* -------------------------------------------------------
 
-export type ProcessKind = "compute" | "graphics";
+/** "mps": a client of an MPS server (nvmlDeviceGetMPSComputeRunningProcesses). */
+export type ProcessKind = "compute" | "graphics" | "mps";
 
 export interface ProcessEntry {
   kind: ProcessKind;

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { ProcessOwners } from "../../src/collect/processOwners.ts";
 import { nvmlCandidates } from "../../src/nvml/library.ts";
 import { compiledBinary, runBinary, TEST_VERSION } from "../helpers/binary.ts";
-import { fakeNvmlLibrary, scenarioFile } from "../helpers/fakeNvml.ts";
+import { fakeNvmlLibrary, scenarioFile, writeScenario } from "../helpers/fakeNvml.ts";
 
 const ORIGINAL_FIELDS = [
   "uid",
@@ -161,6 +161,18 @@ describe("snapshot --format table", () => {
     expect(run.stdout).not.toContain("GPU 0:"); // nothing needs a look
   });
 
+  test("MPS clients are listed with type M (JSON: mps), beside the MPS server's compute entry", () => {
+    const scenario = writeScenario(readFileSync(scenarioFile("rtx4090"), "utf8") + "\ngpu0.processes.mps = 45200:536870912, 45201:268435456\n");
+    const env = { GPU_MONITOR_NVML_LIBRARY: current, FAKE_NVML_SCENARIO: scenario };
+    const table = runBinary(["snapshot"], env);
+    expect(table.exitCode).toBe(0);
+    expect(table.stdout).toMatch(/45122\s+C\s+fake-proc-45122/);
+    expect(table.stdout).toMatch(/45200\s+M\s+fake-proc-45200\s+512MiB/);
+    const json = JSON.parse(runBinary(["snapshot", "-f", "json"], env).stdout);
+    expect(json.gpus[0].processes.filter((p: any) => p.type === "mps").map((p: any) => p.pid)).toEqual([45200, 45201]);
+    expect(runBinary(["snapshot", "-f", "csv"], env).stdout).toContain("45201:M:268435456:");
+  });
+
   test("below the table, what needs a look: clocks held back (not idling), remapped rows", () => {
     const scenario = join(mkdtempSync(join(tmpdir(), "health-")), "s.conf");
     writeFileSync(scenario, "gpu0.clock_event_reasons = 0x45\ngpu0.remapped_rows = 2,1,1,0\ngpu1.clock_event_reasons = 0x1\n");
@@ -183,7 +195,7 @@ describe("process lists NVML refuses", () => {
     const env = { GPU_MONITOR_NVML_LIBRARY: current, FAKE_NVML_SCENARIO: scenario };
     const json = JSON.parse(runBinary(["snapshot", "-f", "json"], env).stdout);
     expect(json.gpus[0].processes).toBeNull();
-    expect(json.gpus[0].field_errors).toEqual({ compute_processes: "NVML_ERROR_NO_PERMISSION", graphics_processes: "NVML_ERROR_NO_PERMISSION" });
+    expect(json.gpus[0].field_errors).toEqual({ compute_processes: "NVML_ERROR_NO_PERMISSION", graphics_processes: "NVML_ERROR_NO_PERMISSION", mps_processes: "NVML_ERROR_NO_PERMISSION" });
     expect(json.gpus[1].processes.map((p: { pid: number }) => p.pid)).toEqual([4343]);
     const table = runBinary(["snapshot"], env);
     expect(table.exitCode).toBe(0);

@@ -60,7 +60,8 @@
  * GPU instance, "gpuN.migM.gpm.<metric>" (graphics_util, sm_util, sm_occupancy,
  * any_tensor_util, dram_bw_util; percent, default 0) are what nvmlGpmMetricsGet
  * answers for a sample pair whose later sample was taken while that value held.
- * Processes: "gpuN.processes.compute" / ".graphics" = "pid:used[:gi:ci][@FROM-TO]", ...;
+ * Processes: "gpuN.processes.compute" / ".graphics" / ".mps" (MPS clients; no MPS symbols in the
+ * old-driver build) = "pid:used[:gi:ci][@FROM-TO]", ...;
  * with "@FROM-TO" (Unix seconds, wall clock; either side may be empty) the process is
  * listed only while FROM <= now < TO, so processes come and go and a pid can be
  * listed again later (reused). "gpuN.processes.utilization = pid:sm:mem:enc:dec, ..."
@@ -339,7 +340,7 @@ enum fake_slot {
     S_ECC_MODE, S_ECC_CORR_VOL, S_ECC_UNCORR_VOL, S_ECC_CORR_AGG, S_ECC_UNCORR_AGG,
     S_ENCODER, S_DECODER, S_PCIE_GEN, S_PCIE_WIDTH, S_PCIE_TX, S_PCIE_RX, S_PROC_COMPUTE, S_PROC_GRAPHICS,
     S_SAMPLES_POWER, S_SAMPLES_GPU, S_SAMPLES_MEMORY, S_EVENTS, S_REMAPPED, S_MIG_MODE, S_GPM,
-    S_PROC_UTIL,
+    S_PROC_UTIL, S_PROC_MPS,
     S_COUNT
 };
 
@@ -376,6 +377,7 @@ static const char *const k_slot_keys[S_COUNT][5] = {
     [S_PCIE_RX] = {"pcie.rx_throughput"},
     [S_PROC_COMPUTE] = {"processes.compute"},
     [S_PROC_GRAPHICS] = {"processes.graphics"},
+    [S_PROC_MPS] = {"processes.mps"},
     /* indexed by nvmlSamplingType_t: S_SAMPLES_POWER + type */
     [S_SAMPLES_POWER] = {"samples.power", "samples.period_ms", "samples.length"},
     [S_SAMPLES_GPU] = {"samples.gpu_utilization", "samples.period_ms", "samples.length"},
@@ -452,6 +454,10 @@ struct nvmlDevice_st {
     /* When each listed process runs (Unix seconds, [from, to)); 0..ULLONG_MAX when always. */
     unsigned long long compute_from[FAKE_MAX_PROCS], compute_to[FAKE_MAX_PROCS];
     unsigned long long graphics_from[FAKE_MAX_PROCS], graphics_to[FAKE_MAX_PROCS];
+    /* processes.mps: clients of an MPS server (nvmlDeviceGetMPSComputeRunningProcesses). */
+    nvmlProcessInfo_v2_t mps[FAKE_MAX_PROCS];
+    unsigned int mps_listed;
+    unsigned long long mps_from[FAKE_MAX_PROCS], mps_to[FAKE_MAX_PROCS];
     /* processes.utilization: pid, sm, mem, enc, dec per entry. */
     unsigned int proc_util[FAKE_MAX_PROCS][5];
     unsigned int proc_util_listed;
@@ -1011,6 +1017,13 @@ static int parse_gpu_key(struct nvmlDevice_st *g, const char *key, char *value) 
         memcpy(g->graphics_from, g_scratch_from, n * sizeof g_scratch_from[0]);
         memcpy(g->graphics_to, g_scratch_to, n * sizeof g_scratch_to[0]);
         g->graphics_listed = n;
+    } else if (strcmp(key, "processes.mps") == 0) {
+        unsigned int n;
+        if (!copy_value(scratch, value) || !parse_process_list(scratch, g_scratch_procs, &n)) return BAD_VALUE();
+        memcpy(g->mps, g_scratch_procs, n * sizeof g_scratch_procs[0]);
+        memcpy(g->mps_from, g_scratch_from, n * sizeof g_scratch_from[0]);
+        memcpy(g->mps_to, g_scratch_to, n * sizeof g_scratch_to[0]);
+        g->mps_listed = n;
     } else if (strcmp(key, "processes.utilization") == 0) {
         unsigned int n;
         if (!copy_value(scratch, value) || !parse_process_utilization(scratch, g->proc_util, &n)) return BAD_VALUE();
@@ -1533,6 +1546,9 @@ static unsigned int running_now(const nvmlProcessInfo_v2_t *list, const unsigned
 
 static nvmlProcessInfo_v2_t g_running[FAKE_MAX_PROCS];
 
+/* Which list running_processes reads. */
+enum { LIST_GRAPHICS = 0, LIST_COMPUTE = 1, LIST_MPS = 2 };
+
 /* A GPU in MIG mode: its slices' running processes of one kind, appended to g_running after n. */
 static unsigned int with_slices_processes(const struct nvmlDevice_st *d, int compute, unsigned int n) {
     static nvmlProcessInfo_v2_t slice_running[FAKE_MAX_PROCS];
@@ -1541,8 +1557,9 @@ static unsigned int with_slices_processes(const struct nvmlDevice_st *d, int com
     for (m = 0; m < g_mig_slots[d->index]; m++) {
         const struct nvmlDevice_st *s = &g_migs[d->index][m];
         if (!s->present) continue;
-        k = compute ? running_now(s->compute, s->compute_from, s->compute_to, s->compute_listed, slice_running)
-                    : running_now(s->graphics, s->graphics_from, s->graphics_to, s->graphics_listed, slice_running);
+        k = compute == LIST_COMPUTE ? running_now(s->compute, s->compute_from, s->compute_to, s->compute_listed, slice_running)
+            : compute == LIST_MPS   ? running_now(s->mps, s->mps_from, s->mps_to, s->mps_listed, slice_running)
+                                    : running_now(s->graphics, s->graphics_from, s->graphics_to, s->graphics_listed, slice_running);
         for (i = 0; i < k && n < FAKE_MAX_PROCS; i++) g_running[n++] = slice_running[i];
     }
     return n;
@@ -1555,7 +1572,7 @@ static nvmlReturn_t running_processes(nvmlDevice_t d, int compute, unsigned int 
 
     DEVICE_CALL(d);
     if (!infoCount) return NVML_ERROR_INVALID_ARGUMENT;
-    if (compute) {
+    if (compute == LIST_COMPUTE) {
         unsigned int calls = d->compute_calls, steps;
         SLOT(d, S_PROC_COMPUTE);
         if (calls < UINT_MAX) d->compute_calls = calls + 1;
@@ -1563,6 +1580,9 @@ static nvmlReturn_t running_processes(nvmlDevice_t d, int compute, unsigned int 
         n = d->compute_listed + (d->grow_by ? steps * d->grow_by : 0);
         if (n > d->compute_capacity) n = d->compute_capacity;
         n = running_now(d->compute, d->compute_from, d->compute_to, n, g_running);
+    } else if (compute == LIST_MPS) {
+        SLOT(d, S_PROC_MPS);
+        n = running_now(d->mps, d->mps_from, d->mps_to, d->mps_listed, g_running);
     } else {
         SLOT(d, S_PROC_GRAPHICS);
         n = running_now(d->graphics, d->graphics_from, d->graphics_to, d->graphics_listed, g_running);
@@ -1682,6 +1702,7 @@ FAKE_API nvmlReturn_t nvmlSystemGetProcessName(unsigned int pid, char *name, uns
         int found = 0;
         for (i = 0; i < d->compute_capacity && !found; i++) found = d->compute[i].pid == pid;
         for (i = 0; i < d->graphics_listed && !found; i++) found = d->graphics[i].pid == pid;
+        for (i = 0; i < d->mps_listed && !found; i++) found = d->mps[i].pid == pid;
         for (unsigned int m = 0; m < g_mig_slots[g] && !found; m++) {
             const struct nvmlDevice_st *s = &g_migs[g][m];
             for (i = 0; i < s->compute_capacity && !found; i++) found = s->present && s->compute[i].pid == pid;
@@ -2038,6 +2059,23 @@ FAKE_API nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t devi
                                                                nvmlProcessInfo_t *infos) {
     return running_processes(device, 0, infoCount, infos, valid_device(device) ? device->v3_entry_size : 24);
 }
+
+/* MPS clients: the same entry layouts and versions as the compute list; an old driver has none. */
+FAKE_API nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses(nvmlDevice_t device, unsigned int *infoCount,
+                                                              nvmlProcessInfo_v1_t *infos) {
+    return running_processes(device, LIST_MPS, infoCount, infos, 16);
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses_v2(nvmlDevice_t device, unsigned int *infoCount,
+                                                                 nvmlProcessInfo_v2_t *infos) {
+    return running_processes(device, LIST_MPS, infoCount, infos, 24);
+}
+
+FAKE_API nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount,
+                                                                 nvmlProcessInfo_t *infos) {
+    if (g_refcount != 0 && valid_device(device)) SYMBOL(device, "nvmlDeviceGetMPSComputeRunningProcesses_v3");
+    return running_processes(device, LIST_MPS, infoCount, infos, valid_device(device) ? device->v3_entry_size : 24);
+}
 #endif
 
 static int runs_now_on(const struct nvmlDevice_st *d, unsigned int pid) {
@@ -2047,6 +2085,8 @@ static int runs_now_on(const struct nvmlDevice_st *d, unsigned int pid) {
         if (d->compute[i].pid == pid && d->compute_from[i] <= now_s && now_s < d->compute_to[i]) return 1;
     for (i = 0; i < d->graphics_listed; i++)
         if (d->graphics[i].pid == pid && d->graphics_from[i] <= now_s && now_s < d->graphics_to[i]) return 1;
+    for (i = 0; i < d->mps_listed; i++)
+        if (d->mps[i].pid == pid && d->mps_from[i] <= now_s && now_s < d->mps_to[i]) return 1;
     return 0;
 }
 

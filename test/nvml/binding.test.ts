@@ -373,7 +373,32 @@ describe("who uses the GPU: process lists over time and per-process utilization"
     expect(gpu.fieldErrors).toEqual({
       compute_processes: "NVML_ERROR_NO_PERMISSION",
       graphics_processes: "NVML_ERROR_NO_PERMISSION",
+      mps_processes: "NVML_ERROR_NO_PERMISSION",
     });
+  });
+
+  test("MPS clients are listed beside compute and graphics processes, with type mps; a driver without the MPS call lists the rest", () => {
+    const scenario = writeScenario("gpu0.processes.compute = 11:100\ngpu0.processes.graphics = 12:200\ngpu0.processes.mps = 21:300, 22:400\n");
+    const nvml = nvmlFor(scenario);
+    expect(nvml.boundSymbols).toMatchObject({ mpsProcesses: "nvmlDeviceGetMPSComputeRunningProcesses_v3" });
+    expect(nvml.readGpu(0).processes?.map((p) => [p.kind, p.pid, p.usedMemoryBytes])).toEqual([
+      ["compute", 11, 100],
+      ["graphics", 12, 200],
+      ["mps", 21, 300],
+      ["mps", 22, 400],
+    ]);
+    const old = nvmlFor(scenario, "old");
+    expect(old.boundSymbols).toMatchObject({ mpsProcesses: null });
+    expect(old.readGpu(0).processes?.map((p) => [p.kind, p.pid])).toEqual([
+      ["compute", 11],
+      ["graphics", 12],
+    ]);
+    expect(old.readGpu(0).fieldErrors).toEqual({});
+  });
+
+  test("MPS: _v3 refuses, _v2 answers (24-byte entries with instance ids)", () => {
+    const nvml = nvmlFor(writeScenario("gpu0.processes.mps = 31:500:1:0\ngpu0.symbol.nvmlDeviceGetMPSComputeRunningProcesses_v3 = !ARGUMENT_VERSION_MISMATCH\n"));
+    expect(nvml.readGpu(0).processes).toEqual([{ kind: "mps", pid: 31, usedMemoryBytes: 500, gpuInstanceId: 1, computeInstanceId: 0 }]);
   });
 });
 

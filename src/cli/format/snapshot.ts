@@ -42,8 +42,8 @@ export const SNAPSHOT_CSV_COLUMNS: readonly string[] = [...METRICS.map((metric) 
 function csvCell(record: SnapshotDocument["gpus"][number], column: string): CsvValue {
   const value = record[column];
   if (column === "processes") {
-    // pid:type:used_memory:name, type C (compute) or G (graphics) as nvidia-smi writes it
-    return (value as ProcessRecord[] | null)?.map((p) => `${p.pid}:${p.type === "compute" ? "C" : "G"}:${p.used_memory ?? ""}:${p.name ?? ""}`).join(";");
+    // pid:type:used_memory:name, type C (compute), G (graphics) or M (MPS client) as nvidia-smi writes it
+    return (value as ProcessRecord[] | null)?.map((p) => `${p.pid}:${PROCESS_TYPE_LETTER[p.type]}:${p.used_memory ?? ""}:${p.name ?? ""}`).join(";");
   }
   if (column === "field_errors") {
     return value ? Object.entries(value as Record<string, string>).map(([field, code]) => `${field}=${code}`).join(";") : null;
@@ -75,6 +75,8 @@ function snapshotCsv(document: SnapshotDocument): string {
 // ---- table ------------------------------------------------------------------
 
 const NA = "N/A";
+/** A process's Type column, as nvidia-smi writes it (M: an MPS client). */
+const PROCESS_TYPE_LETTER = { compute: "C", graphics: "G", mps: "M" } as const;
 const MIB = 1024 * 1024;
 
 function mib(bytes: number | null): string {
@@ -132,7 +134,7 @@ function snapshotTable(document: SnapshotDocument, gpus: readonly GpuSample[], o
       : gpu.processes.map((p) => [
           deviceLabel(gpu),
           String(p.pid),
-          p.kind === "compute" ? "C" : "G",
+          PROCESS_TYPE_LETTER[p.kind],
           p.name ?? NA,
           mib(p.usedMemoryBytes),
           withUnit(p.smPercent, "%"),
@@ -163,7 +165,7 @@ function snapshotTable(document: SnapshotDocument, gpus: readonly GpuSample[], o
 
 /** Why a GPU has no process list: NVML refused it (common in containers), or cannot give one. */
 function processListProblem(gpu: GpuSample): string {
-  const code = gpu.fieldErrors.compute_processes ?? gpu.fieldErrors.graphics_processes;
+  const code = gpu.fieldErrors.compute_processes ?? gpu.fieldErrors.graphics_processes ?? gpu.fieldErrors.mps_processes;
   if (code === "NVML_ERROR_NO_PERMISSION") return "N/A (no permission)";
   return code ? `N/A (${code.replace("NVML_ERROR_", "").toLowerCase()})` : "N/A (not supported)";
 }

@@ -385,17 +385,32 @@ export class ProcessStore {
       container: "owner_key, NULL, NULL, NULL, NULL",
       pod: "owner_key, NULL, NULL, NULL, NULL",
     }[owner];
+    // A MIG device has no energy reading of its own: it gets its GPU's, in proportion to its compute
+    // slices (the N of an "Ng.…" profile) among those of the GPU's MIG devices sampled in the window.
+    const migEnergy = tableColumns(this.db, "gpus").has("mig_profile")
+      ? `, slice AS (
+           SELECT g.id AS gpu_id, p.id AS parent_id, CAST(substr(g.mig_profile, 1, instr(g.mig_profile, 'g') - 1) AS INTEGER) AS slices
+           FROM gpus g JOIN gpus p ON p.uid = g.parent_uid
+         ), mig AS (
+           SELECT a.window_start, sl.gpu_id,
+             pa.energy_mj * 1.0 * sl.slices / nullif(sum(sl.slices) OVER (PARTITION BY a.window_start, sl.parent_id), 0) AS energy_mj
+           FROM aggregates a JOIN slice sl ON sl.gpu_id = a.gpu_id
+           JOIN aggregates pa ON pa.window_start = a.window_start AND pa.gpu_id = sl.parent_id
+           WHERE a.window_start >= ?1 AND a.window_start < ?2
+         )`
+      : `, mig AS (SELECT NULL AS window_start, NULL AS gpu_id, NULL AS energy_mj WHERE 0)`;
     const rows = this.db
       .query(
         `WITH t AS (
            SELECT u.window_start, u.gpu_id, sum(u.gpu_seconds) AS seconds, sum(u.sm_seconds) AS sm, count(u.sm_seconds) = count(*) AS all_sm
            FROM ${source} WHERE u.window_start >= ?1 AND u.window_start < ?2 GROUP BY u.window_start, u.gpu_id
-         ), r AS (
-           SELECT ${key} AS owner_key, u.*, a.energy_mj * 1.0 * l.occupied_seconds / nullif(l.listed_seconds + l.refused_seconds, 0) AS energy,
+         )${migEnergy}, r AS (
+           SELECT ${key} AS owner_key, u.*, coalesce(a.energy_mj, m.energy_mj) * 1.0 * l.occupied_seconds / nullif(l.listed_seconds + l.refused_seconds, 0) AS energy,
              (t.all_sm AND t.sm > 0) AS by_sm, t.sm AS sm_total, t.seconds AS seconds_total
            FROM ${source}
            JOIN t ON t.window_start = u.window_start AND t.gpu_id = u.gpu_id
            LEFT JOIN aggregates a ON a.window_start = u.window_start AND a.gpu_id = u.gpu_id
+           LEFT JOIN mig m ON m.window_start = u.window_start AND m.gpu_id = u.gpu_id
            LEFT JOIN process_lists l ON l.window_start = u.window_start AND l.gpu_id = u.gpu_id
            WHERE u.window_start >= ?1 AND u.window_start < ?2
          )

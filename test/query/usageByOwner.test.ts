@@ -173,3 +173,47 @@ describe("usage by who used the GPU", () => {
     }
   });
 });
+
+describe("usage by who used a GPU in MIG mode", () => {
+  /**
+   * An hour of 60 s ticks of an H100 in MIG mode with a 3g and a 1g MIG device (and an idle 1g): dave
+   * on the 3g device all hour, erin on a 1g device the first half. The GPU lists them too, as NVML does.
+   */
+  function migStore(): Store {
+    const s = Store.open(tempDatabase());
+    const attribution = new ProcessAttribution("on", (v) => v);
+    for (let tick = 0; tick < 60; tick++) {
+      const ts = T0 + tick * 60;
+      const dave = proc(40, "train", "dave", null);
+      const erin = proc(50, "eval", "erin", null);
+      const slice = (uuid: string, profile: string, gi: number, processes: NamedProcess[]) =>
+        gpuSample({ index: 0, uuid, name: `NVIDIA H100 80GB HBM3 MIG ${profile}`, parentUuid: "GPU-H", migProfile: profile, gpuInstanceId: gi, energyMillijoules: null, powerUsageMilliwatts: null, powerLimitMilliwatts: null, processes });
+      const gpus = [
+        gpuSample({ index: 0, uuid: "GPU-H", migMode: true, energyMillijoules: 1_000_000 * tick, processes: [dave, ...(tick < 30 ? [erin] : [])] }),
+        slice("MIG-3g", "3g.40gb", 2, [dave]),
+        slice("MIG-1g", "1g.10gb", 9, tick < 30 ? [erin] : []),
+        slice("MIG-idle", "1g.10gb", 10, []),
+      ];
+      const ticks = attribution.tick(ts, 60, gpus);
+      s.samples.writeTick(ts, gpus.map((gpu, i) => ({ identity: gpuValues(gpu), values: sampleValues(gpu), processes: ticks[i]! })));
+    }
+    aggregateClosedWindows(s, T0 + 3600 + 60, { periodSeconds: 3600, intervalSeconds: 60 });
+    return s;
+  }
+
+  test("a MIG device's processes share its GPU's energy by the device's compute slices, each once", () => {
+    const s = migStore();
+    const gpuEnergy = [...s.windows.between(T0, T0 + 3600)].find((w) => w.gpuId === 1)!.values.energy_mj as number;
+    expect(gpuEnergy).toBeGreaterThan(0);
+    const usage = readUsage(s, T0, T0 + 3600, "user");
+    expect(usage.rows.map((r) => [r.key, r.gpuSeconds, r.energyBasis])).toEqual([
+      ["dave", 3600, "time_present"],
+      ["erin", 1800, "time_present"],
+    ]);
+    const [dave, erin] = usage.rows;
+    // Slices 3 + 1 + 1: the 3g device's share is 3/5, busy all hour; the 1g device's 1/5, busy half of it.
+    expect(dave!.energyMj!).toBeCloseTo((gpuEnergy * 3) / 5, -1);
+    expect(erin!.energyMj!).toBeCloseTo(gpuEnergy / 5 / 2, -1);
+    s.close();
+  });
+});

@@ -2,6 +2,8 @@
 import type { ArgsDef } from "citty";
 import { defaultSources, loadConfig, type LoadedConfig } from "../config/load.ts";
 import { escapeControl } from "../util/text.ts";
+import { formatTime, parseTime } from "../util/time.ts";
+import { UsageError } from "./errors.ts";
 
 export const configArg = {
   config: {
@@ -30,4 +32,12 @@ export function commandConfig(args: { config?: string | undefined }): LoadedConf
 /** --nvml-library, then $GPU_MONITOR_NVML_LIBRARY or config nvml.library; undefined searches the system. */
 export function resolveNvmlLibrary(args: { "nvml-library"?: string | undefined }, loaded: LoadedConfig): string | undefined {
   return args["nvml-library"] || loaded.config.nvml.library || undefined;
+}
+
+/** --from and --to as a range; `defaultTo` when --to is not given. A range that ends before it starts is a usage error. */
+export function timeRange(fromText: string, toText: string | undefined, now: number, defaultTo: number): { from: number; to: number } {
+  const from = parseTime(fromText, now);
+  const to = toText ? parseTime(toText, now) : defaultTo;
+  if (to <= from) throw new UsageError(`--to (${formatTime(to)}) must be after --from (${formatTime(from)})`);
+  return { from, to };
 }

@@ -2,10 +2,10 @@ import { defineCommand } from "citty";
 import type { CommandHelp } from "../help.ts";
 import { SAMPLE_COLUMNS, sampleBatches, WINDOW_COLUMNS, windowBatches } from "../../query/batches.ts";
 import { QUERY_FORMATS, stdoutOutput, writeRecords, type QueryFormat } from "../../query/writer.ts";
-import { formatTime, parseTime } from "../../util/time.ts";
+import { formatTime } from "../../util/time.ts";
 import { Store } from "../../store/store.ts";
 import { UsageError } from "../errors.ts";
-import { commandConfig, configArg } from "../shared.ts";
+import { commandConfig, configArg, timeRange } from "../shared.ts";
 
 export const help: CommandHelp = {
   usage: "--from TIME [options]",
@@ -32,9 +32,7 @@ export default defineCommand({
       throw new UsageError(`--level must be raw or hourly, not '${args.level}'`);
     }
     const now = Date.now() / 1000;
-    const from = parseTime(args.from, now);
-    const to = args.to ? parseTime(args.to, now) : Math.floor(now) + 1;
-    if (to <= from) throw new UsageError(`--to (${formatTime(to)}) must be after --from (${formatTime(from)})`);
+    const { from, to } = timeRange(args.from, args.to, now, Math.floor(now) + 1);
     const { config } = commandConfig(args);
     await Store.using(config.database.file, { readonly: true }, async (store) => {
       const batches = args.level === "raw" ? sampleBatches(store, from, to) : windowBatches(store, from, to);

@@ -7,12 +7,11 @@ import { aggregationPeriodSeconds } from "../../aggregate/aggregator.ts";
 import { gatherReport } from "../../report/gather.ts";
 import { renderReportHtml } from "../../report/html.ts";
 import { renderReportJson } from "../../report/json.ts";
-import { defaultPeriod, defaultReportFile, firstStored, type Period } from "../../report/period.ts";
+import { defaultPeriod, defaultReportFile, firstStored } from "../../report/period.ts";
 import { Store } from "../../store/store.ts";
-import { formatTime, parseTime } from "../../util/time.ts";
 import { VERSION } from "../../version.ts";
 import { UsageError } from "../errors.ts";
-import { commandConfig, configArg } from "../shared.ts";
+import { commandConfig, configArg, timeRange } from "../shared.ts";
 
 export const help: CommandHelp = {
   examples: [
@@ -40,7 +39,7 @@ export default defineCommand({
     if (!FORMATS.includes(format)) throw new UsageError(`--format must be html or json, not '${args.format}'`);
     if (args.to && !args.from) throw new UsageError("--to needs --from: give both, or neither for the last full month");
     const now = Date.now() / 1000;
-    const given = args.from ? givenPeriod(args.from, args.to, now) : null;
+    const given = args.from ? timeRange(args.from, args.to, now, Math.floor(now)) : null;
     const { config } = commandConfig(args);
     const host = hostname();
     const facts = {
@@ -70,9 +69,3 @@ export default defineCommand({
   },
 });
 
-function givenPeriod(fromText: string, toText: string | undefined, now: number): Period {
-  const from = parseTime(fromText, now);
-  const to = toText ? parseTime(toText, now) : Math.floor(now);
-  if (to <= from) throw new UsageError(`--to (${formatTime(to)}) must be after --from (${formatTime(from)})`);
-  return { from, to };
-}

@@ -1,11 +1,10 @@
 import { defineCommand } from "citty";
 import type { CommandHelp } from "../help.ts";
 import { readUsage, USAGE_GROUPINGS, type UsageGrouping } from "../../query/usage.ts";
-import { formatTime, parseTime } from "../../util/time.ts";
 import { Store } from "../../store/store.ts";
 import { UsageError } from "../errors.ts";
 import { usageCsv, usageJson, usageTable } from "../format/usage.ts";
-import { commandConfig, configArg } from "../shared.ts";
+import { commandConfig, configArg, timeRange } from "../shared.ts";
 
 export const help: CommandHelp = {
   usage: "--from TIME [options]",
@@ -33,9 +32,7 @@ export default defineCommand({
     const by = args.by as UsageGrouping;
     if (!USAGE_GROUPINGS.includes(by)) throw new UsageError(`--by must be one of ${USAGE_GROUPINGS.join(", ")}, not '${args.by}'`);
     const now = Date.now() / 1000;
-    const from = parseTime(args.from, now);
-    const to = args.to ? parseTime(args.to, now) : Math.floor(now) + 1;
-    if (to <= from) throw new UsageError(`--to (${formatTime(to)}) must be after --from (${formatTime(from)})`);
+    const { from, to } = timeRange(args.from, args.to, now, Math.floor(now) + 1);
     const { config } = commandConfig(args);
     const summary = await Store.using(config.database.file, { readonly: true }, (store) => readUsage(store, from, to, by));
     process.stdout.write(format === "json" ? usageJson(summary) : format === "csv" ? usageCsv(summary) : usageTable(summary));

@@ -67,11 +67,7 @@ export function usageTable(summary: UsageSummary): string {
   ];
   const label = (row: UsageRow) => (LABEL_HEADER[summary.by] === "kWh by" ? (row.energyBasis?.replace("_", " ") ?? "-") : (row.label ?? ""));
   // A MIG device indented under its GPU.
-  const rows = summary.rows.map((row) =>
-    row.parent === null
-      ? line(row, shortKey(row.key, summary.by), clip(label(row), LABEL_WIDTH))
-      : line(row, `└ ${shortKey(row.key, summary.by)}`, clip(label(row), LABEL_WIDTH)),
-  );
+  const rows = summary.rows.map((row) => line(row, `${row.parent === null ? "" : "└ "}${shortKey(row.key, summary.by)}`, clip(label(row), LABEL_WIDTH)));
   rows.push(line(summary.total, "total", ""));
   const columns = [
     { header: TABLE_KEY_HEADER[summary.by] },
@@ -109,11 +105,10 @@ function fixed(value: number, digits: number): string {
   return value.toFixed(digits);
 }
 
-/** A GPU's UUID cut to its first 8 hex digits (the part nvidia-smi users recognise). */
+/** A GPU's or MIG device's UUID cut to its first 8 hex digits (the part nvidia-smi users recognise). */
 function shortKey(key: string, by: UsageSummary["by"]): string {
   if (by === "container" && /^[0-9a-f]{64}$/.test(key)) return key.slice(0, 12); // as docker ps shows it
-  if (key.startsWith("MIG-") && key.length > 12) return `${key.slice(0, 12)}…`;
-  return key.startsWith("GPU-") && key.length > 12 ? `${key.slice(0, 12)}…` : clip(key, 13);
+  return /^(GPU|MIG)-/.test(key) && key.length > 12 ? `${key.slice(0, 12)}…` : clip(key, 13);
 }
 
 function clip(text: string, width: number): string {

@@ -161,7 +161,7 @@ export async function writeRecords(
   for (const batch of batches) {
     const templates = batch.gpus.map((gpu) => new Template(gpu.fields, gpu.ts.length, syntax));
     if (format === "csv" && !header && batch.gpus.length > 0) {
-      await buffer.write(["timestamp", ...batch.gpus[0]!.fields.map((field) => csvField(field.name))].join(",") + "\n");
+      await buffer.write(`${csvLine(["timestamp", ...batch.gpus[0]!.fields.map((field) => field.name)])}\n`);
       header = true;
     }
     const heads = new Array<number>(batch.gpus.length).fill(0);

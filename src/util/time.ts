@@ -14,7 +14,6 @@ export const TIME_EXAMPLES =
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
 const SHORT_RELATIVE = /^-(\d+)([smhdw])$/i;
 const WORDS_AGO = /^(\d+)\s*(second|minute|hour|day|week)s?\s+ago$/i;
-const WORD_SECONDS: Record<string, number> = { second: 1, minute: 60, hour: 3600, day: 86_400, week: 604_800 };
 
 /**
  * Epoch seconds of an ISO 8601 time (with or without offset; without one it is
@@ -64,7 +63,8 @@ function parseRelativeTime(text: string, nowSeconds: number): number | null {
   const short = SHORT_RELATIVE.exec(text);
   if (short) return Math.floor(nowSeconds) - Number(short[1]) * UNIT_SECONDS[short[2]!.toLowerCase()]!;
   const ago = WORDS_AGO.exec(text);
-  if (ago) return Math.floor(nowSeconds) - Number(ago[1]) * WORD_SECONDS[ago[2]!.toLowerCase()]!;
+  // The unit words start with the short units' letters: "hour" is h.
+  if (ago) return Math.floor(nowSeconds) - Number(ago[1]) * UNIT_SECONDS[ago[2]![0]!.toLowerCase()]!;
   return null;
 }
 

@@ -796,6 +796,19 @@ static int copy_value(char *dst, const char *value) {
     return 1;
 }
 
+/* processes.compute/graphics/mps: one list and its run times, set only when the whole value parses. */
+static int set_process_list(const char *value, nvmlProcessInfo_v2_t *procs, unsigned long long *from,
+                            unsigned long long *to, unsigned int *listed) {
+    static char scratch[FAKE_LINE];
+    unsigned int n;
+    if (!copy_value(scratch, value) || !parse_process_list(scratch, g_scratch_procs, &n)) return 0;
+    memcpy(procs, g_scratch_procs, n * sizeof g_scratch_procs[0]);
+    memcpy(from, g_scratch_from, n * sizeof g_scratch_from[0]);
+    memcpy(to, g_scratch_to, n * sizeof g_scratch_to[0]);
+    *listed = n;
+    return 1;
+}
+
 /* "gpu_utilization" -> NVML_GPU_UTILIZATION_SAMPLES, ...; -1 for anything else. */
 static int sample_type_of(const char *name) {
     if (strcmp(name, "power") == 0) return 0;
@@ -1004,26 +1017,11 @@ static int parse_gpu_key(struct nvmlDevice_st *g, const char *key, char *value) 
     } else if (strcmp(key, "pcie.rx_throughput") == 0) {
         if (!parse_u32(value, &g->pcie_rx_kbps)) return BAD_VALUE();
     } else if (strcmp(key, "processes.compute") == 0) {
-        unsigned int n;
-        if (!copy_value(scratch, value) || !parse_process_list(scratch, g_scratch_procs, &n)) return BAD_VALUE();
-        memcpy(g->compute, g_scratch_procs, n * sizeof g_scratch_procs[0]);
-        memcpy(g->compute_from, g_scratch_from, n * sizeof g_scratch_from[0]);
-        memcpy(g->compute_to, g_scratch_to, n * sizeof g_scratch_to[0]);
-        g->compute_listed = n;
+        if (!set_process_list(value, g->compute, g->compute_from, g->compute_to, &g->compute_listed)) return BAD_VALUE();
     } else if (strcmp(key, "processes.graphics") == 0) {
-        unsigned int n;
-        if (!copy_value(scratch, value) || !parse_process_list(scratch, g_scratch_procs, &n)) return BAD_VALUE();
-        memcpy(g->graphics, g_scratch_procs, n * sizeof g_scratch_procs[0]);
-        memcpy(g->graphics_from, g_scratch_from, n * sizeof g_scratch_from[0]);
-        memcpy(g->graphics_to, g_scratch_to, n * sizeof g_scratch_to[0]);
-        g->graphics_listed = n;
+        if (!set_process_list(value, g->graphics, g->graphics_from, g->graphics_to, &g->graphics_listed)) return BAD_VALUE();
     } else if (strcmp(key, "processes.mps") == 0) {
-        unsigned int n;
-        if (!copy_value(scratch, value) || !parse_process_list(scratch, g_scratch_procs, &n)) return BAD_VALUE();
-        memcpy(g->mps, g_scratch_procs, n * sizeof g_scratch_procs[0]);
-        memcpy(g->mps_from, g_scratch_from, n * sizeof g_scratch_from[0]);
-        memcpy(g->mps_to, g_scratch_to, n * sizeof g_scratch_to[0]);
-        g->mps_listed = n;
+        if (!set_process_list(value, g->mps, g->mps_from, g->mps_to, &g->mps_listed)) return BAD_VALUE();
     } else if (strcmp(key, "processes.utilization") == 0) {
         unsigned int n;
         if (!copy_value(scratch, value) || !parse_process_utilization(scratch, g->proc_util, &n)) return BAD_VALUE();

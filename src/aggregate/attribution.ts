@@ -8,11 +8,9 @@ import { createHash } from "node:crypto";
 import type { GpuSample } from "../collect/sample.ts";
 import type { ProcessMode } from "../config/schema.ts";
 
-/** One process on one GPU at one tick, as stored. */
-export interface TickProcess {
+/** Who a process is, as stored once per process and read back with each of its windows. */
+export interface ProcessIdentity {
   pid: number;
-  /** Start time in clock ticks after boot; for a process whose start is unknown, minus the time of the tick it was first seen. */
-  startKey: number;
   startedAt: number | null;
   name: string | null;
   uid: number | null;
@@ -20,6 +18,12 @@ export interface TickProcess {
   containerId: string | null;
   podUid: string | null;
   note: string | null;
+}
+
+/** One process on one GPU at one tick, as stored. */
+export interface TickProcess extends ProcessIdentity {
+  /** Start time in clock ticks after boot; for a process whose start is unknown, minus the time of the tick it was first seen. */
+  startKey: number;
   /** The boot the process runs in (start keys restart at each boot); "" where unknown. */
   bootId: string;
   /** Stored under "hashed": never the same identity as the plain row of the same process. */

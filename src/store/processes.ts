@@ -6,7 +6,7 @@
 // each, twice the whole basic tick for 400 processes; a row per GPU costs ~5 µs.
 
 import type { Database, Statement } from "bun:sqlite";
-import type { TickProcess, TickProcesses } from "../aggregate/attribution.ts";
+import type { ProcessIdentity, TickProcess, TickProcesses } from "../aggregate/attribution.ts";
 import { asStoreError, tableColumns } from "./database.ts";
 
 /** Per process in a tick's blob: process id, user id, memory bytes, SM share (NaN: unknown). */
@@ -30,17 +30,9 @@ function maxKnown(peak: number | null, value: number | null): number | null {
 const UNKNOWN_USER = 0;
 
 /** One process's use of one GPU over one window, as read back. */
-export interface ProcessWindow {
+export interface ProcessWindow extends ProcessIdentity {
   windowStart: number;
   gpuId: number;
-  pid: number;
-  startedAt: number | null;
-  name: string | null;
-  uid: number | null;
-  user: string | null;
-  containerId: string | null;
-  podUid: string | null;
-  note: string | null;
   gpuSeconds: number;
   smSeconds: number | null;
   memoryMax: number | null;

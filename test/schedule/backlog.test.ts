@@ -9,6 +9,10 @@ test("holds an hour of ticks at the interval", () => {
   expect(backlogCapacity(1)).toBeGreaterThanOrEqual(3600);
   expect(backlogCapacity(60)).toBeGreaterThanOrEqual(60);
   expect(backlogCapacity(7)).toBeGreaterThanOrEqual(3600 / 7);
+  // An hour, not more: the ticks are held in memory (the tick in flight besides).
+  expect(backlogCapacity(1)).toBeLessThanOrEqual(3600 + 2);
+  expect(backlogCapacity(60)).toBeLessThanOrEqual(60 + 2);
+  expect(backlogCapacity(7)).toBeLessThanOrEqual(3600 / 7 + 2);
 });
 
 test("past its capacity the oldest tick goes, and is counted until it empties", () => {

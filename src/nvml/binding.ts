@@ -96,6 +96,41 @@ const GPM_METRIC_IDS: readonly number[] = [
 const WHOLE_GPU = -1;
 const MIG_ENABLED = 1;
 
+/**
+ * What a MIG device's reading leaves empty: the GPU-wide figures (its GPU's reading
+ * has them) and what nvml.h says MIG devices do not support (process utilization).
+ */
+const MIG_DEVICE_HAS_NONE = Object.freeze({
+  temperatureCelsius: null,
+  fanSpeedsPercent: null,
+  powerUsageMilliwatts: null,
+  powerLimitMilliwatts: null,
+  energyMillijoules: null,
+  graphicsClockMhz: null,
+  smClockMhz: null,
+  memoryClockMhz: null,
+  performanceState: null,
+  clockEventReasons: null,
+  eccEnabled: null,
+  eccErrorsCorrected: null,
+  eccErrorsUncorrected: null,
+  encoderUtilizationPercent: null,
+  decoderUtilizationPercent: null,
+  pcieLinkGeneration: null,
+  pcieLinkWidth: null,
+  pcieTxKilobytesPerSecond: null,
+  pcieRxKilobytesPerSecond: null,
+  remappedRowsCorrectable: null,
+  remappedRowsUncorrectable: null,
+  remappedRowsPending: null,
+  remappedRowsFailure: null,
+  utilizationSamples: 0,
+  busyMilliseconds: null,
+  migMode: null,
+  migModePending: null,
+  processUtilization: null,
+} satisfies Partial<GpuReading>);
+
 /** Two GPM sample buffers of one source: the last one taken, and the one the next reading fills. */
 interface GpmPair {
   previous: number;
@@ -730,41 +765,13 @@ class FfiNvml implements Nvml {
       memoryReservedBytes: memory?.reservedBytes ?? null,
       gpuUtilizationPercent: gpuUtilization,
       memoryUtilizationPercent: memoryUtilization,
-      temperatureCelsius: null,
-      fanSpeedsPercent: null,
-      powerUsageMilliwatts: null,
-      powerLimitMilliwatts: null,
-      energyMillijoules: null,
-      graphicsClockMhz: null,
-      smClockMhz: null,
-      memoryClockMhz: null,
-      performanceState: null,
-      clockEventReasons: null,
-      eccEnabled: null,
-      eccErrorsCorrected: null,
-      eccErrorsUncorrected: null,
-      encoderUtilizationPercent: null,
-      decoderUtilizationPercent: null,
-      pcieLinkGeneration: null,
-      pcieLinkWidth: null,
-      pcieTxKilobytesPerSecond: null,
-      pcieRxKilobytesPerSecond: null,
-      remappedRowsCorrectable: null,
-      remappedRowsUncorrectable: null,
-      remappedRowsPending: null,
-      remappedRowsFailure: null,
-      utilizationSamples: 0,
-      busyMilliseconds: null,
+      ...MIG_DEVICE_HAS_NONE,
       processes,
-      migMode: null,
-      migModePending: null,
       parentUuid: mig.parentUuid,
       gpuInstanceId: mig.gpuInstanceId,
       computeInstanceId: mig.computeInstanceId,
       migProfile: mig.profile,
       gpm,
-      // nvml.h: not supported on MIG devices.
-      processUtilization: null,
       fieldErrors: device.errors ?? NO_FIELD_ERRORS,
     };
   }

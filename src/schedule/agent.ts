@@ -238,7 +238,7 @@ export class Agent {
   /** The send ledger for the metrics endpoint, read here so that a scrape never reads the database. */
   private recordLedger(metrics: MetricsRecorder): void {
     try {
-      metrics.ledger(this.store.ledger.counts(), this.store.ledger.lastAttempt());
+      metrics.ledger(this.store.ledger.unsentCounts(), this.store.ledger.lastAttempt());
     } catch {
       // the tick's own error says what is wrong with the database
     }

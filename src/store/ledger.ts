@@ -151,6 +151,21 @@ export class Ledger {
     return counts;
   }
 
+  /**
+   * Windows waiting to be sent, and those given up on: what the agent serves at every
+   * tick. Counted through the windows_pending index (no sent window is in it), not by
+   * scanning every window kept as counts() does (0.7 ms a tick for a year of hourly windows).
+   */
+  unsentCounts(): Omit<LedgerCounts, "sent"> {
+    const rows = this.db.query("SELECT send_state, count(*) AS n FROM windows WHERE send_state != 'sent' GROUP BY send_state").all() as Array<{
+      send_state: Exclude<SendState, "sent">;
+      n: number;
+    }>;
+    const counts = { pending: 0, failed: 0 };
+    for (const row of rows) counts[row.send_state] = row.n;
+    return counts;
+  }
+
   lastAttempt(): SendAttempt | null {
     return this.db.query("SELECT * FROM send_attempts ORDER BY attempted_at DESC, id DESC LIMIT 1").get() as SendAttempt | null;
   }

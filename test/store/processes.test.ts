@@ -162,7 +162,8 @@ describe("who used each GPU, per window", () => {
   });
 
   test("retention: a window's rows go with it, and processes no window names", () => {
-    const store = Store.open(tempDatabase());
+    const file = tempDatabase();
+    const store = Store.open(file);
     const attribution = new ProcessAttribution("on", (v) => v);
     record(store, attribution, T0, [[proc(1, "old", owner("alice", 1001, 1), 1, 1)]]);
     record(store, attribution, T0 + PERIOD, [[proc(2, "new", owner("alice", 1001, 2), 1, 1)]]);
@@ -170,6 +171,8 @@ describe("who used each GPU, per window", () => {
     store.processes.fold(T0 + PERIOD, T0 + 2 * PERIOD);
     expect(store.processes.prune(T0 + PERIOD)).toBe(3);
     expect(store.processes.processesBetween(0, T0 + 2 * PERIOD).map((p) => p.name)).toEqual(["new"]);
+    // The identity itself is gone, not only its window rows (which processesBetween joins on).
+    expect(new Database(file, { readonly: true }).query("SELECT name FROM processes").all()).toEqual([{ name: "new" }]);
     store.close();
   });
 

@@ -231,6 +231,8 @@ export const ALONGSIDE: Readonly<Record<number, readonly string[]>> = {
       PRIMARY KEY (window_start, gpu_id)
     ) WITHOUT ROWID`,
   ],
+  // The latest send attempt (status, and /metrics at every tick) without sorting every attempt kept.
+  9: ["CREATE INDEX send_attempts_at ON send_attempts (attempted_at, id)"],
 };
 
 /** A metric's column in compacted blocks (a sum with another metric has one of its own: blocks.ts). */

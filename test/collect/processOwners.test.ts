@@ -161,7 +161,7 @@ describe("the agent's pid namespace and boot", () => {
     expect(reads).toEqual([]);
   });
 
-  test("the boot id is read once and trimmed; none when it cannot be read", () => {
+  test("the boot id is read and trimmed; none when it cannot be read", () => {
     const file = join(mkdtempSync(join(tmpdir(), "boot-id-")), "boot_id");
     writeFileSync(file, "3f1c9a4e-2b7d-4e8f-9a0b-1c2d3e4f5a6b\n");
     expect(readBootId(file)).toBe("3f1c9a4e-2b7d-4e8f-9a0b-1c2d3e4f5a6b");
